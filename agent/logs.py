@@ -1,0 +1,53 @@
+"""structlog set-up: JSON lines, ``call_id`` on every call line, PHI redacted unless allowed.
+
+Sensitive values are always logged under the keys in ``SENSITIVE_KEYS``; the redaction
+processor replaces them with their length unless ``logging.log_transcripts`` is true, so a
+stray INFO line cannot leak a transcript or a caller's number."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+SENSITIVE_KEYS = frozenset({"transcript", "text", "caller", "remote_uri", "local_uri", "digits", "reply_text"})
+
+
+def _redactor(allow: bool):
+    def redact(_logger: Any, _name: str, event: dict[str, Any]) -> dict[str, Any]:
+        if allow:
+            return event
+        for key in SENSITIVE_KEYS.intersection(event):
+            value = event[key]
+            event[key] = f"<redacted {len(value)} chars>" if isinstance(value, str) else "<redacted>"
+        return event
+
+    return redact
+
+
+def configure_logging(level: str = "INFO", json_output: bool = True, log_transcripts: bool = False) -> None:
+    """Configure structlog (and stdlib logging underneath) for the whole process."""
+    numeric = logging.getLevelNamesMapping().get(level.upper())
+    if numeric is None:
+        raise ValueError(f"unknown log level {level!r}")
+    logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
+    renderer = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redactor(log_transcripts),
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(numeric),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+
+
+def get_logger(name: str, **bound: Any) -> structlog.typing.FilteringBoundLogger:
+    return structlog.get_logger(name).bind(logger=name, **bound)

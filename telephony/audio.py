@@ -1,0 +1,44 @@
+"""The one PCM format every Bedside component speaks: 16 kHz, 16-bit, mono, 20 ms frames."""
+
+from __future__ import annotations
+
+import numpy as np
+
+SAMPLE_RATE = 16_000
+FRAME_MS = 20
+FRAME_SAMPLES = SAMPLE_RATE * FRAME_MS // 1000  # 320
+FRAME_BYTES = FRAME_SAMPLES * 2  # 640
+SILENT_FRAME = bytes(FRAME_BYTES)
+
+
+def pcm16_to_float(pcm: bytes | np.ndarray) -> np.ndarray:
+    """int16 PCM bytes (or array) -> float32 in [-1, 1)."""
+    samples = np.frombuffer(pcm, dtype="<i2") if isinstance(pcm, (bytes, bytearray, memoryview)) else pcm
+    return samples.astype(np.float32) / 32768.0
+
+
+def float_to_pcm16(samples: np.ndarray) -> bytes:
+    """float32 in [-1, 1] -> int16 PCM bytes, clipping rather than wrapping."""
+    clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
+    return (clipped * 32767.0).astype("<i2").tobytes()
+
+
+def duration_s(pcm: bytes) -> float:
+    return len(pcm) / 2 / SAMPLE_RATE
+
+
+def split_frames(pcm: bytes) -> list[bytes]:
+    """Cut PCM into whole 20 ms frames, zero-padding the last one."""
+    frames = [pcm[i : i + FRAME_BYTES] for i in range(0, len(pcm), FRAME_BYTES)]
+    if frames and len(frames[-1]) < FRAME_BYTES:
+        frames[-1] = frames[-1] + bytes(FRAME_BYTES - len(frames[-1]))
+    return frames
+
+
+def rms_dbfs(pcm: bytes) -> float:
+    """Loudness of a PCM chunk in dBFS (-120 for digital silence)."""
+    x = pcm16_to_float(pcm)
+    if x.size == 0:
+        return -120.0
+    rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+    return 20.0 * np.log10(max(rms, 1e-6))

@@ -1,0 +1,72 @@
+"""Configuration of the SIP gateway and of call-audio segmentation (all defaults documented)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Transport(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+
+
+class Codec(StrEnum):
+    PCMU = "PCMU/8000"
+    PCMA = "PCMA/8000"
+    G722 = "G722/16000"
+
+
+class RegistrationConfig(_Strict):
+    """Optional REGISTER to a registrar or SIP trunk (digest auth)."""
+
+    registrar: str | None = Field(None, description="e.g. sip:pbx.example.org; None = do not register")
+    aor: str | None = Field(None, description="address of record, e.g. sip:bedside@pbx.example.org")
+    username: str | None = None
+    password: SecretStr | None = Field(None, description="prefer BEDSIDE_SIP__REGISTRATION__PASSWORD")
+    realm: str = "*"
+    expires_s: int = Field(300, ge=60)
+
+
+class SipConfig(_Strict):
+    host: str = Field("127.0.0.1", description="address the SIP transports bind to")
+    port: int = Field(5060, ge=0, le=65535, description="SIP port (0 = any free port)")
+    transports: list[Transport] = Field(default_factory=lambda: [Transport.UDP, Transport.TCP])
+    public_address: str | None = Field(None, description="address to advertise in Contact/SDP if behind NAT")
+    codecs: list[Codec] = Field(
+        default_factory=lambda: [Codec.PCMU, Codec.PCMA, Codec.G722],
+        description="offered/accepted codecs in priority order; anything else is refused (488)",
+    )
+    rtp_port: int = Field(40000, ge=0, le=65535, description="first RTP port (0 = any)")
+    rtp_port_range: int = Field(2000, ge=0)
+    max_calls: int = Field(32, ge=1, le=256)
+    rtp_timeout_s: float = Field(15.0, gt=0, description="hang up a call whose RTP stops for this long")
+    drain_timeout_s: float = Field(300.0, ge=0, description="on SIGTERM, wait this long for calls to end")
+    user_agent: str = "Bedside/0.1"
+    registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
+    pjsip_log_level: int = Field(1, ge=0, le=6, description="pjsip's own log verbosity (to stderr)")
+
+
+class VadEngine(StrEnum):
+    SILERO = "silero"
+    WEBRTC = "webrtc"
+
+
+class SegmentationConfig(_Strict):
+    """How caller audio is cut into utterances (for STT) and fixed segments (for emotion)."""
+
+    vad_engine: VadEngine = VadEngine.SILERO
+    speech_threshold: float = Field(0.5, gt=0, lt=1, description="VAD speech probability threshold")
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3)
+    end_of_speech_silence_ms: int = Field(400, ge=100, le=3000, description="silence that ends an utterance")
+    min_utterance_ms: int = Field(200, ge=0, description="shorter speech bursts are not utterances")
+    max_utterance_s: float = Field(20.0, gt=1, description="force-cut an utterance this long")
+    pre_roll_ms: int = Field(200, ge=0, description="audio kept before speech onset")
+    speech_start_ms: int = Field(60, ge=20, description="speech needed to open an utterance")
+    segment_s: float = Field(2.0, gt=0, description="length of emotion segments")
+    segment_min_speech_ratio: float = Field(0.1, ge=0, le=1, description="ratio above which a segment has speech")
