@@ -1,0 +1,153 @@
+"""The asyncio face of one SIP call: caller audio in, agent audio out, events, hang-up.
+
+Everything pjsip does happens on its own threads; this object is only ever mutated on
+the event loop (the pjsip side reaches it through ``loop.call_soon_threadsafe``), so the
+agent can treat a call as plain asyncio data."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from telephony.audio import FRAME_MS
+from telephony.events import DtmfDigit, Hangup
+from telephony.playout import PlayoutBuffer, PlayoutMark
+
+_ids = itertools.count(1)
+
+
+class Direction(StrEnum):
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+@dataclass(frozen=True, slots=True)
+class MarkReached:
+    """When a playout mark was handed to pjsip (``reached``) or dropped by a clear."""
+
+    reached: bool
+    monotonic: float
+
+
+@dataclass
+class CallStats:
+    frames_received: int = 0
+    frames_dropped: int = 0  # caller audio the agent could not keep up with
+    codec: str = ""
+
+
+class CallSession:
+    AUDIO_QUEUE_FRAMES = 500  # 10 s of caller audio; beyond it the oldest frames are dropped (and counted)
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        direction: Direction,
+        remote_uri: str = "",
+        sip_call_id: str = "",
+        call_id: str | None = None,
+    ) -> None:
+        self.loop = loop
+        self.call_id = call_id or f"{direction.value[:2]}-{int(time.time()) % 100000:05d}-{next(_ids)}"
+        self.direction = direction
+        self.remote_uri = remote_uri  # PHI: the caller's number; log only under the 'caller' key
+        self.sip_call_id = sip_call_id
+        self.audio: asyncio.Queue[bytes] = asyncio.Queue()
+        self.events: asyncio.Queue[DtmfDigit | Hangup] = asyncio.Queue()
+        self.playout = PlayoutBuffer(on_mark=self._mark_from_clock_thread)
+        self.answered = asyncio.Event()
+        self.ended = asyncio.Event()
+        self.end_reason = ""
+        self.status_code = 0
+        self.stats = CallStats()
+        self.answered_monotonic: float | None = None
+        self._hangup_hook: Callable[[str], Awaitable[None]] | None = None
+        self._dtmf_hook: Callable[[str], Awaitable[None]] | None = None
+
+    # ---- called by the pjsip side (already marshalled onto the loop) ---------------------
+    def bind(self, hangup: Callable[[str], Awaitable[None]], dtmf: Callable[[str], Awaitable[None]]) -> None:
+        self._hangup_hook, self._dtmf_hook = hangup, dtmf
+
+    def push_audio_threadsafe(self, frame: bytes) -> None:
+        """From the media clock thread: hand one received frame to the loop."""
+        try:
+            self.loop.call_soon_threadsafe(self._push_audio, frame)
+        except RuntimeError:  # loop closed during shutdown
+            pass
+
+    def _push_audio(self, frame: bytes) -> None:
+        self.stats.frames_received += 1
+        if self.audio.qsize() >= self.AUDIO_QUEUE_FRAMES:
+            self.audio.get_nowait()
+            self.stats.frames_dropped += 1
+        self.audio.put_nowait(frame)
+
+    def mark_answered(self) -> None:
+        if not self.answered.is_set():
+            self.answered_monotonic = time.monotonic()
+            self.answered.set()
+
+    def mark_ended(self, reason: str, status_code: int = 0) -> None:
+        if self.ended.is_set():
+            return
+        self.end_reason = reason
+        self.status_code = status_code
+        self.ended.set()
+        self.events.put_nowait(Hangup(call_time=self.call_time, reason=reason))
+        self.playout.clear()
+
+    def push_dtmf(self, digit: str, duration_ms: int = 0) -> None:
+        self.events.put_nowait(DtmfDigit(digit=digit, call_time=self.call_time, duration_ms=duration_ms))
+
+    # ---- the agent's API -----------------------------------------------------------------
+    @property
+    def call_time(self) -> float:
+        """Seconds of caller audio received so far: the clock segment times are on."""
+        return self.stats.frames_received * FRAME_MS / 1000.0
+
+    def play(self, pcm: bytes) -> None:
+        """Queue agent audio; it leaves at real-time pace."""
+        if not self.ended.is_set():
+            self.playout.write(pcm)
+
+    def mark(self, label: str) -> asyncio.Future[MarkReached]:
+        """A future resolved when playback reaches everything queued so far (or is cleared)."""
+        future: asyncio.Future[MarkReached] = self.loop.create_future()
+        self.playout.mark(PlayoutMark(label, future))
+        return future
+
+    def stop_playback(self) -> int:
+        """Barge-in: drop queued agent audio. Returns the milliseconds discarded."""
+        return self.playout.clear()
+
+    @property
+    def is_playing(self) -> bool:
+        return self.playout.is_playing
+
+    async def hangup(self, reason: str = "agent") -> None:
+        if self.ended.is_set() or self._hangup_hook is None:
+            return
+        await self._hangup_hook(reason)
+
+    async def send_dtmf(self, digits: str) -> None:
+        if self._dtmf_hook is None:
+            raise RuntimeError("call has no media yet")
+        await self._dtmf_hook(digits)
+
+    def _mark_from_clock_thread(self, mark: PlayoutMark, reached: bool) -> None:
+        now = time.monotonic()
+        future = mark.payload
+        if isinstance(future, asyncio.Future):
+            try:
+                self.loop.call_soon_threadsafe(_resolve, future, MarkReached(reached, now))
+            except RuntimeError:
+                pass
+
+
+def _resolve(future: asyncio.Future[MarkReached], value: MarkReached) -> None:
+    if not future.done():
+        future.set_result(value)

@@ -1,0 +1,262 @@
+"""A SIP user agent on pjsua2: answers INVITEs (the gateway) and places calls (the QA
+caller, later the escalation leg). One per process, since pjsua2's Endpoint is a singleton."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+
+import pjsua2 as pj
+
+from agent.logs import get_logger
+from telephony.call_session import CallSession, Direction
+from telephony.config import SipConfig
+from telephony.sdp import SdpError, common_codecs, parse_audio_offer, sip_body
+from telephony.sip_call import SipCall
+from telephony.sip_endpoint import SipEndpoint
+
+IncomingHandler = Callable[[CallSession], Awaitable[None]]
+
+
+class CallFailed(RuntimeError):
+    def __init__(self, status_code: int, reason: str) -> None:
+        super().__init__(f"call failed: {status_code} {reason}")
+        self.status_code = status_code
+        self.reason = reason
+
+
+class _Account(pj.Account):
+    def __init__(self, ua: SipUserAgent) -> None:
+        super().__init__()
+        self._ua = ua
+
+    def onIncomingCall(self, prm: pj.OnIncomingCallParam) -> None:  # noqa: N802
+        self._ua._on_incoming(self, prm)
+
+    def onRegState(self, prm: pj.OnRegStateParam) -> None:  # noqa: N802
+        self._ua.log.info("registration", status=prm.code, reason=prm.reason, expiration=prm.expiration)
+
+
+class SipUserAgent:
+    def __init__(self, config: SipConfig, on_incoming: IncomingHandler | None = None, name: str = "bedside") -> None:
+        self.config = config
+        self.endpoint = SipEndpoint(config, name=name)
+        self.log = get_logger("sip.ua", endpoint=name)
+        self._on_incoming_handler = on_incoming
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._account: _Account | None = None
+        self._calls: dict[str, SipCall] = {}  # by our call_id; pjsip-thread owned
+        self._accepting = on_incoming is not None
+        self._active = 0  # confirmed-or-ringing calls, read from the loop
+        self.rejected: dict[int, int] = {}  # status code -> count
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await asyncio.to_thread(self.endpoint.start)
+        self.endpoint.on_shutdown(self._shutdown_on_pjsip_thread)
+        self.endpoint.every(1.0, self._watch_rtp)
+        await self.endpoint.run(self._create_account)
+
+    @property
+    def port(self) -> int:
+        return self.endpoint.bound_port
+
+    @property
+    def active_calls(self) -> int:
+        return self._active
+
+    async def drain(self, timeout: float) -> None:
+        """Stop taking calls (503) and wait for those in progress to end, up to ``timeout``."""
+        self._accepting = False
+        deadline = time.monotonic() + timeout
+        while self._active and time.monotonic() < deadline:
+            await asyncio.sleep(0.2)
+        if self._active:
+            self.log.warning("drain_timeout", remaining=self._active)
+
+    async def stop(self) -> None:
+        self._accepting = False
+        if self._calls:
+            await self.endpoint.run(self._hangup_all)
+            deadline = time.monotonic() + 3.0
+            while self._active and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+        await asyncio.to_thread(self.endpoint.stop)
+
+    # ---- outbound -------------------------------------------------------------------------
+    async def dial(self, uri: str, timeout: float = 15.0) -> CallSession:
+        """Place a call and wait until it is answered; raises ``CallFailed`` otherwise."""
+        assert self._loop is not None
+        session = CallSession(self._loop, Direction.OUTBOUND, remote_uri=uri)
+
+        def make_call() -> None:
+            call = self._new_call(session)
+            prm = pj.CallOpParam(True)
+            try:
+                call.makeCall(uri, prm)
+            except pj.Error as exc:
+                self._calls.pop(session.call_id, None)
+                raise CallFailed(0, exc.reason) from None
+
+        await self.endpoint.run(make_call)
+        self._active += 1
+        answered = asyncio.ensure_future(session.answered.wait())
+        ended = asyncio.ensure_future(session.ended.wait())
+        done, pending = await asyncio.wait({answered, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        if session.answered.is_set() and not session.ended.is_set():
+            return session
+        if not session.ended.is_set():
+            await session.hangup("timeout")
+            raise CallFailed(408, "no answer")
+        raise CallFailed(session.status_code, session.end_reason)
+
+    # ---- pjsip thread ---------------------------------------------------------------------
+    def _create_account(self) -> None:
+        cfg = self.config
+        acc_cfg = pj.AccountConfig()
+        host = cfg.public_address or cfg.host
+        reg = cfg.registration
+        acc_cfg.idUri = reg.aor or f"sip:{self.endpoint.name}@{host}:{self.port}"
+        if reg.registrar:
+            acc_cfg.regConfig.registrarUri = reg.registrar
+            acc_cfg.regConfig.timeoutSec = reg.expires_s
+            if reg.username:
+                password = reg.password.get_secret_value() if reg.password else ""
+                acc_cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", reg.realm, reg.username, 0, password))
+        else:
+            acc_cfg.regConfig.registrarUri = ""
+        acc_cfg.mediaConfig.transportConfig.port = cfg.rtp_port
+        acc_cfg.mediaConfig.transportConfig.portRange = cfg.rtp_port_range
+        acc_cfg.mediaConfig.transportConfig.boundAddress = cfg.host
+        account = _Account(self)
+        account.create(acc_cfg, True)
+        self._account = account
+
+    def _new_call(self, session: CallSession, call_index: int = pj.PJSUA_INVALID_ID) -> SipCall:
+        assert self._account is not None
+        call = SipCall(self._account, session, self._confirmed, self._disconnected, call_index)
+        self._calls[session.call_id] = call
+        loop = session.loop
+
+        call_id = session.call_id
+
+        # The session must not hold the SipCall itself: pjsua2 aborts at libDestroy if a
+        # Call outlives the library, and sessions may live on in the agent. Look it up instead.
+        def on_pjsip(action: Callable[[SipCall], None]) -> Callable[[], None]:
+            def run() -> None:
+                live = self._calls.get(call_id)
+                if live is not None and not live.disconnected:
+                    action(live)
+
+            return run
+
+        async def hangup(reason: str) -> None:
+            await self.endpoint.run(on_pjsip(lambda c: c.hangup_quietly(reason)))
+
+        async def dtmf(digits: str) -> None:
+            await self.endpoint.run(on_pjsip(lambda c: c.dialDtmf(digits)))
+
+        loop.call_soon_threadsafe(session.bind, hangup, dtmf)
+        return call
+
+    def _on_incoming(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
+        assert self._loop is not None
+        message = prm.rdata.wholeMsg
+        session = CallSession(self._loop, Direction.INBOUND)
+        call = self._new_call(session, prm.callId)
+        try:
+            info = call.getInfo()
+            session.remote_uri, session.sip_call_id = info.remoteUri, info.callIdString
+        except pj.Error:
+            pass
+        log = self.log.bind(call_id=session.call_id)
+        status, why = self._admission(message)
+        log.info("call_incoming", caller=session.remote_uri, decision=status, why=why)
+        answer = pj.CallOpParam()
+        if status != 200:
+            self.rejected[status] = self.rejected.get(status, 0) + 1
+            answer.statusCode = status
+            call.hangup_reason = f"rejected {status}: {why}"
+            try:
+                call.answer(answer)
+            except pj.Error as exc:
+                log.warning("reject_failed", error=exc.reason)
+            return
+        self._loop.call_soon_threadsafe(self._count, +1)
+        try:
+            answer.statusCode = 180
+            call.answer(answer)
+            answer.statusCode = 200
+            call.answer(answer)
+        except pj.Error as exc:
+            # e.g. SDP negotiation failed after all: refuse rather than half-answer
+            log.warning("answer_failed", error=exc.reason)
+            call.hangup_quietly("answer failed", 488)
+
+    def _admission(self, message: str) -> tuple[int, str]:
+        if not self._accepting or self._on_incoming_handler is None:
+            return 503, "not accepting calls (draining)"
+        if self._active >= self.config.max_calls:
+            return 486, "at max_calls"
+        body = sip_body(message)
+        if not body.strip():
+            return 200, "no SDP offer (offer will come in our answer)"
+        try:
+            offer = parse_audio_offer(body)
+        except SdpError as exc:
+            return 400, f"malformed SDP: {exc}"
+        if offer is None:
+            return 488, "no audio stream offered"
+        usable = common_codecs(offer, [c.value for c in self.config.codecs])
+        if not usable:
+            return 488, f"no supported codec in offer {list(offer.codecs)}"
+        return 200, f"codec {usable[0]}"
+
+    def _count(self, delta: int) -> None:
+        self._active = max(0, self._active + delta)
+
+    def _confirmed(self, call: SipCall) -> None:
+        if call.session.direction is Direction.INBOUND and self._on_incoming_handler is not None:
+            handler = self._on_incoming_handler
+            asyncio.run_coroutine_threadsafe(handler(call.session), call.session.loop)
+
+    def _disconnected(self, call: SipCall) -> None:
+        was_counted = call.session.direction is Direction.OUTBOUND or not call.hangup_reason.startswith("rejected")
+        if was_counted:
+            call.session.loop.call_soon_threadsafe(self._count, -1)
+        # Release outside pjsua2's callback; drop the port first so it leaves the bridge.
+        self.endpoint.defer(lambda: self._release(call))
+
+    def _release(self, call: SipCall) -> None:
+        call.port = None
+        self._calls.pop(call.session.call_id, None)
+
+    def _watch_rtp(self) -> None:
+        now = time.monotonic()
+        for call in list(self._calls.values()):
+            if call.confirmed and not call.disconnected and call.rtp_idle_s(now) > self.config.rtp_timeout_s:
+                call.log.warning("rtp_timeout", idle_s=round(now - call.last_rx_change, 1))
+                call.hangup_quietly("rtp timeout")
+
+    def _hangup_all(self) -> None:
+        for call in list(self._calls.values()):
+            call.hangup_quietly("shutdown")
+
+    def _shutdown_on_pjsip_thread(self) -> None:
+        try:
+            self.endpoint.endpoint.hangupAllCalls()
+        except pj.Error:
+            pass
+        for call in self._calls.values():
+            call.port = None
+        self._calls.clear()
+        if self._account is not None:
+            try:
+                self._account.shutdown()
+            except pj.Error:
+                pass
+            self._account = None
