@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -57,12 +57,17 @@ class BargeInConfig(_Strict):
 class TurnConfig(_Strict):
     """The call's turn loop until the conversation graph lands: a greeting and a fixed reply."""
 
+    responder: Literal["scripted", "echo"] = Field(
+        "scripted", description="'scripted' (greeting + fixed reply) or 'echo' (QA: repeats the transcript)"
+    )
     greeting: str = "Hello, you have reached the clinic. This is Bedside, an automated assistant. How can I help you today?"
     reply: str = "Thank you. I have noted that, and a member of our team will follow up with you."
     reprompt_after_s: float = Field(8.0, gt=0, description="caller silence before a reprompt")
     reprompt: str = "Are you still there? Please tell me how I can help."
     max_reprompts: int = Field(2, ge=0, description="reprompts before the polite goodbye")
     goodbye: str = "I haven't heard anything, so I will end the call now. Please call again any time. Goodbye."
+    not_understood: str = "Sorry, I didn't catch that. Could you say it again?"
+    dtmf_timeout_s: float = Field(2.0, gt=0, description="keypad digits are collected until this pause")
     max_call_s: float = Field(900.0, gt=0, description="calls are ended politely after this long")
     max_call_goodbye: str = "We have reached the time limit for this call. Please call again if you need more help. Goodbye."
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)

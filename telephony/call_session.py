@@ -109,10 +109,15 @@ class CallSession:
         """Seconds of caller audio received so far: the clock segment times are on."""
         return self.stats.frames_received * FRAME_MS / 1000.0
 
-    def play(self, pcm: bytes) -> None:
-        """Queue agent audio; it leaves at real-time pace."""
-        if not self.ended.is_set():
-            self.playout.write(pcm)
+    def play(self, pcm: bytes) -> asyncio.Future[MarkReached]:
+        """Queue agent audio (it leaves at real-time pace); the future resolves when its
+        first frame is handed to pjsip, or unreached if playback is cleared first."""
+        future: asyncio.Future[MarkReached] = self.loop.create_future()
+        if self.ended.is_set():
+            future.set_result(MarkReached(False, time.monotonic()))
+        else:
+            self.playout.write(pcm, start_mark=PlayoutMark("start", future))
+        return future
 
     def mark(self, label: str) -> asyncio.Future[MarkReached]:
         """A future resolved when playback reaches everything queued so far (or is cleared)."""

@@ -41,13 +41,17 @@ class PlayoutBuffer:
     def set_on_mark(self, on_mark: MarkCallback | None) -> None:
         self._on_mark = on_mark
 
-    def write(self, pcm: bytes, mark: PlayoutMark | None = None) -> None:
-        """Queue PCM (any length); ``mark`` fires once its last byte has been sent."""
+    def write(self, pcm: bytes, mark: PlayoutMark | None = None, start_mark: PlayoutMark | None = None) -> None:
+        """Queue PCM (any length). ``start_mark`` fires when its first frame is sent,
+        ``mark`` once its last byte has been sent."""
         if len(pcm) % 2:
             raise ValueError("PCM must be whole 16-bit samples")
         with self._lock:
             if len(self._buffer) + len(pcm) > self._max_bytes:
                 raise OverflowError("playout buffer full")
+            if start_mark is not None:
+                first = min(len(pcm), FRAME_BYTES)
+                self._marks.append((self._read_total + len(self._buffer) + first, start_mark))
             self._buffer += pcm
             if mark is not None:
                 self._marks.append((self._read_total + len(self._buffer), mark))

@@ -1,0 +1,19 @@
+# The two commands of the README:
+#   make run   - install everything, then answer SIP calls on 127.0.0.1:5060 (embedded defaults)
+#   make test  - install what the tests need, then run the whole suite
+.PHONY: run test install install-tests bench lint
+
+install:
+	@scripts/install.sh
+
+install-tests:
+	@scripts/install.sh --tests
+
+run: install
+	.venv/bin/bedside serve $(ARGS)
+
+test: install-tests
+	.venv/bin/python -m pytest -q -ra $(PYTEST_ARGS)
+
+bench: install
+	.venv/bin/bedside bench latency --turns 10 --output docs/benchmarks-latest.md

@@ -1,0 +1,308 @@
+"""The per-call turn loop: greet, listen, transcribe, reply, handle barge-in and silence.
+
+Three small tasks per call:
+- ``_listen`` feeds caller frames to the segmenter (VAD), fires barge-in, forwards
+  utterances to the turn queue and 2-second segments to the emotion sink;
+- ``_forward_events`` moves DTMF and hang-up events onto the same turn queue;
+- ``run`` consumes that queue in order and drives replies, reprompts and the call limit.
+
+Replies run as one cancellable task, so a caller who speaks again supersedes a reply that
+is still being prepared. The responder decides whether it needs the transcript before it
+answers (``needs_transcript``): scripted lines start playing the moment the caller stops."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agent.config import BedsideConfig
+from agent.logs import get_logger
+from agent.metrics import Metrics
+from agent.responder import AgentReply, CallerTurn, Responder
+from agent.speaker import Speaker, Spoken
+from agent.stt import SttOverloaded, SttWorker
+from telephony.barge_in import BargeInDetector
+from telephony.call_session import CallSession
+from telephony.events import DtmfDigit, Hangup, Segment, SpeechStarted, Utterance
+from telephony.segmenter import Segmenter
+
+
+class SegmentSink(Protocol):
+    """Where 2-second segments go (the emotion client, once it lands). Must not block."""
+
+    def submit(self, call_id: str, segment: Segment) -> None: ...
+
+
+class CountingSegmentSink:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def submit(self, call_id: str, segment: Segment) -> None:
+        self.count += 1
+
+
+@dataclass(frozen=True, slots=True)
+class _UtteranceReady:
+    utterance: Utterance
+    detected_at: float  # monotonic time the closing silence was seen
+
+
+@dataclass(frozen=True, slots=True)
+class _CallerSpeaking:
+    event: SpeechStarted
+
+
+@dataclass
+class CallSummary:
+    call_id: str
+    turns: int = 0
+    barge_ins: int = 0
+    reprompts: int = 0
+    end_reason: str = ""
+    transcripts: list[str] = field(default_factory=list)
+
+
+class CallAgent:
+    def __init__(
+        self,
+        session: CallSession,
+        config: BedsideConfig,
+        responder: Responder,
+        stt: SttWorker,
+        speaker: Speaker,
+        segmenter: Segmenter,
+        segment_sink: SegmentSink,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.session = session
+        self.config = config
+        self.responder = responder
+        self.stt = stt
+        self.speaker = speaker
+        self.segmenter = segmenter
+        self.segment_sink = segment_sink
+        self.metrics = metrics
+        self.clock = clock
+        self.log = get_logger("agent", call_id=session.call_id)
+        self.summary = CallSummary(session.call_id)
+        self._barge_in = BargeInDetector(config.turn.barge_in)
+        self._inbox: asyncio.Queue[_UtteranceReady | _CallerSpeaking | DtmfDigit | Hangup] = asyncio.Queue()
+        self._reply_task: asyncio.Task[None] | None = None
+        self._last_activity = clock()
+        self._reprompts = 0
+        self._dtmf = ""
+        self._dtmf_at = 0.0
+
+    # ---- lifecycle -------------------------------------------------------------------------
+    async def run(self) -> CallSummary:
+        turn = self.config.turn
+        self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec)
+        self.metrics.inc("calls")
+        deadline = self.clock() + turn.max_call_s
+        helpers = [
+            asyncio.create_task(self._listen(), name=f"listen-{self.session.call_id}"),
+            asyncio.create_task(self._forward_events(), name=f"events-{self.session.call_id}"),
+        ]
+        try:
+            self._start_reply(self.responder.greeting(), label="greeting")
+            while not self.session.ended.is_set():
+                try:
+                    item = await asyncio.wait_for(self._inbox.get(), timeout=self._next_timer(deadline))
+                except TimeoutError:
+                    if await self._on_timer(deadline):
+                        break
+                    continue
+                if isinstance(item, Hangup):
+                    break
+                await self._handle(item)
+        finally:
+            for task in [*helpers, self._reply_task]:
+                if task is not None and not task.done():
+                    task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            if self._reply_task is not None:
+                await asyncio.gather(self._reply_task, return_exceptions=True)
+            if not self.session.ended.is_set():
+                await self.session.hangup("agent")
+            self.summary.end_reason = self.session.end_reason or self.summary.end_reason
+            self.log.info(
+                "call_ended",
+                reason=self.summary.end_reason,
+                turns=self.summary.turns,
+                barge_ins=self.summary.barge_ins,
+                reprompts=self.summary.reprompts,
+                frames_received=self.session.stats.frames_received,
+                frames_dropped=self.session.stats.frames_dropped,
+            )
+        return self.summary
+
+    # ---- inputs ----------------------------------------------------------------------------
+    async def _listen(self) -> None:
+        barge = self.config.turn.barge_in
+        while True:
+            frame = await self.session.audio.get()
+            events = self.segmenter.feed(frame)
+            if barge.enabled and self.speaker.speaking and self.session.is_playing:
+                if self._barge_in.update(self.segmenter.last_probability):
+                    dropped = self.speaker.interrupt()
+                    self.summary.barge_ins += 1
+                    self.metrics.inc("barge_ins")
+                    self.log.info("barge_in", dropped_ms=dropped, speech_ms=self.segmenter.speech_ms)
+            else:
+                self._barge_in.reset()
+            for event in events:
+                if isinstance(event, Segment):
+                    self.segment_sink.submit(self.session.call_id, event)
+                elif isinstance(event, Utterance):
+                    self._inbox.put_nowait(_UtteranceReady(event, self.clock()))
+                elif isinstance(event, SpeechStarted):
+                    self._inbox.put_nowait(_CallerSpeaking(event))
+
+    async def _forward_events(self) -> None:
+        while True:
+            self._inbox.put_nowait(await self.session.events.get())
+
+    async def _handle(self, item: _UtteranceReady | _CallerSpeaking | DtmfDigit) -> None:
+        self._last_activity = self.clock()
+        self._reprompts = 0
+        if isinstance(item, _CallerSpeaking):
+            return
+        if isinstance(item, DtmfDigit):
+            self.log.info("dtmf", digits=item.digit)
+            self._dtmf += item.digit
+            self._dtmf_at = self.clock()
+            return
+        self.summary.turns += 1
+        self._supersede_reply()
+        self._reply_task = asyncio.create_task(self._answer_utterance(item, self.summary.turns))
+
+    # ---- timers ----------------------------------------------------------------------------
+    def _next_timer(self, deadline: float) -> float:
+        now = self.clock()
+        waits = [deadline - now, 0.5]
+        if self._dtmf:
+            waits.append(self._dtmf_at + self.config.turn.dtmf_timeout_s - now)
+        return max(0.01, min(waits))
+
+    async def _on_timer(self, deadline: float) -> bool:
+        """Returns True when the call should end now."""
+        turn = self.config.turn
+        now = self.clock()
+        if now >= deadline:
+            self.log.info("max_call_length")
+            await self._goodbye(turn.max_call_goodbye, "max call length")
+            return True
+        if self._dtmf and now - self._dtmf_at >= turn.dtmf_timeout_s:
+            digits, self._dtmf = self._dtmf, ""
+            self.summary.turns += 1
+            self._supersede_reply()
+            self._reply_task = asyncio.create_task(self._answer_dtmf(digits, self.summary.turns))
+            return False
+        busy = (
+            self.speaker.speaking
+            or self.segmenter.in_speech
+            or (self._reply_task is not None and not self._reply_task.done())
+        )
+        if busy:
+            self._last_activity = now
+            return False
+        if now - self._last_activity < turn.reprompt_after_s:
+            return False
+        if self._reprompts >= turn.max_reprompts:
+            self.log.info("silence_goodbye", reprompts=self._reprompts)
+            await self._goodbye(turn.goodbye, "caller silent")
+            return True
+        self._reprompts += 1
+        self.summary.reprompts += 1
+        self.metrics.inc("reprompts")
+        self._start_reply(AgentReply(turn.reprompt), label=f"reprompt-{self._reprompts}")
+        self._last_activity = now
+        return False
+
+    # ---- replies ---------------------------------------------------------------------------
+    def _supersede_reply(self) -> None:
+        if self._reply_task is not None and not self._reply_task.done():
+            self._reply_task.cancel()
+            self.speaker.interrupt()
+
+    def _start_reply(self, reply: AgentReply, label: str) -> None:
+        self._supersede_reply()
+        self._reply_task = asyncio.create_task(self._speak(reply, label))
+
+    async def _speak(self, reply: AgentReply, label: str) -> Spoken:
+        spoken = await self.speaker.say(reply, label)
+        self._last_activity = self.clock()
+        if reply.end_call and not spoken.interrupted:
+            await self.session.hangup("responder ended call")
+        return spoken
+
+    async def _goodbye(self, text: str, reason: str) -> None:
+        self._supersede_reply()
+        self.summary.end_reason = reason
+        await self.speaker.say(AgentReply(text), label="goodbye")
+        await self.session.hangup(reason)
+
+    async def _answer_dtmf(self, digits: str, index: int) -> None:
+        reply = await self.responder.respond(CallerTurn(self.session.call_id, index, None, dtmf=digits))
+        await self._speak(reply, label=f"turn-{index}")
+
+    async def _answer_utterance(self, ready: _UtteranceReady, index: int) -> None:
+        utterance = ready.utterance
+        # The closing silence was detected `silence` after speech really ended.
+        end_of_speech = ready.detected_at - (utterance.detected_time - utterance.end_time)
+        stt_task = asyncio.create_task(self._transcribe(utterance))
+        transcript: str | None = None
+        transcript_at: float | None = None
+        if self.responder.needs_transcript:
+            transcript = await stt_task
+            transcript_at = self.clock()
+        reply = await self.responder.respond(
+            CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s)
+        )
+        reply_at = self.clock()
+        spoken_task = asyncio.create_task(self._speak(reply, label=f"turn-{index}"))
+        if transcript is None:
+            # Scripted replies did not wait; keep the transcript for the record and the log.
+            transcript = await stt_task
+            transcript_at = self.clock()
+        spoken = await spoken_task
+        timings = {
+            "vad_ms": (ready.detected_at - end_of_speech) * 1000,
+            "transcript_ms": (transcript_at - end_of_speech) * 1000 if transcript_at else None,
+            "reply_ready_ms": (reply_at - end_of_speech) * 1000,
+            "first_audio_ms": (spoken.first_frame_at - end_of_speech) * 1000 if spoken.first_frame_at else None,
+        }
+        for stage, ms in timings.items():
+            if ms is not None:
+                self.metrics.observe_ms(stage, ms)
+        self.log.info(
+            "turn",
+            turn=index,
+            speech_s=round(utterance.duration_s, 2),
+            waited_for_transcript=self.responder.needs_transcript,
+            interrupted=spoken.interrupted,
+            **{k: (round(v) if v is not None else None) for k, v in timings.items()},
+        )
+
+    async def _transcribe(self, utterance: Utterance) -> str:
+        try:
+            result = await self.stt.transcribe(utterance.pcm, self.session.call_id)
+        except SttOverloaded:
+            self.metrics.inc("stt_overloaded")
+            self.log.warning("stt_overloaded")
+            return ""
+        except Exception:  # noqa: BLE001 - a failed transcript must not end the call
+            self.metrics.inc("stt_errors")
+            self.log.exception("stt_failed")
+            return ""
+        self.metrics.observe_ms("stt_inference_ms", result.elapsed_s * 1000)
+        self.summary.transcripts.append(result.text)
+        self.log.info("caller_said", transcript=result.text, stt_ms=round(result.elapsed_s * 1000))
+        return result.text
+
+
+__all__ = ["CallAgent", "CallSummary", "CountingSegmentSink", "SegmentSink"]

@@ -1,0 +1,100 @@
+"""``bedside serve``: wires the SIP gateway to one ``CallAgent`` per call.
+
+Shared, loaded once: the STT worker (bounded queue), the piper voice and its phrase cache
+(every scripted line pre-synthesized before the first call), the silero VAD model.
+SIGTERM/SIGINT stop new calls (503) and let calls in progress finish, up to
+``sip.drain_timeout_s``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+from agent.call_agent import CallAgent, CountingSegmentSink, SegmentSink
+from agent.config import BedsideConfig
+from agent.logs import get_logger
+from agent.metrics import Metrics
+from agent.responder import ResponderKind, create_responder
+from agent.speaker import Speaker
+from agent.stt import SttWorker
+from telephony.call_session import CallSession
+from telephony.segmenter import Segmenter
+from telephony.user_agent import SipUserAgent
+from telephony.vad import create_vad, load_shared_vad_model
+from tts.phrase_cache import PhraseCache
+from tts.synthesizer import PiperSynthesizer
+
+
+class BedsideServer:
+    def __init__(self, config: BedsideConfig, segment_sink: SegmentSink | None = None) -> None:
+        self.config = config
+        self.log = get_logger("server")
+        self.metrics = Metrics()
+        self.responder = create_responder(ResponderKind(config.turn.responder), config.turn)
+        self.stt = SttWorker(config.stt)
+        self.synth = PiperSynthesizer(config.tts)
+        self.phrases = PhraseCache(self.synth, config.tts.cache_entries)
+        self.segment_sink = segment_sink or CountingSegmentSink()
+        self.vad_model = None
+        self.ua = SipUserAgent(config.sip, on_incoming=self._on_call)
+        self._calls: set[asyncio.Task[object]] = set()
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
+        await self.stt.start()
+        await asyncio.to_thread(self.synth.warm)
+        await self.phrases.warm(self.responder.scripted_lines())
+        await self.ua.start()
+        self.log.info(
+            "ready",
+            sip_port=self.ua.port,
+            responder=self.config.turn.responder,
+            stt_model=self.config.stt.model.value,
+            startup_s=round(time.monotonic() - started, 2),
+        )
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self._stop.wait()
+        self.log.info("draining", active_calls=self.ua.active_calls)
+        await self.ua.drain(self.config.sip.drain_timeout_s)
+        await self.stop()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        for task in list(self._calls):
+            task.cancel()
+        await asyncio.gather(*self._calls, return_exceptions=True)
+        await self.ua.stop()
+        await self.stt.stop()
+        self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
+
+    async def _on_call(self, session: CallSession) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._calls.add(task)
+        try:
+            agent = CallAgent(
+                session=session,
+                config=self.config,
+                responder=self.responder,
+                stt=self.stt,
+                speaker=Speaker(session, self.phrases, self.synth),
+                segmenter=Segmenter(self.config.segmentation, create_vad(self.config.segmentation, self.vad_model)),
+                segment_sink=self.segment_sink,
+                metrics=self.metrics,
+            )
+            await agent.run()
+        except Exception:  # noqa: BLE001 - one call's bug must not take the server down
+            self.log.exception("call_failed", call_id=session.call_id)
+            await session.hangup("internal error")
+        finally:
+            self._calls.discard(task)

@@ -1,0 +1,101 @@
+"""Speaks agent replies into one call and knows when they started, ended or were cut off.
+
+Scripted lines come from the pre-synthesized phrase cache (no synthesis on the hot path);
+anything else is synthesized and queued sentence by sentence, so the first sentence is
+already playing while the rest is being synthesized. ``interrupt()`` is barge-in: it
+stops the current reply within one 20 ms tick and drops sentences not yet queued."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.responder import AgentReply
+from telephony.call_session import CallSession, MarkReached
+
+
+class PhraseSource(Protocol):
+    async def get_or_synthesize(self, text: str) -> bytes: ...
+
+
+class StreamSource(Protocol):
+    def stream(self, text: str) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    label: str
+    queued_at: float  # monotonic: audio for the first sentence handed to the playout buffer
+    first_frame_at: float | None  # monotonic: first frame handed to pjsip (None if never)
+    finished_at: float  # monotonic: played to the end, or interrupted
+    interrupted: bool
+    audio_ms: int
+
+
+class _Playback:
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+
+class Speaker:
+    def __init__(self, session: CallSession, phrases: PhraseSource, streamer: StreamSource) -> None:
+        self._session = session
+        self._phrases = phrases
+        self._streamer = streamer
+        self._current: _Playback | None = None
+
+    @property
+    def speaking(self) -> bool:
+        return self._current is not None
+
+    def interrupt(self) -> int:
+        """Barge-in: stop what is playing now. Returns milliseconds of audio dropped."""
+        if self._current is not None:
+            self._current.cancelled = True
+        return self._session.stop_playback()
+
+    async def say(self, reply: AgentReply, label: str) -> Spoken:
+        playback = _Playback()
+        if self._current is not None:
+            self.interrupt()
+        self._current = playback
+        session = self._session
+        first: asyncio.Future[MarkReached] | None = None
+        queued_at = time.monotonic()
+        audio_bytes = 0
+        try:
+            chunks = self._chunks(reply)
+            async for chunk in chunks:
+                if playback.cancelled or session.ended.is_set():
+                    break
+                started = session.play(chunk)
+                audio_bytes += len(chunk)
+                if first is None:
+                    first, queued_at = started, time.monotonic()
+            end = await session.mark(f"{label}-end") if not playback.cancelled else MarkReached(False, time.monotonic())
+        finally:
+            if self._current is playback:
+                self._current = None
+        first_frame_at = None
+        if first is not None and first.done() and first.result().reached:
+            first_frame_at = first.result().monotonic
+        return Spoken(
+            label=label,
+            queued_at=queued_at,
+            first_frame_at=first_frame_at,
+            finished_at=end.monotonic,
+            interrupted=playback.cancelled or not end.reached,
+            audio_ms=audio_bytes // 32,
+        )
+
+    async def _chunks(self, reply: AgentReply) -> AsyncIterator[bytes]:
+        if reply.scripted:
+            yield await self._phrases.get_or_synthesize(reply.text)
+            return
+        async for chunk in self._streamer.stream(reply.text):
+            yield chunk

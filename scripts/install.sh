@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Installs everything Bedside needs on a fresh Debian machine, idempotently:
+#   Debian packages (SIP tools, audio tools), a .venv/ in the repo root, torch==2.13.0
+#   first (local CPU wheel), then the pinned requirements. Re-running is a no-op check.
+# Usage: scripts/install.sh [--tests]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WITH_TESTS=0
+[[ "${1:-}" == "--tests" ]] && WITH_TESTS=1
+
+APT_PACKAGES=(python3-venv libsndfile1 espeak-ng sox libsox-fmt-all ffmpeg sip-tester baresip linphone-cli)
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO="sudo"
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]})); then
+  echo "install: apt packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PY=${PYTHON:-python3.11}
+command -v "$PY" >/dev/null || PY=python3
+[[ -x .venv/bin/python ]] || "$PY" -m venv .venv
+PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
+
+stamp_of() { cat "$@" pyproject.toml | sha256sum | cut -c1-16; }
+RUNTIME_STAMP=".venv/.bedside-runtime-$(stamp_of requirements.txt)"
+if [[ ! -f "$RUNTIME_STAMP" ]]; then
+  echo "install: python packages (torch==2.13.0 first)"
+  "${PIP[@]}" install torch==2.13.0
+  "${PIP[@]}" install -r requirements.txt
+  # silero-vad's package ships the ONNX model we use; its torch/torchaudio requirements
+  # cannot be met here (no CPU torchaudio) and are not needed for the ONNX path.
+  "${PIP[@]}" install --no-deps silero-vad==6.2.3
+  "${PIP[@]}" install --no-deps -e .
+  .venv/bin/python -c "from agent.whisper_models import prepare_models; prepare_models()" || true
+  rm -f .venv/.bedside-runtime-*
+  touch "$RUNTIME_STAMP"
+fi
+
+if ((WITH_TESTS)); then
+  TEST_STAMP=".venv/.bedside-tests-$(stamp_of requirements-test.txt)"
+  if [[ ! -f "$TEST_STAMP" ]]; then
+    echo "install: test packages"
+    "${PIP[@]}" install -r requirements-test.txt
+    rm -f .venv/.bedside-tests-*
+    touch "$TEST_STAMP"
+  fi
+fi
+echo "install: ok"
