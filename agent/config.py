@@ -47,11 +47,16 @@ class SttConfig(_Strict):
 
 
 class BargeInConfig(_Strict):
+    """Defaults measured on real audio; see ``telephony.barge_in`` for the numbers."""
+
     enabled: bool = True
     min_speech_ms: int = Field(
-        220, ge=20, le=2000, description="caller speech needed over playback to stop it (coughs, 'mm-hm' are shorter)"
+        180, ge=20, le=2000, description="caller speech needed over playback to stop it (most coughs are shorter)"
     )
-    speech_threshold: float = Field(0.7, gt=0, lt=1, description="stricter VAD threshold while the agent speaks")
+    speech_threshold: float = Field(0.6, gt=0, lt=1, description="VAD threshold for caller speech over playback")
+    max_gap_ms: int = Field(
+        20, ge=0, le=200, description="sub-threshold dips tolerated inside that speech (longer ones restart it)"
+    )
 
 
 class TurnConfig(_Strict):

@@ -70,3 +70,10 @@ class SegmentationConfig(_Strict):
     speech_start_ms: int = Field(60, ge=20, description="speech needed to open an utterance")
     segment_s: float = Field(2.0, gt=0, description="length of emotion segments")
     segment_min_speech_ratio: float = Field(0.1, ge=0, le=1, description="ratio above which a segment has speech")
+    silence_threshold: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="inside an utterance, frames below this are silence; null = speech_threshold - 0.15 (hysteresis)",
+    )
+    tail_ms: int = Field(100, ge=0, le=1000, description="audio kept after the end of speech in an utterance")

@@ -13,6 +13,7 @@ class CallEventKind(StrEnum):
     ANSWERED = "answered"
     SPEECH_STARTED = "speech_started"
     SPEECH_ENDED = "speech_ended"
+    SPEECH_DISCARDED = "speech_discarded"
     UTTERANCE = "utterance"
     SEGMENT = "segment"
     DTMF = "dtmf"
@@ -21,8 +22,21 @@ class CallEventKind(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class SpeechStarted:
-    call_time: float
+    """The caller started talking. Always followed by one ``Utterance`` or ``SpeechDiscarded``."""
+
+    call_time: float  # speech onset
+    detected_time: float | None = None  # call time at which enough speech confirmed it
     kind: CallEventKind = field(default=CallEventKind.SPEECH_STARTED, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechDiscarded:
+    """A speech burst shorter than ``min_utterance_ms`` ended (a cough, a click): no utterance."""
+
+    start_time: float
+    end_time: float
+    detected_time: float
+    kind: CallEventKind = field(default=CallEventKind.SPEECH_DISCARDED, init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +47,7 @@ class Utterance:
     start_time: float
     end_time: float  # end of speech (before the trailing silence that closed it)
     detected_time: float  # call time at which the silence closed it
+    pcm_start_time: float | None = None  # call time of pcm[0]: start_time less the pre-roll
     kind: CallEventKind = field(default=CallEventKind.UTTERANCE, init=False)
 
     @property

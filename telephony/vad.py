@@ -4,12 +4,13 @@ Every engine answers ``probability(frame) -> float`` in [0, 1] for each frame, s
 segmenter and the barge-in detector do not care which one runs:
 
 * ``SileroVad`` -- the Silero v6 ONNX model (torch-free). The ``InferenceSession`` lives in
-  one ``SileroModel`` shared by every call (2.3 MB, ~thread-safe ``run``); each call owns a
-  cheap ``SileroVad`` holding only its recurrent state. The model wants 512-sample windows
+  one ``SileroModel`` shared by every call (2.3 MB; ``run`` is thread-safe); each call owns
+  a cheap ``SileroVad`` holding only its recurrent state. The model wants 512-sample windows
   (32 ms) plus 64 samples of left context, so 20 ms frames are buffered and every frame gets
-  the probability of the latest complete window (at most one window behind: <= 32 ms lag).
-  Measured on the dev box (2-core CPU, 1 intra-op thread): ~0.10 ms per 20 ms frame on
-  average (one ~0.16 ms inference per 1.6 frames), i.e. ~0.5 % of one core per call.
+  the probability of the latest complete window (ending at most 28 ms before the frame does).
+  Measured on the 2-core dev box, 1 intra-op thread: 0.2 ms per 20 ms frame on average
+  (one ~0.3 ms inference every 1.6 frames; segmenter and barge-in add nothing measurable),
+  i.e. ~1 % of one core per call; up to 0.4 ms when the box is busy.
 * ``WebRtcVad`` -- Google's GMM VAD; returns 0.0 or 1.0. Cheaper still, much less
   selective (coughs and clicks read as speech).
 
@@ -95,18 +96,22 @@ def shared_silero_model() -> SileroModel:
         return _shared_model
 
 
+def load_shared_vad_model(config: SegmentationConfig) -> SileroModel | None:
+    """At startup (blocking, ~0.2 s): the model every call's VAD will share; None for WebRTC."""
+    return shared_silero_model() if config.vad_engine == VadEngine.SILERO else None
+
+
 class SileroVad:
     """Per-call Silero stream: buffers frames into 512-sample windows."""
 
     def __init__(self, model: SileroModel | None = None) -> None:
         self._model = model or shared_silero_model()
-        self._pending = np.zeros(0, dtype=np.float32)  # samples not yet in a window
         self.reset()
 
     def reset(self) -> None:
         self._state = SileroModel.initial_state()
         self._context = np.zeros(_CONTEXT, dtype=np.float32)
-        self._pending = np.zeros(0, dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)  # samples not yet in a window
         self._window = np.zeros((1, _CONTEXT + _WINDOW), dtype=np.float32)
         self._last = 0.0
 
@@ -135,12 +140,13 @@ class WebRtcVad:
     """WebRTC's VAD as a 0/1 probability (aggressiveness 0 = permissive .. 3 = strict)."""
 
     def __init__(self, aggressiveness: int = 2) -> None:
-        import webrtcvad
-
-        self._vad = webrtcvad.Vad(aggressiveness)
+        self._aggressiveness = aggressiveness
+        self.reset()
 
     def reset(self) -> None:
-        pass  # its adaptation is cheap to keep; nothing stream-specific to clear
+        import webrtcvad
+
+        self._vad = webrtcvad.Vad(self._aggressiveness)  # drops its hangover and noise estimate
 
     def probability(self, frame: bytes) -> float:
         if len(frame) != FRAME_BYTES:  # it only takes 10/20/30 ms frames

@@ -1,0 +1,171 @@
+"""``bedside bench latency``: voice-to-voice latency over real loopback SIP calls.
+
+It starts ``bedside serve`` as a separate process (pjsua2 allows one endpoint per process),
+then calls it with pjsua2 from this process. Each turn plays a real recorded sentence
+(NOIZEUS clean, 8 kHz telephone speech) and measures, on the caller's side, from the
+moment the last audible sample of the sentence was handed to pjsip to the first agent
+audio frame received. That includes end-of-speech detection, STT or not (per responder),
+reply, TTS, both jitter buffers and the codec, so it is what a caller hears. The server's
+per-stage timings are read from its JSON log. The last line is machine-readable."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from agent.audio_files import load_pcm16k
+from agent.config import BedsideConfig
+from agent.qa_caller import QaCaller, ScriptItem
+from telephony.config import SipConfig
+from telephony.user_agent import SipUserAgent
+
+STAGES = ["vad_ms", "transcript_ms", "reply_ready_ms", "first_audio_ms"]
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("BEDSIDE_SHARED")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[1].parent / "shared"
+
+
+def caller_sentences() -> list[Path]:
+    clean = shared_dir() / "data" / "noizeus" / "clean"
+    files = sorted(clean.glob("sp*.flac"))
+    if not files:
+        raise SystemExit(f"bench: no caller audio found in {clean} (set BEDSIDE_SHARED)")
+    return files
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> asyncio.subprocess.Process:
+    cmd = [sys.executable, "-m", "agent.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true"]
+    if args.config:
+        cmd += ["--config", args.config]
+    for item in args.set:
+        cmd += ["--set", item]
+    log = log_path.open("wb")
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if b'"event": "ready"' in log_path.read_bytes():
+            return proc
+        if proc.returncode is not None:
+            break
+        await asyncio.sleep(0.2)
+    proc.kill()
+    raise SystemExit(f"bench: server did not start; see {log_path}")
+
+
+async def run_calls(ua: SipUserAgent, uri: str, calls: int, turns: int, files: list[Path]) -> list[float]:
+    """``calls`` concurrent calls of ``turns`` turns each; returns voice-to-voice ms per turn."""
+
+    async def one(call_no: int) -> list[float]:
+        script = [ScriptItem("play", str(files[(call_no * turns + t) % len(files)])) for t in range(turns)]
+        caller = QaCaller(ua, stt=None, synth=None, emit=lambda event: None)
+        report = await caller.run(uri, script)
+        if not report.answered:
+            raise SystemExit(f"bench: call failed: {report.status_code} {report.end_reason}")
+        return [
+            (item.first_agent_audio - item.speech_end) * 1000
+            for item in report.caller_items
+            if item.first_agent_audio is not None and item.speech_end
+        ]
+
+    results = await asyncio.gather(*(one(i) for i in range(calls)))
+    return [ms for per_call in results for ms in per_call]
+
+
+def server_stages(log_path: Path) -> dict[str, list[float]]:
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    for line in log_path.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("event") == "turn":
+            for stage in STAGES:
+                if isinstance(event.get(stage), (int, float)):
+                    stages[stage].append(float(event[stage]))
+    return stages
+
+
+def pct(values: list[float], q: float) -> int:
+    return int(round(float(np.percentile(values, q)))) if values else -1
+
+
+async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> int:
+    files = caller_sentences()
+    for f in files:  # fail early on unreadable audio
+        load_pcm16k(f)
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="bedside-bench-"))
+    log_path = workdir / "server.log"
+    server = await start_server(args, port, log_path)
+    ua = SipUserAgent(SipConfig(port=0, rtp_port=0, transports=["udp"]), name="bench-caller")
+    await ua.start()
+    uri = f"sip:bedside@127.0.0.1:{port}"
+    lines: list[str] = []
+    try:
+        latencies = await run_calls(ua, uri, args.calls, args.turns, files)
+        stages = server_stages(log_path)
+        sweep: list[tuple[int, int, int, int]] = []
+        max_ok = 0
+        if not args.no_sweep:
+            level = 1
+            while level <= args.max_calls:
+                got = await run_calls(ua, uri, level, max(3, args.turns // 3), files)
+                p95 = pct(got, 95)
+                sweep.append((level, len(got), pct(got, 50), p95))
+                if p95 >= 1000 or len(got) < level:
+                    break
+                max_ok = level
+                level = level * 2 if level < 4 else level + 2
+    finally:
+        await ua.stop()
+        server.terminate()
+        try:
+            await asyncio.wait_for(server.wait(), 30)
+        except TimeoutError:
+            server.kill()
+
+    lines.append(f"## Voice-to-voice latency ({args.calls} call(s) x {args.turns} turns, responder={config.turn.responder})")
+    lines.append("")
+    lines.append("| stage (from end of caller speech) | n | p50 ms | p95 ms |")
+    lines.append("|---|---|---|---|")
+    names = {
+        "vad_ms": "end of speech detected (VAD silence)",
+        "transcript_ms": "transcript ready (STT)",
+        "reply_ready_ms": "reply ready",
+        "first_audio_ms": "first TTS frame sent (server)",
+    }
+    for stage in STAGES:
+        values = stages.get(stage, [])
+        lines.append(f"| {names[stage]} | {len(values)} | {pct(values, 50)} | {pct(values, 95)} |")
+    lines.append(f"| **first agent audio at the caller (voice-to-voice)** | {len(latencies)} | "
+                 f"**{pct(latencies, 50)}** | **{pct(latencies, 95)}** |")
+    if sweep:
+        lines += ["", "| concurrent calls | turns | p50 ms | p95 ms |", "|---|---|---|---|"]
+        lines += [f"| {c} | {n} | {p50} | {p95} |" for c, n, p50, p95 in sweep]
+    table = "\n".join(lines)
+    print(table)
+    if args.output:
+        Path(args.output).write_text(table + "\n")
+    print(f"voice_to_voice_ms p50={pct(latencies, 50)} p95={pct(latencies, 95)} max_calls_p95_under_1s={max_ok}")
+    return 0 if latencies else 1

@@ -1,0 +1,261 @@
+"""Segmenter: scripted-VAD unit tests, then real speech through Silero and mu-law."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import soxr
+
+from telephony.audio import FRAME_BYTES, SAMPLE_RATE, split_frames
+from telephony.config import SegmentationConfig, VadEngine
+from telephony.events import Segment, SpeechDiscarded, SpeechStarted, Utterance
+from telephony.segmenter import Segmenter
+from telephony.vad import SileroModel, SileroVad, WebRtcVad
+
+CFG = SegmentationConfig()
+
+
+class ScriptedVad:
+    """Returns the next scripted probability for each frame (0 once the script runs out)."""
+
+    def __init__(self, probs: Iterable[float]) -> None:
+        self.probs = list(probs)
+        self.i = 0
+
+    def probability(self, frame: bytes) -> float:
+        p = self.probs[self.i] if self.i < len(self.probs) else 0.0
+        self.i += 1
+        return p
+
+    def reset(self) -> None:
+        self.i = 0
+
+
+def frame_of(n: int) -> bytes:
+    """A frame whose samples all equal n, so pcm can be traced back to frame indexes."""
+    return np.full(FRAME_BYTES // 2, n, dtype="<i2").tobytes()
+
+
+def run(seg: Segmenter, frames: Iterable[bytes], flush: bool = True) -> list:
+    events = [e for f in frames for e in seg.feed(f)]
+    return events + (seg.flush() if flush else [])
+
+
+def kinds(events: list, *types: type) -> list:
+    return [e for e in events if isinstance(e, types)]
+
+
+def scripted(pattern: list[tuple[float, int]], config: SegmentationConfig = CFG, start: float = 0.0) -> list:
+    probs = [p for p, n in pattern for _ in range(n)]
+    seg = Segmenter(config, ScriptedVad(probs), start_time=start)
+    return run(seg, (frame_of(i) for i in range(len(probs))))
+
+
+# ---- scripted VAD -------------------------------------------------------------------
+
+
+def test_utterance_times_preroll_and_tail() -> None:
+    # 1 s silence, 1 s speech, 1 s silence
+    events = scripted([(0.0, 50), (0.9, 50), (0.0, 50)], start=10.0)
+    started, utt = kinds(events, SpeechStarted), kinds(events, Utterance)
+    assert len(started) == 1 and len(utt) == 1
+    u = utt[0]
+    assert started[0].call_time == pytest.approx(11.0)
+    assert started[0].detected_time == pytest.approx(11.0 + CFG.speech_start_ms / 1000)
+    assert (u.start_time, u.end_time) == (pytest.approx(11.0), pytest.approx(12.0))
+    assert u.detected_time - u.end_time == pytest.approx(CFG.end_of_speech_silence_ms / 1000)
+    assert u.pcm_start_time == pytest.approx(11.0 - CFG.pre_roll_ms / 1000)
+    first = np.frombuffer(u.pcm, dtype="<i2")[::320]  # one sample per frame: its index
+    assert first[0] == 50 - CFG.pre_roll_ms // 20
+    assert first[-1] == 100 + CFG.tail_ms // 20 - 1
+    assert len(u.pcm) == (CFG.pre_roll_ms + 1000 + CFG.tail_ms) // 20 * FRAME_BYTES
+
+
+def test_back_to_back_utterances_keep_their_pre_roll() -> None:
+    # the 400 ms silence that closes the first is the second's pre-roll
+    events = scripted([(0.9, 20), (0.0, 20), (0.9, 20), (0.0, 30)])
+    first, second = kinds(events, Utterance)
+    assert second.start_time == pytest.approx(0.8)
+    assert second.pcm_start_time == pytest.approx(0.8 - CFG.pre_roll_ms / 1000)
+    frames = np.frombuffer(second.pcm, dtype="<i2")[::320]
+    assert list(frames[:12]) == list(range(30, 42))  # contiguous audio, nothing repeated from the first
+
+
+def test_short_burst_is_discarded_and_paired() -> None:
+    events = scripted([(0.0, 10), (0.9, 5), (0.0, 40)])  # 100 ms < min_utterance_ms 200
+    assert [type(e) for e in events if not isinstance(e, Segment)] == [SpeechStarted, SpeechDiscarded]
+    d = kinds(events, SpeechDiscarded)[0]
+    assert (d.start_time, d.end_time) == (pytest.approx(0.2), pytest.approx(0.3))
+
+
+def test_onset_needs_speech_start_ms_in_a_row() -> None:
+    blips = [(0.9, 2), (0.0, 1)] * 30  # 40 ms blips never reach 60 ms
+    assert kinds(scripted(blips), SpeechStarted, Utterance, SpeechDiscarded) == []
+
+
+def test_hysteresis_keeps_soft_syllables_inside() -> None:
+    # 0.4 is under the speech threshold but over the silence threshold (0.35)
+    events = scripted([(0.9, 20), (0.4, 30), (0.9, 20), (0.0, 30)])
+    assert len(kinds(events, Utterance)) == 1
+    assert kinds(events, Utterance)[0].duration_s == pytest.approx(1.4)
+
+
+def test_force_cut_at_max_utterance_then_reopens() -> None:
+    config = SegmentationConfig(max_utterance_s=2.0)
+    events = scripted([(0.9, 250), (0.0, 30)], config)  # 5 s of speech
+    utts = kinds(events, Utterance)
+    assert [(u.start_time, u.end_time) for u in utts] == [
+        (pytest.approx(0.0), pytest.approx(2.0)),
+        (pytest.approx(2.0), pytest.approx(4.0)),
+        (pytest.approx(4.0), pytest.approx(5.0)),
+    ]
+    assert len(kinds(events, SpeechStarted)) == 3
+    # no audio is repeated across a cut
+    assert sum(len(u.pcm) for u in utts) == (250 + CFG.tail_ms // 20) * FRAME_BYTES
+
+
+def test_flush_emits_open_utterance_and_partial_segment() -> None:
+    seg = Segmenter(CFG, ScriptedVad([0.0] * 20 + [0.9] * 30))
+    events = run(seg, (frame_of(i) for i in range(50)), flush=False)
+    assert seg.in_speech and seg.speech_ms == 600
+    assert [type(e) for e in events] == [SpeechStarted]
+    flushed = seg.flush()
+    assert [type(e) for e in flushed] == [Utterance, Segment]
+    assert flushed[0].end_time == pytest.approx(1.0) and flushed[0].detected_time == pytest.approx(1.0)
+    assert (flushed[1].start_time, flushed[1].end_time) == (pytest.approx(0.0), pytest.approx(1.0))
+    assert not seg.in_speech and seg.flush() == []
+
+
+def test_flush_drops_segment_under_half_a_second() -> None:
+    seg = Segmenter(CFG, ScriptedVad([]))
+    run(seg, [frame_of(0)] * 124, flush=False)  # 2 s segment + 480 ms
+    assert seg.flush() == []
+
+
+def test_segments_every_two_seconds_with_speech_ratio() -> None:
+    events = scripted([(0.0, 100), (0.9, 100), (0.9, 5), (0.0, 145)])  # 7 s
+    segs = kinds(events, Segment)
+    assert [(s.start_time, s.end_time) for s in segs] == [
+        (pytest.approx(0.0), pytest.approx(2.0)),
+        (pytest.approx(2.0), pytest.approx(4.0)),
+        (pytest.approx(4.0), pytest.approx(6.0)),
+        (pytest.approx(6.0), pytest.approx(7.0)),
+    ]
+    assert [s.has_speech for s in segs] == [False, True, False, False]
+    assert [s.speech_ratio for s in segs] == [0.0, 1.0, 0.05, 0.0]
+    assert all(len(s.pcm) == round((s.end_time - s.start_time) * SAMPLE_RATE) * 2 for s in segs)
+
+
+def test_wrong_frame_length_is_refused() -> None:
+    seg = Segmenter(CFG, ScriptedVad([]))
+    with pytest.raises(ValueError, match="640 bytes"):
+        seg.feed(bytes(320))
+
+
+# ---- real audio ---------------------------------------------------------------------
+
+
+def load16(path: Path) -> np.ndarray:
+    x, sr = sf.read(path, dtype="float32", always_2d=True)
+    return soxr.resample(x.mean(axis=1), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else x.mean(axis=1)
+
+
+def through_phone(x: np.ndarray) -> np.ndarray:
+    """16 kHz -> 8 kHz -> 8-bit mu-law companding -> 16 kHz."""
+    x8 = soxr.resample(x, SAMPLE_RATE, 8000)
+    mu = 255.0
+    y = np.round(np.sign(x8) * np.log1p(mu * np.minimum(np.abs(x8), 1.0)) / np.log1p(mu) * 127) / 127
+    return soxr.resample((np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu).astype(np.float32), 8000, SAMPLE_RATE)
+
+
+def pcm(x: np.ndarray) -> bytes:
+    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+def speech_end_s(x: np.ndarray, below_peak_db: float = 35.0) -> float:
+    """End of the last 20 ms frame within ``below_peak_db`` of the loudest one."""
+    f = np.pad(x, (0, -len(x) % 320)).reshape(-1, 320).astype(np.float64)
+    db = 20 * np.log10(np.maximum(np.sqrt(np.mean(f * f, axis=1)), 1e-6))
+    return (len(db) - int(np.argmax(db[::-1] > db.max() - below_peak_db))) * 0.02
+
+
+def silence(seconds: float) -> np.ndarray:
+    return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
+
+
+@pytest.fixture(scope="module")
+def data(shared: Path) -> Path:
+    """The shared audio (tests/conftest.py finds ../shared and fails loudly without it)."""
+    return shared / "data"
+
+
+@pytest.fixture(scope="module")
+def model() -> SileroModel:
+    return SileroModel()
+
+
+def segment_real(x: np.ndarray, model: SileroModel, config: SegmentationConfig = CFG) -> list:
+    return run(Segmenter(config, SileroVad(model)), split_frames(pcm(through_phone(x))))
+
+
+def test_one_sentence_one_utterance(data: Path, model: SileroModel) -> None:
+    lags = []
+    for path in sorted((data / "noizeus" / "clean").glob("*.flac")):
+        x = np.concatenate([silence(1.0), load16(path), silence(1.0)])
+        events = segment_real(x, model)
+        started, utts = kinds(events, SpeechStarted), kinds(events, Utterance)
+        assert len(started) == 1 and len(utts) == 1, path.name
+        assert not kinds(events, SpeechDiscarded)
+        u = utts[0]
+        assert u.detected_time - u.end_time == pytest.approx(CFG.end_of_speech_silence_ms / 1000)
+        assert 0.95 <= u.start_time <= 1.4, path.name  # every sentence starts 1.14-1.34 s in
+        assert u.pcm_start_time == pytest.approx(u.start_time - CFG.pre_roll_ms / 1000)
+        lags.append(u.end_time - speech_end_s(x))
+    # Silero holds on ~100 ms past the audible end (-35 dB): measured median 120 ms, max 200 ms
+    assert np.median(lags) <= 0.15, lags
+    assert min(lags) >= -0.1 and max(lags) <= 0.25, lags
+
+
+def test_two_sentences_two_utterances(data: Path, model: SileroModel) -> None:
+    a, b = load16(data / "noizeus" / "clean" / "sp03.flac"), load16(data / "noizeus" / "clean" / "sp07.flac")
+    x = np.concatenate([silence(0.5), a, silence(1.5), b, silence(1.0)])
+    utts = kinds(segment_real(x, model), Utterance)
+    assert len(utts) == 2
+    assert utts[0].end_time < 0.5 + len(a) / SAMPLE_RATE + 0.3 < utts[1].start_time
+
+
+def test_seven_second_stream_segments(data: Path, model: SileroModel) -> None:
+    speech = load16(data / "noizeus" / "clean" / "sp05.flac")  # 2.6 s, spoken from ~0.16 s
+    x = np.concatenate([silence(2.0), speech, silence(7.0 - 2.0 - len(speech) / SAMPLE_RATE)])
+    seg = Segmenter(CFG, SileroVad(model))
+    segs = kinds(run(seg, split_frames(pcm(through_phone(x))), flush=False), Segment)
+    assert [(round(s.start_time, 3), round(s.end_time, 3)) for s in segs] == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)]
+    segs += kinds(seg.flush(), Segment)  # the last second arrives at hangup
+    assert (segs[-1].start_time, segs[-1].end_time) == (pytest.approx(6.0), pytest.approx(7.0))
+    assert [s.has_speech for s in segs[:2]] == [False, True]
+    assert segs[0].speech_ratio == 0.0 and segs[1].speech_ratio > 0.7
+    assert segs[3].speech_ratio == 0.0
+
+
+@pytest.mark.parametrize("engine", [VadEngine.SILERO, VadEngine.WEBRTC])
+def test_garbage_never_raises_and_silence_is_no_speech(engine: VadEngine, model: SileroModel) -> None:
+    rng = np.random.default_rng(2)
+    n = SAMPLE_RATE * 3
+    square = np.where(np.sin(2 * np.pi * 150 * np.arange(n) / SAMPLE_RATE) >= 0, 32767, -32768)
+    streams = {
+        "full-scale white noise": rng.integers(-32768, 32768, n).astype("<i2").tobytes(),
+        "dc offset": np.full(n, -25000, dtype="<i2").tobytes(),
+        "clipping square wave": square.astype("<i2").tobytes(),
+        "silence": bytes(n * 2),
+    }
+    for name, data in streams.items():
+        vad = SileroVad(model) if engine == VadEngine.SILERO else WebRtcVad(CFG.webrtc_aggressiveness)
+        events = run(Segmenter(SegmentationConfig(vad_engine=engine), vad), split_frames(data))
+        assert len(kinds(events, Segment)) == 2, name
+        if name == "silence":
+            assert kinds(events, SpeechStarted, Utterance, SpeechDiscarded) == []
+            assert not any(s.has_speech for s in kinds(events, Segment))
