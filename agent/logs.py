@@ -49,5 +49,6 @@ def configure_logging(level: str = "INFO", json_output: bool = True, log_transcr
     )
 
 
-def get_logger(name: str, **bound: Any) -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger(name).bind(logger=name, **bound)
+def get_logger(name: str, **bound: Any) -> Any:
+    """A lazy logger: safe at module level, it picks up ``configure_logging`` done later."""
+    return structlog.get_logger(name, component=name, **bound)

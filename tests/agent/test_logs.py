@@ -1,8 +1,15 @@
 import json
 
+import pytest
 import structlog
 
 from agent.logs import configure_logging, get_logger
+
+
+@pytest.fixture(autouse=True)
+def _restore_structlog():
+    yield
+    structlog.reset_defaults()
 
 
 def _lines(capsys):
@@ -23,7 +30,6 @@ def test_transcripts_appear_only_when_allowed(capsys):
     get_logger("t", call_id="c2").info("caller_said", transcript="hello")
     (line,) = _lines(capsys)
     assert line["transcript"] == "hello"
-    structlog.reset_defaults()
 
 
 def test_level_filters_debug(capsys):
