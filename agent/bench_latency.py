@@ -99,7 +99,7 @@ def server_stages(log_path: Path) -> dict[str, list[float]]:
             event = json.loads(line)
         except json.JSONDecodeError:
             continue
-        if event.get("event") == "turn":
+        if event.get("event") in ("turn", "turn_transcript"):
             for stage in STAGES:
                 if isinstance(event.get(stage), (int, float)):
                     stages[stage].append(float(event[stage]))

@@ -233,8 +233,10 @@ class CallAgent:
         self._supersede_reply()
         self._reply_task = asyncio.create_task(self._speak(reply, label))
 
-    async def _speak(self, reply: AgentReply, label: str) -> Spoken:
-        spoken = await self.speaker.say(reply, label)
+    async def _speak(
+        self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
+    ) -> Spoken:
+        spoken = await self.speaker.say(reply, label, on_first_audio)
         self._last_activity = self.clock()
         if reply.end_call and not spoken.interrupted:
             await self.session.hangup("responder ended call")
@@ -264,17 +266,27 @@ class CallAgent:
             CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s)
         )
         reply_at = self.clock()
-        spoken_task = asyncio.create_task(self._speak(reply, label=f"turn-{index}"))
+        stages = {"vad_ms": ready.detected_at, "reply_ready_ms": reply_at}
+        if transcript_at is not None:
+            stages["transcript_ms"] = transcript_at
+
+        def first_audio(at: float | None) -> None:
+            stages["first_audio_ms"] = at if at is not None else float("nan")
+            self._log_turn(index, utterance, end_of_speech, stages)
+
+        spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", first_audio))
         if transcript is None:
             # Scripted replies did not wait; keep the transcript for the record and the log.
             transcript = await stt_task
-            transcript_at = self.clock()
-        spoken = await spoken_task
+            transcript_ms = round((self.clock() - end_of_speech) * 1000)
+            self.metrics.observe_ms("transcript_ms", transcript_ms)
+            self.log.info("turn_transcript", turn=index, transcript_ms=transcript_ms)
+        await spoken_task
+
+    def _log_turn(self, index: int, utterance: Utterance, end_of_speech: float, stages: dict[str, float]) -> None:
         timings = {
-            "vad_ms": (ready.detected_at - end_of_speech) * 1000,
-            "transcript_ms": (transcript_at - end_of_speech) * 1000 if transcript_at else None,
-            "reply_ready_ms": (reply_at - end_of_speech) * 1000,
-            "first_audio_ms": (spoken.first_frame_at - end_of_speech) * 1000 if spoken.first_frame_at else None,
+            stage: (round((at - end_of_speech) * 1000) if at == at else None)  # NaN: reply never played
+            for stage, at in stages.items()
         }
         for stage, ms in timings.items():
             if ms is not None:
@@ -284,8 +296,7 @@ class CallAgent:
             turn=index,
             speech_s=round(utterance.duration_s, 2),
             waited_for_transcript=self.responder.needs_transcript,
-            interrupted=spoken.interrupted,
-            **{k: (round(v) if v is not None else None) for k, v in timings.items()},
+            **timings,
         )
 
     async def _transcribe(self, utterance: Utterance) -> str:

@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="answer SIP calls")
     serve.add_argument("--sip-host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # internal: a sibling SIP worker
     _config_args(serve)
 
     call = sub.add_parser("call", help="QA caller: call an agent, speak, record, print transcripts")
@@ -81,10 +82,14 @@ def _configure_logging(config: BedsideConfig) -> None:
     configure_logging(log.level, log.json_output, log.log_transcripts)
 
 
-async def _serve(config: BedsideConfig) -> int:
+async def _serve(config: BedsideConfig, worker: int | None) -> int:
     from agent.server import BedsideServer
 
-    server = BedsideServer(config)
+    if worker is not None:
+        import structlog
+
+        structlog.contextvars.bind_contextvars(worker=worker)
+    server = BedsideServer(config, worker_index=worker)
     await server.start()
     await server.serve_forever()
     return EXIT_OK
@@ -131,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sip["port"] = args.sip_port
             config = _load(args, {"sip": sip} if sip else None)
             _configure_logging(config)
-            return asyncio.run(_serve(config))
+            return asyncio.run(_serve(config, args.worker))
         if args.command == "call":
             sip = {"port": args.local_port, "rtp_port": 0}
             if args.codec:

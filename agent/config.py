@@ -144,6 +144,8 @@ def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
         if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
             continue
         parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if parts[0] not in BedsideConfig.model_fields:
+            continue  # e.g. BEDSIDE_SHARED (test data path) is not a setting
         _set_path(out, parts, _parse_scalar(value))
     return out
 

@@ -19,6 +19,7 @@ from agent.metrics import Metrics
 from agent.responder import ResponderKind, create_responder
 from agent.speaker import Speaker
 from agent.stt import SttWorker
+from agent.workers import WorkerPool, print_status, process_count, worker_config
 from telephony.call_session import CallSession
 from telephony.segmenter import Segmenter
 from telephony.user_agent import SipUserAgent
@@ -28,7 +29,14 @@ from tts.synthesizer import PiperSynthesizer
 
 
 class BedsideServer:
-    def __init__(self, config: BedsideConfig, segment_sink: SegmentSink | None = None) -> None:
+    def __init__(
+        self, config: BedsideConfig, segment_sink: SegmentSink | None = None, worker_index: int | None = None
+    ) -> None:
+        self.worker_index = worker_index
+        processes = 1 if worker_index is not None else process_count(config)
+        self.pool = WorkerPool(config, processes) if processes > 1 else None
+        if self.pool is not None:
+            config = worker_config(config, 0, processes)
         self.config = config
         self.log = get_logger("server")
         self.metrics = Metrics()
@@ -38,17 +46,28 @@ class BedsideServer:
         self.phrases = PhraseCache(self.synth, config.tts.cache_entries)
         self.segment_sink = segment_sink or CountingSegmentSink()
         self.vad_model = None
-        self.ua = SipUserAgent(config.sip, on_incoming=self._on_call)
+        self.ua = SipUserAgent(
+            config.sip,
+            on_incoming=self._on_call,
+            redirector=self.pool.pick if self.pool is not None else None,
+            on_load=self._report_load if worker_index is not None else None,
+        )
         self._calls: set[asyncio.Task[object]] = set()
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
         started = time.monotonic()
+        if self.pool is not None:
+            await self.pool.spawn()
         self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)
         await self.phrases.warm(self.responder.scripted_lines())
+        if self.pool is not None:
+            await self.pool.wait_ready()
         await self.ua.start()
+        if self.worker_index is not None:
+            print_status("ready", self.ua.port, self.ua.active_calls)
         self.log.info(
             "ready",
             sip_port=self.ua.port,
@@ -63,7 +82,10 @@ class BedsideServer:
             loop.add_signal_handler(sig, self._stop.set)
         await self._stop.wait()
         self.log.info("draining", active_calls=self.ua.active_calls)
-        await self.ua.drain(self.config.sip.drain_timeout_s)
+        drains = [self.ua.drain(self.config.sip.drain_timeout_s)]
+        if self.pool is not None:
+            drains.append(self.pool.drain_and_stop(self.config.sip.drain_timeout_s))
+        await asyncio.gather(*drains)
         await self.stop()
 
     def request_stop(self) -> None:
@@ -76,6 +98,9 @@ class BedsideServer:
         await self.ua.stop()
         await self.stt.stop()
         self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
+
+    def _report_load(self, active: int) -> None:
+        print_status("load", self.ua.port, active)
 
     async def _on_call(self, session: CallSession) -> None:
         task = asyncio.current_task()

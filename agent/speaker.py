@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -59,7 +59,11 @@ class Speaker:
             self._current.cancelled = True
         return self._session.stop_playback()
 
-    async def say(self, reply: AgentReply, label: str) -> Spoken:
+    async def say(
+        self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
+    ) -> Spoken:
+        """Speak ``reply``; ``on_first_audio(monotonic)`` fires when its first frame is sent
+        (with None if it never is), so timings are logged even if the reply is cut off."""
         playback = _Playback()
         if self._current is not None:
             self.interrupt()
@@ -77,6 +81,8 @@ class Speaker:
                 audio_bytes += len(chunk)
                 if first is None:
                     first, queued_at = started, time.monotonic()
+                    if on_first_audio is not None:
+                        started.add_done_callback(lambda f: on_first_audio(f.result().monotonic if f.result().reached else None))
             end = await session.mark(f"{label}-end") if not playback.cancelled else MarkReached(False, time.monotonic())
         finally:
             if self._current is playback:

@@ -7,7 +7,7 @@ agent can treat a call as plain asyncio data."""
 from __future__ import annotations
 
 import asyncio
-import itertools
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -16,8 +16,6 @@ from enum import StrEnum
 from telephony.audio import FRAME_MS
 from telephony.events import DtmfDigit, Hangup
 from telephony.playout import PlayoutBuffer, PlayoutMark
-
-_ids = itertools.count(1)
 
 
 class Direction(StrEnum):
@@ -52,7 +50,8 @@ class CallSession:
         call_id: str | None = None,
     ) -> None:
         self.loop = loop
-        self.call_id = call_id or f"{direction.value[:2]}-{int(time.time()) % 100000:05d}-{next(_ids)}"
+        # Unique across worker processes, and carries nothing about the caller.
+        self.call_id = call_id or f"{direction.value[:2]}-{secrets.token_hex(5)}"
         self.direction = direction
         self.remote_uri = remote_uri  # PHI: the caller's number; log only under the 'caller' key
         self.sip_call_id = sip_call_id

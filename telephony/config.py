@@ -44,7 +44,14 @@ class SipConfig(_Strict):
     )
     rtp_port: int = Field(40000, ge=0, le=65535, description="first RTP port (0 = any)")
     rtp_port_range: int = Field(2000, ge=0)
-    max_calls: int = Field(32, ge=1, le=256)
+    max_calls: int = Field(8, ge=1, le=256, description="concurrent calls across all SIP worker processes")
+    calls_per_process: int = Field(
+        4,
+        ge=1,
+        le=4,
+        description="calls one pjsua2 process can hold (the pjsua2-python wheel is built with PJSUA_MAX_CALLS=4); "
+        "beyond it calls are redirected (302) to sibling worker processes",
+    )
     rtp_timeout_s: float = Field(15.0, gt=0, description="hang up a call whose RTP stops for this long")
     drain_timeout_s: float = Field(300.0, ge=0, description="on SIGTERM, wait this long for calls to end")
     user_agent: str = "Bedside/0.1"

@@ -81,6 +81,11 @@ class SipCall(pj.Call):
             self.log.info("media_active", codec=self.session.stats.codec)
             return
 
+    def onCallRedirected(self, prm: pj.OnCallRedirectedParam) -> int:  # noqa: N802
+        # Bedside's own servers redirect (302) to a sibling worker when a process is full.
+        self.log.info("call_redirected")
+        return pj.PJSIP_REDIRECT_ACCEPT_REPLACE
+
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         digit = str(prm.digit)
         self.log.info("dtmf_received", method=int(prm.method))
@@ -113,10 +118,6 @@ class SipCall(pj.Call):
             self.log.warning("hangup_failed", error=exc.reason)
 
     def _detach_media(self) -> None:
-        if self.port is not None and self.audio_media is not None:
-            for src, dst in ((self.audio_media, self.port), (self.port, self.audio_media)):
-                try:
-                    src.stopTransmit(dst)
-                except pj.Error:
-                    pass
+        # pjsua has already removed the call's stream from the bridge by DISCONNECTED;
+        # stopTransmit now would only log PJ_EINVAL. Dropping our references is enough.
         self.audio_media = None

@@ -161,7 +161,7 @@ class SipEndpoint:
         ep_cfg = pj.EpConfig()
         ep_cfg.uaConfig.threadCnt = 0  # we poll from this thread
         ep_cfg.uaConfig.mainThreadOnly = False
-        ep_cfg.uaConfig.maxCalls = cfg.max_calls
+        ep_cfg.uaConfig.maxCalls = cfg.calls_per_process
         ep_cfg.uaConfig.userAgent = cfg.user_agent
         ep_cfg.medConfig.clockRate = 16000
         ep_cfg.medConfig.sndClockRate = 16000
@@ -170,7 +170,7 @@ class SipEndpoint:
         ep_cfg.medConfig.ptime = 20
         ep_cfg.medConfig.noVad = True  # keep sending RTP through agent silence
         ep_cfg.medConfig.ecTailLen = 0  # no acoustic echo on a SIP leg
-        ep_cfg.medConfig.maxMediaPorts = max(64, cfg.max_calls * 4)
+        ep_cfg.medConfig.maxMediaPorts = 64
         self._log_writer = _PjLogWriter()
         ep_cfg.logConfig.writer = self._log_writer
         ep_cfg.logConfig.level = cfg.pjsip_log_level

@@ -17,6 +17,7 @@ from telephony.sip_call import SipCall
 from telephony.sip_endpoint import SipEndpoint
 
 IncomingHandler = Callable[[CallSession], Awaitable[None]]
+Redirector = Callable[[], str | None]  # a sibling worker's SIP URI with room, or None
 
 
 class CallFailed(RuntimeError):
@@ -39,7 +40,14 @@ class _Account(pj.Account):
 
 
 class SipUserAgent:
-    def __init__(self, config: SipConfig, on_incoming: IncomingHandler | None = None, name: str = "bedside") -> None:
+    def __init__(
+        self,
+        config: SipConfig,
+        on_incoming: IncomingHandler | None = None,
+        name: str = "bedside",
+        redirector: Redirector | None = None,
+        on_load: Callable[[int], None] | None = None,
+    ) -> None:
         self.config = config
         self.endpoint = SipEndpoint(config, name=name)
         self.log = get_logger("sip.ua", endpoint=name)
@@ -48,7 +56,9 @@ class SipUserAgent:
         self._account: _Account | None = None
         self._calls: dict[str, SipCall] = {}  # by our call_id; pjsip-thread owned
         self._accepting = on_incoming is not None
-        self._active = 0  # confirmed-or-ringing calls, read from the loop
+        self._active = 0  # calls holding a pjsua slot; changed on the pjsip thread only
+        self._redirector = redirector
+        self._on_load = on_load
         self.rejected: dict[int, int] = {}  # status code -> count
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -99,9 +109,9 @@ class SipUserAgent:
             except pj.Error as exc:
                 self._calls.pop(session.call_id, None)
                 raise CallFailed(0, exc.reason) from None
+            self._count(+1)
 
         await self.endpoint.run(make_call)
-        self._active += 1
         answered = asyncio.ensure_future(session.answered.wait())
         ended = asyncio.ensure_future(session.ended.wait())
         done, pending = await asyncio.wait({answered, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
@@ -181,12 +191,16 @@ class SipUserAgent:
             self.rejected[status] = self.rejected.get(status, 0) + 1
             answer.statusCode = status
             call.hangup_reason = f"rejected {status}: {why}"
+            if status == 302:
+                contact = pj.SipHeader()
+                contact.hName, contact.hValue = "Contact", f"<{why}>"
+                answer.txOption.headers.append(contact)
             try:
                 call.answer(answer)
             except pj.Error as exc:
                 log.warning("reject_failed", error=exc.reason)
             return
-        self._loop.call_soon_threadsafe(self._count, +1)
+        self._count(+1)
         try:
             answer.statusCode = 180
             call.answer(answer)
@@ -200,8 +214,14 @@ class SipUserAgent:
     def _admission(self, message: str) -> tuple[int, str]:
         if not self._accepting or self._on_incoming_handler is None:
             return 503, "not accepting calls (draining)"
-        if self._active >= self.config.max_calls:
-            return 486, "at max_calls"
+        # pjsua itself answers 486 when all its slots are taken, before we see the INVITE,
+        # so a redirecting front keeps one slot free for the 302s.
+        capacity = self.config.calls_per_process - (1 if self._redirector is not None else 0)
+        if self._active >= capacity:
+            target = self._redirector() if self._redirector is not None else None
+            if target is not None:
+                return 302, target
+            return 486, "all workers at capacity"
         body = sip_body(message)
         if not body.strip():
             return 200, "no SDP offer (offer will come in our answer)"
@@ -218,6 +238,8 @@ class SipUserAgent:
 
     def _count(self, delta: int) -> None:
         self._active = max(0, self._active + delta)
+        if self._on_load is not None:
+            self._on_load(self._active)
 
     def _confirmed(self, call: SipCall) -> None:
         if call.session.direction is Direction.INBOUND and self._on_incoming_handler is not None:
@@ -227,7 +249,7 @@ class SipUserAgent:
     def _disconnected(self, call: SipCall) -> None:
         was_counted = call.session.direction is Direction.OUTBOUND or not call.hangup_reason.startswith("rejected")
         if was_counted:
-            call.session.loop.call_soon_threadsafe(self._count, -1)
+            self._count(-1)
         # Release outside pjsua2's callback; drop the port first so it leaves the bridge.
         self.endpoint.defer(lambda: self._release(call))
 
