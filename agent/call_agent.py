@@ -113,12 +113,14 @@ class CallAgent:
                 try:
                     item = await asyncio.wait_for(self._inbox.get(), timeout=self._next_timer(deadline))
                 except TimeoutError:
-                    if await self._on_timer(deadline):
-                        break
-                    continue
+                    item = None
                 if isinstance(item, Hangup):
                     break
-                await self._handle(item)
+                if item is not None:
+                    await self._handle(item)
+                # Timers are checked after every input too: a chatty line must not starve them.
+                if await self._on_timer(deadline):
+                    break
         finally:
             for task in [*helpers, self._reply_task]:
                 if task is not None and not task.done():
