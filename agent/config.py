@@ -44,6 +44,16 @@ class SttConfig(_Strict):
         description="clinic vocabulary given to whisper as the previous-text prompt",
     )
     max_queue_wait_s: float = Field(10.0, gt=0, description="give up on a transcript waiting longer")
+    # Non-speech gates (docs/stt.md has the measurements behind these defaults).
+    min_audio_s: float = Field(0.1, ge=0, description="shorter utterances (clicks) are not transcribed")
+    silence_dbfs: float = Field(-55.0, le=0, description="quieter utterances (after DC removal) are not transcribed")
+    no_speech_threshold: float = Field(
+        0.6, ge=0, le=1, description="drop text when whisper's no-speech probability is above this..."
+    )
+    log_prob_threshold: float = Field(-1.0, le=0, description="...and its average token log-probability below this")
+    hallucination_no_speech_threshold: float = Field(
+        0.3, ge=0, le=1, description="drop stock phrases ('Thank you.') when no-speech probability is above this"
+    )
 
 
 class BargeInConfig(_Strict):

@@ -88,7 +88,9 @@ def test_barge_in_stops_the_greeting_on_the_recording(server, shared, tmp_path):
     assert first_turn["start"] < 0.5
     stop_delay = first_turn["end"] - onset
     # 300 ms on the server + one RTP hop each way + the caller's jitter buffer.
-    assert 0 < stop_delay <= 0.45, f"agent audio ran {stop_delay * 1000:.0f} ms past the caller's onset"
+    # Onset is measured by energy (-40 dB under the file's peak); silero may hear the first
+    # phoneme a few frames earlier, hence the small negative allowance.
+    assert -0.15 < stop_delay <= 0.45, f"agent audio ran {stop_delay * 1000:.0f} ms past the caller's onset"
 
     audio, rate = sf.read(record, dtype="float32")
     window = audio[int((onset + 0.5) * rate): int((onset + 1.5) * rate)]
