@@ -92,6 +92,7 @@ class CallAgent:
         self._barge_in = BargeInDetector(config.turn.barge_in)
         self._inbox: asyncio.Queue[_UtteranceReady | _CallerSpeaking | DtmfDigit | Hangup] = asyncio.Queue()
         self._reply_task: asyncio.Task[None] | None = None
+        self._stt_tasks: set[asyncio.Task[str]] = set()  # survive hang-up: the record keeps the last words
         self._last_activity = clock()
         self._reprompts = 0
         self._dtmf = ""
@@ -130,6 +131,7 @@ class CallAgent:
                 await asyncio.gather(self._reply_task, return_exceptions=True)
             if not self.session.ended.is_set():
                 await self.session.hangup("agent")
+            await self._finish_listening()
             self.summary.end_reason = self.session.end_reason or self.summary.end_reason
             self.log.info(
                 "call_ended",
@@ -258,11 +260,11 @@ class CallAgent:
         utterance = ready.utterance
         # The closing silence was detected `silence` after speech really ended.
         end_of_speech = ready.detected_at - (utterance.detected_time - utterance.end_time)
-        stt_task = asyncio.create_task(self._transcribe(utterance))
+        stt_task = self._start_transcription(utterance)
         transcript: str | None = None
         transcript_at: float | None = None
         if self.responder.needs_transcript:
-            transcript = await stt_task
+            transcript = await asyncio.shield(stt_task)
             transcript_at = self.clock()
         reply = await self.responder.respond(
             CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s)
@@ -279,7 +281,7 @@ class CallAgent:
         spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", first_audio))
         if transcript is None:
             # Scripted replies did not wait; keep the transcript for the record and the log.
-            transcript = await stt_task
+            transcript = await asyncio.shield(stt_task)
             transcript_ms = round((self.clock() - end_of_speech) * 1000)
             self.metrics.observe_ms("transcript_ms", transcript_ms)
             self.log.info("turn_transcript", turn=index, transcript_ms=transcript_ms)
@@ -300,6 +302,27 @@ class CallAgent:
             waited_for_transcript=self.responder.needs_transcript,
             **timings,
         )
+
+    def _start_transcription(self, utterance: Utterance) -> asyncio.Task[str]:
+        task = asyncio.create_task(self._transcribe(utterance))
+        self._stt_tasks.add(task)
+        task.add_done_callback(self._stt_tasks.discard)
+        return task
+
+    async def _finish_listening(self) -> None:
+        """After hang-up: close the caller's last utterance and let pending transcripts finish
+        (bounded), so words spoken just before hanging up still reach the record."""
+        while not self.session.audio.empty():
+            for event in self.segmenter.feed(self.session.audio.get_nowait()):
+                if isinstance(event, Utterance):
+                    self._start_transcription(event)
+        for event in self.segmenter.flush():
+            if isinstance(event, Utterance):
+                self._start_transcription(event)
+            elif isinstance(event, Segment):
+                self.segment_sink.submit(self.session.call_id, event)
+        if self._stt_tasks:
+            await asyncio.wait(set(self._stt_tasks), timeout=self.config.stt.max_queue_wait_s + 5)
 
     async def _transcribe(self, utterance: Utterance) -> str:
         try:

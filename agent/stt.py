@@ -330,7 +330,7 @@ class SttWorker:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue(maxsize=config.queue_size)
         self._executors: list[ThreadPoolExecutor] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self._inflight: set[asyncio.Future[Transcript]] = set()
+        self._active: set[asyncio.Future[Transcript]] = set()
         self._running = False
         self.jobs = 0  # completed
         self.rejected = 0  # queue full
@@ -430,11 +430,10 @@ class SttWorker:
         job: _Job,
         wait_s: float,
     ) -> None:
-        inflight = loop.run_in_executor(executor, transcriber.transcribe, job.pcm)
-        self._inflight.add(inflight)
+        self._active.add(job.future)  # stop() waits for these to be answered
         try:
-            result = await asyncio.shield(inflight)  # stop() may wait on it after cancelling us
-        except asyncio.CancelledError:
+            result = await loop.run_in_executor(executor, transcriber.transcribe, job.pcm)
+        except asyncio.CancelledError:  # stop() past its grace period
             if not job.future.done():
                 job.future.set_exception(SttStopped("STT worker stopped"))
             raise
@@ -446,7 +445,7 @@ class SttWorker:
                 job.future.set_exception(exc)
             return
         finally:
-            self._inflight.discard(inflight)
+            self._active.discard(job.future)
         result = replace(result, queue_wait_s=wait_s)
         self.jobs += 1
         self.inference_s += result.elapsed_s
@@ -481,8 +480,8 @@ class SttWorker:
             if not job.future.done():
                 job.future.set_exception(SttStopped("STT worker stopped"))
                 dropped += 1
-        if self._inflight:
-            await asyncio.wait(set(self._inflight), timeout=grace_s)
+        if self._active:
+            await asyncio.wait(set(self._active), timeout=grace_s)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

@@ -255,6 +255,7 @@ def main() -> int:
     ap.add_argument("--configs", default=",".join(DEFAULT_CONFIGS), help=f"from {', '.join(ALL_CONFIGS)}")
     ap.add_argument("--quick", action="store_true", help="half the sentences, FSDD take 0 only")
     ap.add_argument("--fsdd-takes", default="0,1", help="FSDD test-split takes to use (official: 0,1,2,3,4)")
+    ap.add_argument("--verbose", action="store_true", help="print every item (PHI-free: public corpora only)")
     ap.add_argument("--write-docs", action="store_true", help=f"replace the results block in {DOCS.relative_to(REPO)}")
     args = ap.parse_args()
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
@@ -268,7 +269,14 @@ def main() -> int:
     started = time.perf_counter()
     for k, item in enumerate(items):
         for n in names:
-            scores[n].add(item, runs[n](item.pcm), windows[n])
+            result = runs[n](item.pcm)
+            scores[n].add(item, result, windows[n])
+            if args.verbose:
+                print(
+                    f"{n:10s} {item.group:11s} nsp={result.no_speech_prob:.2f} avg={result.avg_logprob:5.2f} "
+                    f"w={result.window_s:2.0f} {result.filtered or '-':12s} {item.ref!r} -> {result.text!r}",
+                    file=sys.stderr,
+                )
         if k % 50 == 49:
             print(f"  {k + 1}/{len(items)} items, {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     groups = list(dict.fromkeys(i.group for i in items if i.ref is not None))

@@ -12,6 +12,7 @@ import asyncio
 import concurrent.futures
 import gc
 import queue
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -32,15 +33,39 @@ class SipStartError(RuntimeError):
     pass
 
 
-class _PjLogWriter(pj.LogWriter):
-    """pjsip's own log lines, into structlog (level >= 4 contains whole SIP messages: PHI)."""
+_SIP_USER = re.compile(r"(sips?:|tel:)[^@\s>;]+@", re.IGNORECASE)
+_QUOTED = re.compile(r'"[^"]*"')
+_REFUSAL = re.compile(r"Request verification failed: (?P<reason>.+?) \[status=\d*(?P<code>\d{3})\]")
 
-    def __init__(self) -> None:
+
+def scrub_pjsip_message(message: str) -> str:
+    """pjsip's error lines can quote whole SIP packets (From: "Jane Doe" <sip:+1555...@>).
+    Keep the first line only, without user parts, display names or control bytes."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    first = _SIP_USER.sub(lambda m: f"{m.group(1)}<redacted>@", first)
+    first = _QUOTED.sub('"<redacted>"', first)
+    first = "".join(ch if ch.isprintable() else "?" for ch in first)
+    return first[:300]
+
+
+class _PjLogWriter(pj.LogWriter):
+    """pjsip's own log lines, into structlog. Below level 4 they are scrubbed of SIP packet
+    dumps (PHI); ``sip.pjsip_log_level`` >= 4 is an explicit opt-in to full SIP traces."""
+
+    def __init__(self, verbatim: bool, on_refusal: Callable[[int, str], None]) -> None:
         super().__init__()
         self._log = get_logger("pjsip")
+        self._verbatim = verbatim
+        self._on_refusal = on_refusal
 
     def write(self, entry: pj.LogEntry) -> None:
-        msg = entry.msg.rstrip()
+        raw = entry.msg.rstrip()
+        refused = _REFUSAL.search(raw)
+        if refused:
+            # pjsua refuses some INVITEs itself (no common codec: 488, bad SDP: 400) before
+            # any Call exists; this line is the only trace of them, so make it an event.
+            self._on_refusal(int(refused.group("code")), refused.group("reason"))
+        msg = raw if self._verbatim else scrub_pjsip_message(raw)
         if entry.level <= 1:
             self._log.error("pjsip", msg=msg)
         elif entry.level == 2:
@@ -65,6 +90,7 @@ class SipEndpoint:
         self._ep: pj.Endpoint | None = None
         self._log_writer: _PjLogWriter | None = None
         self.bound_port = 0
+        self.refusals: dict[int, int] = {}  # INVITEs pjsua refused itself, by status
         # Objects pjsip must outlive us with; cleared before libDestroy.
         self.keepalive: list[Any] = []
         self._on_shutdown: list[Callable[[], None]] = []
@@ -171,7 +197,7 @@ class SipEndpoint:
         ep_cfg.medConfig.noVad = True  # keep sending RTP through agent silence
         ep_cfg.medConfig.ecTailLen = 0  # no acoustic echo on a SIP leg
         ep_cfg.medConfig.maxMediaPorts = 64
-        self._log_writer = _PjLogWriter()
+        self._log_writer = _PjLogWriter(verbatim=cfg.pjsip_log_level >= 4, on_refusal=self._refused)
         ep_cfg.logConfig.writer = self._log_writer
         ep_cfg.logConfig.level = cfg.pjsip_log_level
         ep_cfg.logConfig.consoleLevel = cfg.pjsip_log_level
@@ -195,6 +221,11 @@ class SipEndpoint:
         ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
         self._set_codecs()
         self.log.info("sip_started", host=cfg.host, port=self.bound_port, transports=[t.value for t in cfg.transports])
+
+    def _refused(self, status: int, reason: str) -> None:
+        self.refusals[status] = self.refusals.get(status, 0) + 1
+        why = "no codec in common with the offer" if status == 488 else reason
+        self.log.info("call_incoming", decision=status, why=f"{why} (refused by pjsua before a call existed)")
 
     def _set_codecs(self) -> None:
         ep = self.endpoint
