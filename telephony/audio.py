@@ -19,8 +19,9 @@ def pcm16_to_float(pcm: bytes | np.ndarray) -> np.ndarray:
 
 def float_to_pcm16(samples: np.ndarray) -> bytes:
     """float32 in [-1, 1] -> int16 PCM bytes, clipping rather than wrapping."""
-    clipped = np.clip(np.asarray(samples, dtype=np.float32), -1.0, 1.0)
-    return (clipped * 32767.0).astype("<i2").tobytes()
+    # The exact inverse of pcm16_to_float (x / 32768), so int16 -> float -> int16 is lossless.
+    scaled = np.round(np.nan_to_num(np.asarray(samples, dtype=np.float64)) * 32768.0)
+    return np.clip(scaled, -32768, 32767).astype("<i2").tobytes()
 
 
 def duration_s(pcm: bytes) -> float:
