@@ -48,6 +48,7 @@ class CountingSegmentSink:
 class _UtteranceReady:
     utterance: Utterance
     detected_at: float  # monotonic time the closing silence was seen
+    backchannel: bool = False  # spoken over the agent without barging in: "mm-hm", a cough
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +93,8 @@ class CallAgent:
         self._barge_in = BargeInDetector(config.turn.barge_in)
         self._inbox: asyncio.Queue[_UtteranceReady | _CallerSpeaking | DtmfDigit | Hangup] = asyncio.Queue()
         self._reply_task: asyncio.Task[None] | None = None
+        self._overlapped = False  # the caller's current speech began while the agent was talking
+        self._barged = False  # ... and it stopped the agent
         self._stt_tasks: set[asyncio.Task[str]] = set()  # survive hang-up: the record keeps the last words
         self._last_activity = clock()
         self._reprompts = 0
@@ -152,6 +155,7 @@ class CallAgent:
             events = self.segmenter.feed(frame)
             if barge.enabled and self.speaker.speaking and self.session.is_playing:
                 if self._barge_in.update(self.segmenter.last_probability):
+                    self._barged = True
                     dropped = self.speaker.interrupt()
                     self.summary.barge_ins += 1
                     self.metrics.inc("barge_ins")
@@ -162,8 +166,10 @@ class CallAgent:
                 if isinstance(event, Segment):
                     self.segment_sink.submit(self.session.call_id, event)
                 elif isinstance(event, Utterance):
-                    self._inbox.put_nowait(_UtteranceReady(event, self.clock()))
+                    backchannel = self._overlapped and not self._barged
+                    self._inbox.put_nowait(_UtteranceReady(event, self.clock(), backchannel))
                 elif isinstance(event, SpeechStarted):
+                    self._overlapped, self._barged = self.speaker.speaking, False
                     self._inbox.put_nowait(_CallerSpeaking(event))
 
     async def _forward_events(self) -> None:
@@ -179,6 +185,12 @@ class CallAgent:
             self.log.info("dtmf", digits=item.digit)
             self._dtmf += item.digit
             self._dtmf_at = self.clock()
+            return
+        if item.backchannel:
+            # Too short to barge in, so not a turn: the agent keeps talking. Kept for the record.
+            self.metrics.inc("backchannels")
+            self.log.info("backchannel", speech_s=round(item.utterance.duration_s, 2))
+            self._start_transcription(item.utterance)
             return
         self.summary.turns += 1
         self._supersede_reply()

@@ -51,8 +51,14 @@ class SttConfig(_Strict):
         0.6, ge=0, le=1, description="drop text when whisper's no-speech probability is above this..."
     )
     log_prob_threshold: float = Field(-1.0, le=0, description="...and its average token log-probability below this")
+    min_avg_logprob: float = Field(
+        -2.0, le=0, description="drop text whose average token log-probability is below this (the model is guessing)"
+    )
     hallucination_no_speech_threshold: float = Field(
-        0.3, ge=0, le=1, description="drop stock phrases ('Thank you.') when no-speech probability is above this"
+        0.5,
+        ge=0,
+        le=1,
+        description="drop stock phrases ('Thank you.', prompt echoes) when no-speech probability is above this",
     )
 
 

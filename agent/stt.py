@@ -46,12 +46,13 @@ FRAMES_PER_S = 100  # mel frames (10 ms hop)
 MAX_TOKENS_PER_S = 8.0
 MIN_NEW_TOKENS = 16
 
-# Whisper's stock outputs for near-silence (subtitle credits from its training data). Only
-# dropped when the no-speech probability is also raised: a caller may really say "thank you".
+# Whisper's stock outputs for non-speech (subtitle credits from its training data). Dropped
+# only when the no-speech probability is raised too: a caller may really say "thank you".
 HALLUCINATIONS = frozenset(
     {
         "thank you",
         "thank you very much",
+        "thank you so much",
         "thanks",
         "thanks for watching",
         "thank you for watching",
@@ -59,15 +60,9 @@ HALLUCINATIONS = frozenset(
         "please subscribe",
         "subscribe",
         "you",
-        "bye",
-        "okay",
-        "good morning",
-        "mhm",
-        "hmm",
-        "test",
-        "subtitles by the amara org community",
     }
 )
+HALLUCINATION_FRAGMENTS = ("for watching", "next video", "subscribe", "amara org")
 
 
 @dataclass(frozen=True)
@@ -80,7 +75,8 @@ class Transcript:
     avg_logprob: float
     model: str
     window_s: float = 0.0  # encoder window finally used (0: not run, 30: full/long-form path)
-    filtered: str = ""  # why the text was blanked: too_short, silence, no_speech, no_words, hallucination
+    # why the text was blanked: too_short, silence, no_speech, low_confidence, no_words, hallucination
+    filtered: str = ""
 
 
 class SttError(RuntimeError):
@@ -185,6 +181,7 @@ class WhisperTranscriber:
             log.warning("stt_language_ignored", model=self.name, language=config.language)
         self.tokenizer = Tokenizer(self.model.hf_tokenizer, multilingual, task="transcribe", language=self.language)
         self.prompt_tokens = self._build_prompt(config.prompt)
+        self._prompt_words = set(normalize_words(config.prompt).split())
         self._suppress = list(get_suppressed_tokens(self.tokenizer, [-1]))
         self._window_s = min(config.encoder_window_s, FULL_WINDOW_S)
         if warmup:  # first CTranslate2 call allocates; keep that off the first caller's clock
@@ -287,10 +284,16 @@ class WhisperTranscriber:
             return "", result.filtered
         if result.no_speech_prob > cfg.no_speech_threshold and result.avg_logprob < cfg.log_prob_threshold:
             return "", "no_speech"
+        if result.avg_logprob < cfg.min_avg_logprob:
+            return "", "low_confidence"
         words = normalize_words(result.text)
         if not words:
             return "", "no_words"
-        if result.no_speech_prob > cfg.hallucination_no_speech_threshold and words in HALLUCINATIONS:
+        if result.no_speech_prob > cfg.hallucination_no_speech_threshold and (
+            words in HALLUCINATIONS
+            or any(f in words for f in HALLUCINATION_FRAGMENTS)
+            or set(words.split()) <= self._prompt_words  # echoing the clinic prompt ("Dr.,")
+        ):
             return "", "hallucination"
         return result.text, ""
 
@@ -498,6 +501,7 @@ class SttWorker:
 
 __all__ = [
     "HALLUCINATIONS",
+    "HALLUCINATION_FRAGMENTS",
     "SttError",
     "SttOverloaded",
     "SttStopped",

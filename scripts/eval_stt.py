@@ -167,7 +167,7 @@ DEFAULT_CONFIGS = ("tiny-fw30", "tiny-w5", "tiny-w10", "base-w10")
 class Scores:
     refs: dict[str, list[str]] = field(default_factory=dict)
     hyps: dict[str, list[str]] = field(default_factory=dict)
-    times: list[float] = field(default_factory=list)  # speech items only
+    times: dict[str, list[float]] = field(default_factory=dict)  # speech items only, by group
     fallbacks: int = 0  # short window looped, re-decoded at 30 s
     short_runs: int = 0
     speech_blanked: int = 0  # real speech the gates emptied
@@ -186,7 +186,7 @@ class Scores:
             return
         self.refs.setdefault(item.group, []).append(normalize_for_wer(item.ref))
         self.hyps.setdefault(item.group, []).append(hyp)
-        self.times.append(result.elapsed_s)
+        self.times.setdefault(item.group, []).append(result.elapsed_s)
         self.speech_blanked += not hyp
         self.speech_stats.append((result.no_speech_prob, result.avg_logprob))
         if window is not None and window < 30:
@@ -198,6 +198,13 @@ class Scores:
         hyps = [h for g in groups for h in self.hyps.get(g, [])]
         return jiwer.wer(refs, hyps) if refs else float("nan")
 
+    def worst_sentence(self, group: str) -> float:
+        pairs = zip(self.refs.get(group, []), self.hyps.get(group, []), strict=True)
+        return max((jiwer.wer(r, h) for r, h in pairs), default=float("nan"))
+
+    def ms(self, digits: bool) -> np.ndarray:
+        return np.array([t for g, ts in self.times.items() if (g == "digits") == digits for t in ts]) * 1000
+
     def digit_acc(self) -> float:
         pairs = list(zip(self.refs.get("digits", []), self.hyps.get("digits", []), strict=True))
         # "oh" is how callers say zero in numbers
@@ -205,23 +212,27 @@ class Scores:
         return ok / len(pairs) if pairs else float("nan")
 
 
+def _mean_p95(ms: np.ndarray) -> str:
+    return f"{ms.mean():.0f} / {np.percentile(ms, 95):.0f}" if ms.size else "-"
+
+
 def table(scores: dict[str, Scores], groups: list[str]) -> str:
     noisy15 = [g for g in groups if g.endswith("15") and g != "clean"]
     noisy5 = [g for g in groups if re.fullmatch(r"[a-z]+5", g)]
     head = (
-        "| config | clean | clean+G.711 | noisy 15 dB | noisy 5 dB | digits acc | non-speech -> text "
-        "| speech blanked | mean ms | p95 ms | 30 s re-decodes |"
+        "| config | clean | clean+G.711 (worst sentence) | noisy 15 dB | noisy 5 dB | digits acc "
+        "| non-speech -> text | speech blanked | sentences mean / p95 ms | digits mean / p95 ms | 30 s re-decodes |"
     )
     lines = [head, "|" + "---|" * (head.count("|") - 1)]
     for name, s in scores.items():
-        ns_n = sum(s.nonspeech_n.values())
-        ns_t = sum(s.nonspeech_text.values())
-        t = np.array(s.times) * 1000
-        fb = f"{s.fallbacks}/{s.short_runs}" if s.short_runs else "-"
+        ns_n, ns_t = sum(s.nonspeech_n.values()), sum(s.nonspeech_text.values())
+        sent, dig = s.ms(digits=False), s.ms(digits=True)
+        n_speech = sum(len(v) for v in s.times.values())
         lines.append(
-            f"| {name} | {s.wer('clean'):.3f} | {s.wer('clean+g711'):.3f} | {s.wer(*noisy15):.3f} | {s.wer(*noisy5):.3f} "
-            f"| {s.digit_acc():.3f} | {ns_t}/{ns_n} | {s.speech_blanked}/{len(s.times)} | {t.mean():.0f} "
-            f"| {np.percentile(t, 95):.0f} | {fb} |"
+            f"| {name} | {s.wer('clean'):.3f} | {s.wer('clean+g711'):.3f} ({s.worst_sentence('clean+g711'):.2f}) "
+            f"| {s.wer(*noisy15):.3f} | {s.wer(*noisy5):.3f} | {s.digit_acc():.3f} | {ns_t}/{ns_n} "
+            f"| {s.speech_blanked}/{n_speech} | {sent.mean():.0f} / {np.percentile(sent, 95):.0f} "
+            f"| {_mean_p95(dig)} | {f'{s.fallbacks}/{s.short_runs}' if s.short_runs else '-'} |"
         )
     return "\n".join(lines)
 
@@ -231,6 +242,17 @@ def per_noise_table(scores: dict[str, Scores], groups: list[str]) -> str:
     lines = ["| config | " + " | ".join(cols) + " |", "|---|" + "---|" * len(cols)]
     for name, s in scores.items():
         lines.append(f"| {name} | " + " | ".join(f"{s.wer(g):.3f}" for g in cols) + " |")
+    return "\n".join(lines)
+
+
+def sentence_table(scores: dict[str, Scores], group: str = "clean+g711") -> str:
+    """Per-sentence WER: the e2e call test bounds each sentence, not the corpus."""
+    first = next(iter(scores.values()))
+    n = len(first.refs.get(group, []))
+    lines = ["| config | " + " | ".join(f"#{i + 1}" for i in range(n)) + " |", "|---|" + "---|" * n]
+    for name, s in scores.items():
+        pairs = zip(s.refs[group], s.hyps[group], strict=True)
+        lines.append(f"| {name} | " + " | ".join(f"{jiwer.wer(r, h):.2f}" for r, h in pairs) + " |")
     return "\n".join(lines)
 
 
@@ -291,6 +313,8 @@ def main() -> int:
             table(scores, groups),
             "WER per condition:",
             per_noise_table(scores, groups),
+            "Per-sentence WER, clean+G.711 (NOIZEUS order; the e2e test bounds single sentences):",
+            sentence_table(scores),
             "Gate statistics (no-speech probability / average log-probability):",
             gate_stats(scores),
         ]

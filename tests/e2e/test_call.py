@@ -137,3 +137,19 @@ def test_unanswered_uri_makes_the_caller_exit_non_zero(tmp_path):
     result = run_call(f"sip:nobody@127.0.0.1:{free_sip_port()}", "--no-transcribe", timeout=90)
     assert result.returncode == 3
     assert result.named("call_failed")
+
+
+def test_a_cough_over_the_greeting_neither_stops_it_nor_takes_a_turn(server, shared, tmp_path):
+    """A real cough (Deeply Nonverbal set, a clip whose offline barge-in score stays under the
+    bar) over the greeting: the greeting plays on to its end and the cough is no turn."""
+    cough = shared / "data" / "nonverbal" / "coughing" / "2AV8_4_1_0_44_0_0_0.flac"
+    barge_before = len(server.events_named("barge_in"))
+    turns_before = len(server.events_named("turn"))
+    ended_before = len(server.events_named("call_ended"))
+    result = run_call(server.uri, "--at", "1.5", "--play", str(cough), "--duration", "10", "--no-transcribe")
+    assert result.returncode == 0, result.stderr[-3000:]
+    greeting = result.summary["agent_turns"][0]
+    assert greeting["end"] - greeting["start"] > 5.0, greeting  # the whole ~6 s greeting was heard
+    server.wait_for("call_ended", ended_before + 1)
+    assert len(server.events_named("barge_in")) == barge_before
+    assert len(server.events_named("turn")) == turns_before
