@@ -418,7 +418,7 @@ class SttWorker:
                 if wait_s > self.config.max_queue_wait_s:
                     self.expired += 1
                     self._inc("stt_expired")
-                    log.warning("stt_expired", call_id=job.call_id, queue_wait_ms=round(wait_s * 1000))
+                    log.bind(call_id=job.call_id).warning("stt_expired", queue_wait_ms=round(wait_s * 1000))
                     job.future.set_exception(SttOverloaded(f"waited {wait_s:.1f} s for STT"))
                     continue
                 await self._run(loop, transcriber, executor, job, wait_s)
@@ -433,6 +433,7 @@ class SttWorker:
         job: _Job,
         wait_s: float,
     ) -> None:
+        jlog = log.bind(call_id=job.call_id)
         self._active.add(job.future)  # stop() waits for these to be answered
         try:
             result = await loop.run_in_executor(executor, transcriber.transcribe, job.pcm)
@@ -443,7 +444,7 @@ class SttWorker:
         except Exception as exc:  # noqa: BLE001 - the caller gets the error; the worker lives on
             self.failed += 1
             self._inc("stt_failed")
-            log.exception("stt_failed", call_id=job.call_id)
+            jlog.exception("stt_failed")
             if not job.future.done():
                 job.future.set_exception(exc)
             return
@@ -455,9 +456,8 @@ class SttWorker:
         self._inc("stt_jobs")
         if self.metrics is not None:
             self.metrics.observe_ms("stt_queue_wait_ms", wait_s * 1000)
-        log.info(
+        jlog.info(
             "stt_done",
-            call_id=job.call_id,
             audio_s=round(result.audio_s, 2),
             inference_ms=round(result.elapsed_s * 1000),
             queue_wait_ms=round(wait_s * 1000),
@@ -467,7 +467,7 @@ class SttWorker:
             filtered=result.filtered or None,
             empty=not result.text,
         )
-        log.debug("stt_text", call_id=job.call_id, transcript=result.text)
+        jlog.debug("stt_text", transcript=result.text)  # text only ever under `transcript` (redacted)
         if not job.future.done():
             job.future.set_result(result)
 
