@@ -1,0 +1,33 @@
+from agent.config import load_config
+from agent.workers import process_count, worker_config
+
+
+def _config(**sip):
+    return load_config(overrides={"sip": sip}, environ={})
+
+
+def test_process_count_covers_max_calls_at_four_per_process():
+    assert process_count(_config(max_calls=4)) == 1
+    assert process_count(_config(max_calls=5)) == 2
+    assert process_count(_config(max_calls=8)) == 2
+    assert process_count(_config(max_calls=9)) == 3
+
+
+def test_workers_get_consecutive_sip_ports_and_disjoint_rtp_ranges():
+    config = _config(port=5060, rtp_port=40000, rtp_port_range=2000, max_calls=12)
+    n = process_count(config)
+    parts = [worker_config(config, i, n).sip for i in range(n)]
+    assert [p.port for p in parts] == [5060, 5061, 5062]
+    ranges = [(p.rtp_port, p.rtp_port + p.rtp_port_range) for p in parts]
+    assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(ranges, ranges[1:]))
+
+
+def test_only_the_front_registers():
+    config = load_config(overrides={"sip": {"max_calls": 8, "registration": {"registrar": "sip:pbx"}}}, environ={})
+    assert worker_config(config, 0, 2).sip.registration.registrar == "sip:pbx"
+    assert worker_config(config, 1, 2).sip.registration.registrar is None
+
+
+def test_port_zero_stays_zero_for_every_worker():
+    config = _config(port=0, rtp_port=0, max_calls=8)
+    assert [worker_config(config, i, 2).sip.port for i in range(2)] == [0, 0]
