@@ -71,22 +71,48 @@ async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> a
     raise SystemExit(f"bench: server did not start; see {log_path}")
 
 
-async def run_calls(ua: SipUserAgent, uri: str, calls: int, turns: int, files: list[Path]) -> list[float]:
-    """``calls`` concurrent calls of ``turns`` turns each; returns voice-to-voice ms per turn."""
+CALLS_PER_CALLER_PROCESS = 4  # pjsua2's per-process limit applies to the caller side too
 
-    async def one(call_no: int) -> list[float]:
-        script = [ScriptItem("play", str(files[(call_no * turns + t) % len(files)])) for t in range(turns)]
-        caller = QaCaller(ua, stt=None, synth=None, emit=lambda event: None)
-        report = await caller.run(uri, script)
-        if not report.answered:
-            raise SystemExit(f"bench: call failed: {report.status_code} {report.end_reason}")
-        return [
-            (item.first_agent_audio - item.speech_end) * 1000
-            for item in report.caller_items
-            if item.first_agent_audio is not None and item.speech_end
-        ]
 
-    results = await asyncio.gather(*(one(i) for i in range(calls)))
+async def run_calls(uri: str, calls: int, turns: int, files: list[Path]) -> list[float]:
+    """``calls`` concurrent calls of ``turns`` turns each, from caller processes of at most
+    four calls; returns voice-to-voice ms per turn."""
+    groups = [list(range(i, min(i + CALLS_PER_CALLER_PROCESS, calls))) for i in range(0, calls, CALLS_PER_CALLER_PROCESS)]
+    procs = []
+    for group in groups:
+        procs.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agent.bench_latency", uri, str(turns), *[str(i) for i in group],
+            *[str(f) for f in files], stdout=asyncio.subprocess.PIPE,
+        ))
+    latencies: list[float] = []
+    for proc in procs:
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: a caller process failed ({proc.returncode})")
+        latencies += json.loads(out.decode().strip().splitlines()[-1])
+    return latencies
+
+
+async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: list[Path]) -> list[float]:
+    ua = SipUserAgent(SipConfig(port=0, rtp_port=0, transports=["udp"]), name="bench-caller")
+    await ua.start()
+    try:
+
+        async def one(call_no: int) -> list[float]:
+            script = [ScriptItem("play", str(files[(call_no * turns + t) % len(files)])) for t in range(turns)]
+            caller = QaCaller(ua, stt=None, synth=None, emit=lambda event: None)
+            report = await caller.run(uri, script)
+            if not report.answered:
+                raise SystemExit(f"bench: call failed: {report.status_code} {report.end_reason}")
+            return [
+                (item.first_agent_audio - item.speech_end) * 1000
+                for item in report.caller_items
+                if item.first_agent_audio is not None and item.speech_end
+            ]
+
+        results = await asyncio.gather(*(one(n) for n in call_numbers))
+    finally:
+        await ua.stop()
     return [ms for per_call in results for ms in per_call]
 
 
@@ -118,19 +144,21 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
     workdir = Path(tempfile.mkdtemp(prefix="bedside-bench-"))
     log_path = workdir / "server.log"
     server = await start_server(args, port, log_path)
-    ua = SipUserAgent(SipConfig(port=0, rtp_port=0, transports=["udp"]), name="bench-caller")
-    await ua.start()
     uri = f"sip:bedside@127.0.0.1:{port}"
     lines: list[str] = []
     try:
-        latencies = await run_calls(ua, uri, args.calls, args.turns, files)
+        latencies = await run_calls(uri, args.calls, args.turns, files)
         stages = server_stages(log_path)
         sweep: list[tuple[int, int, int, int]] = []
         max_ok = 0
         if not args.no_sweep:
             level = 1
             while level <= args.max_calls:
-                got = await run_calls(ua, uri, level, max(3, args.turns // 3), files)
+                try:
+                    got = await run_calls(uri, level, max(3, args.turns // 3), files)
+                except SystemExit as exc:  # e.g. 486 beyond the server's max_calls
+                    print(f"bench: stopping the sweep at {level} calls: {exc}", file=sys.stderr)
+                    break
                 p95 = pct(got, 95)
                 sweep.append((level, len(got), pct(got, 50), p95))
                 if p95 >= 1000 or len(got) < level:
@@ -138,7 +166,6 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
                 max_ok = level
                 level = level * 2 if level < 4 else level + 2
     finally:
-        await ua.stop()
         server.terminate()
         try:
             await asyncio.wait_for(server.wait(), 30)
@@ -169,3 +196,15 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
         Path(args.output).write_text(table + "\n")
     print(f"voice_to_voice_ms p50={pct(latencies, 50)} p95={pct(latencies, 95)} max_calls_p95_under_1s={max_ok}")
     return 0 if latencies else 1
+
+
+def _caller_main(argv: list[str]) -> None:
+    """``python -m agent.bench_latency URI TURNS CALL_NO... FILE...``: one caller process."""
+    uri, turns, rest = argv[0], int(argv[1]), argv[2:]
+    numbers = [int(a) for a in rest if a.isdigit()]
+    files = [Path(a) for a in rest if not a.isdigit()]
+    print(json.dumps(asyncio.run(_caller_process(uri, turns, numbers, files))), flush=True)
+
+
+if __name__ == "__main__":
+    _caller_main(sys.argv[1:])

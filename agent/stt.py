@@ -45,6 +45,9 @@ FRAMES_PER_S = 100  # mel frames (10 ms hop)
 # hitting it marks the decode as degenerate.
 MAX_TOKENS_PER_S = 8.0
 MIN_NEW_TOKENS = 16
+# A looping decode is redone with a longer window: 20 s loops ~1 % of the time (10 s: ~13 %,
+# mostly single words) at a third of the 30 s cost; 30 s is the last resort.
+RETRY_WINDOWS_S = (20.0, FULL_WINDOW_S)
 
 # Whisper's stock outputs for non-speech (subtitle credits from its training data). Dropped
 # only when the no-speech probability is raised too: a caller may really say "thank you".
@@ -101,7 +104,7 @@ _ONES = (
     "sixteen seventeen eighteen nineteen"
 ).split()
 _TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-_ORDINAL = {"one": "first", "two": "second", "three": "third", "five": "fifth", "eight": "eighth", "nine": "ninth", "twelve": "twelfth"}
+_ORDINAL = dict(one="first", two="second", three="third", five="fifth", eight="eighth", nine="ninth", twelve="twelfth")
 
 
 def number_to_words(n: int) -> str:
@@ -224,9 +227,11 @@ class WhisperTranscriber:
     def _short(self, audio: np.ndarray, audio_s: float) -> _Decoded:
         features = self.model.feature_extractor(audio)[:, :-1]
         result = self._decode(features, self._window_s, audio_s)
-        if result.degenerate and self._window_s < FULL_WINDOW_S:
-            # Short windows occasionally loop on short audio; the full window does not.
-            result = self._decode(features, FULL_WINDOW_S, audio_s)
+        # Short windows sometimes loop on short audio; longer ones rarely do (docs/stt.md).
+        for window_s in (w for w in RETRY_WINDOWS_S if w > self._window_s):
+            if not result.degenerate:
+                break
+            result = self._decode(features, window_s, audio_s)
         return result
 
     def _decode(self, features: np.ndarray, window_s: float, audio_s: float) -> _Decoded:

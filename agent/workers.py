@@ -25,7 +25,11 @@ from agent.logs import get_logger
 
 
 def process_count(config: BedsideConfig) -> int:
-    return max(1, math.ceil(config.sip.max_calls / config.sip.calls_per_process))
+    """Processes needed for ``max_calls``; a front with workers keeps one slot for 302s."""
+    per = config.sip.calls_per_process
+    if config.sip.max_calls <= per:
+        return 1
+    return 1 + math.ceil((config.sip.max_calls - (per - 1)) / per)
 
 
 def worker_config(config: BedsideConfig, index: int, count: int) -> BedsideConfig:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pjsua2 as pj
 
-from telephony.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE
+from telephony.audio import FRAME_BYTES, FRAME_MS, SAMPLE_RATE, SILENT_FRAME
 from telephony.byte_vector import read_byte_vector, to_byte_vector
 from telephony.playout import PlayoutBuffer
 
@@ -26,11 +26,25 @@ def port_format() -> pj.MediaFormatAudio:
     return fmt
 
 
+def _discard(_frame: bytes) -> None:
+    pass
+
+
 class CallAudioPort(pj.AudioMediaPort):
-    def __init__(self, on_frame: Callable[[bytes], None], playout: PlayoutBuffer) -> None:
+    """Ports are pooled, never destroyed mid-run: pjsua2's SWIG layer releases the GIL in the
+    C++ destructor, so a port freed while the clock thread calls into it ends in a crash
+    (seen under load). ``bind``/``unbind`` move a port between calls instead."""
+
+    def __init__(self) -> None:
         super().__init__()
-        self._on_frame = on_frame
-        self._playout = playout
+        self._on_frame: Callable[[bytes], None] = _discard
+        self._playout: PlayoutBuffer | None = None
+
+    def bind(self, on_frame: Callable[[bytes], None], playout: PlayoutBuffer) -> None:
+        self._on_frame, self._playout = on_frame, playout
+
+    def unbind(self) -> None:
+        self._on_frame, self._playout = _discard, None
 
     def onFrameReceived(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 API
         if frame.type != pj.PJMEDIA_FRAME_TYPE_AUDIO or frame.size == 0:
@@ -41,6 +55,37 @@ class CallAudioPort(pj.AudioMediaPort):
         self._on_frame(pcm)
 
     def onFrameRequested(self, frame: pj.MediaFrame) -> None:  # noqa: N802 - pjsua2 API
+        playout = self._playout
         frame.type = pj.PJMEDIA_FRAME_TYPE_AUDIO
-        frame.buf = to_byte_vector(self._playout.next_frame())
+        frame.buf = to_byte_vector(playout.next_frame() if playout is not None else SILENT_FRAME)
         frame.size = FRAME_BYTES
+
+
+class PortPool:
+    """Idle ``CallAudioPort``s for reuse (pjsip thread only)."""
+
+    def __init__(self) -> None:
+        self._idle: list[CallAudioPort] = []
+        self._all: list[CallAudioPort] = []
+
+    def acquire(self, on_frame: Callable[[bytes], None], playout: PlayoutBuffer) -> CallAudioPort:
+        if self._idle:
+            port = self._idle.pop()
+        else:
+            port = CallAudioPort()
+            port.createPort(f"bedside-port-{len(self._all)}", port_format())
+            self._all.append(port)
+        port.bind(on_frame, playout)
+        return port
+
+    def release(self, port: CallAudioPort) -> None:
+        port.unbind()
+        if port not in self._idle:
+            self._idle.append(port)
+
+    def clear(self) -> None:
+        """Only once the conference clock has stopped (see SipEndpoint shutdown)."""
+        for port in self._all:
+            port.unbind()
+        self._idle.clear()
+        self._all.clear()

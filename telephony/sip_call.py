@@ -12,7 +12,7 @@ import pjsua2 as pj
 
 from agent.logs import get_logger
 from telephony.call_session import CallSession
-from telephony.media_port import CallAudioPort, port_format
+from telephony.media_port import CallAudioPort, PortPool
 
 
 class SipCall(pj.Call):
@@ -22,10 +22,12 @@ class SipCall(pj.Call):
         session: CallSession,
         on_confirmed: Callable[[SipCall], None],
         on_disconnected: Callable[[SipCall], None],
+        ports: PortPool,
         call_index: int = pj.PJSUA_INVALID_ID,
     ) -> None:
         super().__init__(account, call_index)
         self.session = session
+        self._ports = ports
         self._on_confirmed = on_confirmed
         self._on_disconnected = on_disconnected
         self.port: CallAudioPort | None = None
@@ -68,8 +70,7 @@ class SipCall(pj.Call):
                 continue
             audio = self.getAudioMedia(media.index)
             if self.port is None:
-                self.port = CallAudioPort(self.session.push_audio_threadsafe, self.session.playout)
-                self.port.createPort(f"call-{self.session.call_id}", port_format())
+                self.port = self._ports.acquire(self.session.push_audio_threadsafe, self.session.playout)
             audio.startTransmit(self.port)
             self.port.startTransmit(audio)
             self.audio_media = audio

@@ -13,6 +13,7 @@ from agent.logs import get_logger
 from telephony.call_session import CallSession, Direction
 from telephony.config import SipConfig
 from telephony.sdp import SdpError, common_codecs, parse_audio_offer, sip_body
+from telephony.media_port import PortPool
 from telephony.sip_call import SipCall
 from telephony.sip_endpoint import SipEndpoint
 
@@ -55,6 +56,7 @@ class SipUserAgent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._account: _Account | None = None
         self._calls: dict[str, SipCall] = {}  # by our call_id; pjsip-thread owned
+        self._ports = PortPool()
         self._accepting = on_incoming is not None
         self._active = 0  # calls holding a pjsua slot; changed on the pjsip thread only
         self._redirector = redirector
@@ -148,7 +150,7 @@ class SipUserAgent:
 
     def _new_call(self, session: CallSession, call_index: int = pj.PJSUA_INVALID_ID) -> SipCall:
         assert self._account is not None
-        call = SipCall(self._account, session, self._confirmed, self._disconnected, call_index)
+        call = SipCall(self._account, session, self._confirmed, self._disconnected, self._ports, call_index)
         self._calls[session.call_id] = call
         loop = session.loop
 
@@ -254,7 +256,9 @@ class SipUserAgent:
         self.endpoint.defer(lambda: self._release(call))
 
     def _release(self, call: SipCall) -> None:
-        call.port = None
+        if call.port is not None:
+            self._ports.release(call.port)
+            call.port = None
         self._calls.pop(call.session.call_id, None)
 
     def _watch_rtp(self) -> None:
@@ -276,6 +280,12 @@ class SipUserAgent:
         for call in self._calls.values():
             call.port = None
         self._calls.clear()
+        try:
+            # Stop the conference clock first, so no media callback can run while ports go.
+            self.endpoint.endpoint.audDevManager().setNoDev()
+        except pj.Error:
+            pass
+        self._ports.clear()
         if self._account is not None:
             try:
                 self._account.shutdown()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import jiwer
@@ -18,11 +19,13 @@ import structlog
 from agent.config import SttConfig
 from agent.metrics import Metrics
 from agent.stt import (
+    RETRY_WINDOWS_S,
     SttOverloaded,
     SttStopped,
     SttWorker,
     Transcript,
     WhisperTranscriber,
+    _Decoded,
     has_repeat,
     normalize_for_wer,
 )
@@ -49,7 +52,8 @@ def tiny() -> WhisperTranscriber:
 
 def test_normalize_for_wer_spells_numbers_and_drops_punctuation() -> None:
     assert normalize_for_wer("Dr. Smith, 2nd floor at 10:30!") == "dr smith second floor at ten thirty"
-    assert normalize_for_wer("It costs 1,250 - about 15%.") == "it costs one thousand two hundred fifty about fifteen percent"
+    spelled = "it costs one thousand two hundred fifty about fifteen percent"
+    assert normalize_for_wer("It costs 1,250 - about 15%.") == spelled
     assert normalize_for_wer("'Okay'") == "okay"
 
 
@@ -101,6 +105,48 @@ def test_clinic_prompt_is_sent_as_previous_text(tiny: WhisperTranscriber, shared
     assert seen and all(p == tiny.prompt_tokens for p in seen)
 
 
+@pytest.mark.slow
+def test_a_looping_short_window_decode_is_redone_with_a_longer_window(
+    tiny: WhisperTranscriber, shared: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    windows: list[float] = []
+    real = tiny._decode
+
+    def pretend_the_short_window_loops(features, window_s, audio_s):
+        windows.append(window_s)
+        return replace(real(features, window_s, audio_s), degenerate=window_s < RETRY_WINDOWS_S[0])
+
+    monkeypatch.setattr(tiny, "_decode", pretend_the_short_window_loops)
+    result = tiny.transcribe(load16k(shared / "data" / "noizeus" / "clean" / "sp07.flac"))
+    assert windows == [10.0, RETRY_WINDOWS_S[0]] and result.window_s == RETRY_WINDOWS_S[0]
+    assert "joy" in normalize_for_wer(result.text)
+
+
+@pytest.mark.slow
+def test_audio_longer_than_the_window_is_transcribed_whole(tiny: WhisperTranscriber, shared: Path) -> None:
+    clean = shared / "data" / "noizeus" / "clean"
+    pcm = b"".join(load16k(clean / f"sp0{i}.flac") for i in range(1, 6))  # ~12 s > 10 s window
+    result = tiny.transcribe(pcm)
+    words = normalize_for_wer(result.text)
+    assert result.window_s == 30.0 and result.audio_s > 10
+    assert "planks" in words and "dirty face" in words, words  # first and last sentence
+
+
+@pytest.mark.slow
+def test_result_gates(tiny: WhisperTranscriber) -> None:
+    def gate(text: str, nsp: float, avg: float) -> str:
+        return tiny._filter(_Decoded(text, nsp, avg, 10.0, False))[1]
+
+    assert gate("Thank you.", 0.7, -0.5) == "hallucination"  # stock phrase on a likely non-speech
+    assert gate("Thank you.", 0.05, -0.3) == ""  # a caller really said it
+    assert gate("All right, see you in the next video.", 0.55, -1.1) == "hallucination"
+    assert gate("Dr.,", 0.55, -1.3) == "hallucination"  # only prompt words: the prompt echoed
+    assert gate("I need a refill.", 0.7, -1.2) == "no_speech"
+    assert gate("A T S", 0.5, -2.6) == "low_confidence"
+    assert gate(" . ", 0.1, -0.5) == "no_words"
+    assert gate("I need a refill.", 0.2, -0.6) == ""
+
+
 def _garbage() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(3)
     t = np.arange(SAMPLE_RATE) / SAMPLE_RATE
@@ -136,9 +182,8 @@ async def test_worker_serves_three_concurrent_calls(tiny: WhisperTranscriber, sh
     await worker.start()
     clean = shared / "data" / "noizeus" / "clean"
     try:
-        results = await asyncio.gather(
-            *(worker.transcribe(load16k(clean / f"{name}.flac"), f"call-{i}") for i, name in enumerate(("sp02", "sp05", "sp07")))
-        )
+        calls = enumerate(("sp02", "sp05", "sp07"))
+        results = await asyncio.gather(*(worker.transcribe(load16k(clean / f"{n}.flac"), f"call-{i}") for i, n in calls))
     finally:
         await worker.stop()
     assert all(r.text for r in results)

@@ -7,14 +7,16 @@ def _config(**sip):
 
 
 def test_process_count_covers_max_calls_at_four_per_process():
+    # the front holds 3 (one slot kept for redirects), each worker 4
     assert process_count(_config(max_calls=4)) == 1
     assert process_count(_config(max_calls=5)) == 2
-    assert process_count(_config(max_calls=8)) == 2
-    assert process_count(_config(max_calls=9)) == 3
+    assert process_count(_config(max_calls=7)) == 2
+    assert process_count(_config(max_calls=8)) == 3
+    assert process_count(_config(max_calls=11)) == 3
 
 
 def test_workers_get_consecutive_sip_ports_and_disjoint_rtp_ranges():
-    config = _config(port=5060, rtp_port=40000, rtp_port_range=2000, max_calls=12)
+    config = _config(port=5060, rtp_port=40000, rtp_port_range=2000, max_calls=11)
     n = process_count(config)
     parts = [worker_config(config, i, n).sip for i in range(n)]
     assert [p.port for p in parts] == [5060, 5061, 5062]
@@ -30,4 +32,4 @@ def test_only_the_front_registers():
 
 def test_port_zero_stays_zero_for_every_worker():
     config = _config(port=0, rtp_port=0, max_calls=8)
-    assert [worker_config(config, i, 2).sip.port for i in range(2)] == [0, 0]
+    assert [worker_config(config, i, 3).sip.port for i in range(3)] == [0, 0, 0]
