@@ -94,7 +94,10 @@ async def run_calls(uri: str, calls: int, turns: int, files: list[Path]) -> list
 
 
 async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: list[Path]) -> list[float]:
-    ua = SipUserAgent(SipConfig(port=0, rtp_port=0, transports=["udp"]), name="bench-caller")
+    # The caller's own jitter buffer is kept minimal: on loopback there is no jitter, and its
+    # prefetch would be counted against the agent ("first agent audio packet on the wire").
+    caller_sip = SipConfig(port=0, rtp_port=0, transports=["udp"], jitter_buffer_init_ms=0, jitter_buffer_min_ms=0)
+    ua = SipUserAgent(caller_sip, name="bench-caller")
     await ua.start()
     try:
 

@@ -61,7 +61,9 @@ class AgentVoiceTracker:
     """Finds the agent's speech in received audio: on above ``threshold_db``, off after
     ``hangover_ms`` of quiet (long enough to bridge pauses between sentences)."""
 
-    def __init__(self, threshold_db: float = -45.0, hangover_ms: int = 700) -> None:
+    # -60 dBFS: the agent's silence is digital zero (about -78 dBFS after G.711), while the
+    # soft first consonant of a reply ("th", "f") can sit near -50 dBFS.
+    def __init__(self, threshold_db: float = -60.0, hangover_ms: int = 700) -> None:
         self.threshold_db = threshold_db
         self.hangover_frames = hangover_ms // FRAME_MS
         self.talking = False

@@ -55,6 +55,12 @@ class SipConfig(_Strict):
     rtp_timeout_s: float = Field(15.0, gt=0, description="hang up a call whose RTP stops for this long")
     drain_timeout_s: float = Field(300.0, ge=0, description="on SIGTERM, wait this long for calls to end")
     user_agent: str = "Bedside/0.1"
+    jitter_buffer_init_ms: int = Field(
+        -1, ge=-1, le=1000, description="initial jitter-buffer prefetch in ms (-1 = pjmedia's adaptive default)"
+    )
+    jitter_buffer_min_ms: int = Field(
+        -1, ge=-1, le=1000, description="minimum jitter-buffer prefetch in ms (-1 = pjmedia default)"
+    )
     registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
     pjsip_log_level: int = Field(1, ge=0, le=6, description="pjsip's own log verbosity (to stderr)")
 
@@ -70,7 +76,9 @@ class SegmentationConfig(_Strict):
     vad_engine: VadEngine = VadEngine.SILERO
     speech_threshold: float = Field(0.5, gt=0, lt=1, description="VAD speech probability threshold")
     webrtc_aggressiveness: int = Field(2, ge=0, le=3)
-    end_of_speech_silence_ms: int = Field(400, ge=100, le=3000, description="silence that ends an utterance")
+    end_of_speech_silence_ms: int = Field(
+        300, ge=100, le=3000, description="silence that ends an utterance (docs/benchmarks.md: latency vs. split sentences)"
+    )
     min_utterance_ms: int = Field(200, ge=0, description="shorter speech bursts are not utterances")
     max_utterance_s: float = Field(20.0, gt=1, description="force-cut an utterance this long")
     pre_roll_ms: int = Field(200, ge=0, description="audio kept before speech onset")

@@ -197,6 +197,8 @@ class SipEndpoint:
         ep_cfg.medConfig.noVad = True  # keep sending RTP through agent silence
         ep_cfg.medConfig.ecTailLen = 0  # no acoustic echo on a SIP leg
         ep_cfg.medConfig.maxMediaPorts = 64
+        ep_cfg.medConfig.jbInit = cfg.jitter_buffer_init_ms
+        ep_cfg.medConfig.jbMinPre = cfg.jitter_buffer_min_ms
         self._log_writer = _PjLogWriter(verbatim=cfg.pjsip_log_level >= 4, on_refusal=self._refused)
         ep_cfg.logConfig.writer = self._log_writer
         ep_cfg.logConfig.level = cfg.pjsip_log_level
