@@ -38,7 +38,7 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
   # cannot be met here (no CPU torchaudio) and are not needed for the ONNX path.
   "${PIP[@]}" install --no-deps silero-vad==6.2.3
   "${PIP[@]}" install --no-deps -e .
-  .venv/bin/python -c "from agent.whisper_models import prepare_models; prepare_models()" || true
+  .venv/bin/python -c "from agent.whisper_models import prepare_models; prepare_models()"
   rm -f .venv/.bedside-runtime-*
   touch "$RUNTIME_STAMP"
 fi
