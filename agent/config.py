@@ -28,13 +28,13 @@ class SttModel(StrEnum):
 
 
 class SttConfig(_Strict):
-    model: SttModel = SttModel.TINY_EN
+    model: SttModel = Field(SttModel.TINY_EN, description="tiny.en (default, fastest) or base (multilingual)")
     compute_type: str = Field("int8", description="CTranslate2 compute type")
     cpu_threads: int = Field(2, ge=1, le=16, description="threads per STT worker")
     workers: int = Field(1, ge=1, le=8, description="STT workers shared by all calls")
     queue_size: int = Field(16, ge=1, description="pending utterances across calls; beyond it, reject")
-    beam_size: int = Field(1, ge=1, le=8)
-    language: str = "en"
+    beam_size: int = Field(1, ge=1, le=8, description="1 = greedy decoding (latency); more = beam search")
+    language: str = Field("en", description="language forced on multilingual models")
     encoder_window_s: float = Field(
         10.0, ge=1.0, le=30.0, description="audio context the encoder sees (whisper pads to 30 s; less is faster)"
     )
@@ -65,7 +65,7 @@ class SttConfig(_Strict):
 class BargeInConfig(_Strict):
     """Defaults measured on real audio; see ``telephony.barge_in`` for the numbers."""
 
-    enabled: bool = True
+    enabled: bool = Field(True, description="caller speech over agent playback stops it")
     min_speech_ms: int = Field(
         180, ge=20, le=2000, description="caller speech needed over playback to stop it (most coughs are shorter)"
     )
@@ -81,16 +81,30 @@ class TurnConfig(_Strict):
     responder: Literal["scripted", "echo"] = Field(
         "scripted", description="'scripted' (greeting + fixed reply) or 'echo' (QA: repeats the transcript)"
     )
-    greeting: str = "Hello, you have reached the clinic. This is Bedside, an automated assistant. How can I help you today?"
-    reply: str = "Thank you. I have noted that, and a member of our team will follow up with you."
+    greeting: str = Field(
+        "Hello, you have reached the clinic. This is Bedside, an automated assistant. How can I help you today?",
+        description="said on answer (includes the AI disclosure)",
+    )
+    reply: str = Field(
+        "Thank you. I have noted that, and a member of our team will follow up with you.",
+        description="the scripted responder's answer to every caller turn",
+    )
     reprompt_after_s: float = Field(8.0, gt=0, description="caller silence before a reprompt")
-    reprompt: str = "Are you still there? Please tell me how I can help."
+    reprompt: str = Field("Are you still there? Please tell me how I can help.", description="said after reprompt_after_s of silence")
     max_reprompts: int = Field(2, ge=0, description="reprompts before the polite goodbye")
-    goodbye: str = "I haven't heard anything, so I will end the call now. Please call again any time. Goodbye."
-    not_understood: str = "Sorry, I didn't catch that. Could you say it again?"
+    goodbye: str = Field(
+        "I haven't heard anything, so I will end the call now. Please call again any time. Goodbye.",
+        description="said before hanging up on a silent caller",
+    )
+    not_understood: str = Field(
+        "Sorry, I didn't catch that. Could you say it again?", description="echo responder: empty transcript"
+    )
     dtmf_timeout_s: float = Field(2.0, gt=0, description="keypad digits are collected until this pause")
     max_call_s: float = Field(900.0, gt=0, description="calls are ended politely after this long")
-    max_call_goodbye: str = "We have reached the time limit for this call. Please call again if you need more help. Goodbye."
+    max_call_goodbye: str = Field(
+        "We have reached the time limit for this call. Please call again if you need more help. Goodbye.",
+        description="said when max_call_s is reached",
+    )
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
 
 

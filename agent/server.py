@@ -19,7 +19,7 @@ from agent.metrics import Metrics
 from agent.responder import ResponderKind, create_responder
 from agent.speaker import Speaker
 from agent.stt import SttWorker
-from agent.workers import WorkerPool, print_status, process_count, worker_config
+from agent.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
 from telephony.call_session import CallSession
 from telephony.segmenter import Segmenter
 from telephony.user_agent import SipUserAgent
@@ -80,7 +80,10 @@ class BedsideServer:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
+        watcher = asyncio.create_task(exit_when_front_dies(self._stop)) if self.worker_index is not None else None
         await self._stop.wait()
+        if watcher is not None:
+            watcher.cancel()
         self.log.info("draining", active_calls=self.ua.active_calls)
         drains = [self.ua.drain(self.config.sip.drain_timeout_s)]
         if self.pool is not None:

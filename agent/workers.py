@@ -73,6 +73,7 @@ class WorkerPool:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "agent.cli", "serve", "--worker", str(index), "--config", str(path),
                 stdout=asyncio.subprocess.PIPE,
+                stdin=asyncio.subprocess.PIPE,  # EOF on it tells the worker the front is gone
                 # The resolved config is in the file; BEDSIDE_* variables must not re-override it.
                 env={k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k == "BEDSIDE_SHARED"},
             )
@@ -141,3 +142,14 @@ def print_status(state: str, port: int, active: int) -> None:
     """A worker's load report to the front (stdout is a pipe to it)."""
     sys.stdout.write(json.dumps({"state": state, "port": port, "active": active}) + "\n")
     sys.stdout.flush()
+
+
+async def exit_when_front_dies(stop: asyncio.Event) -> None:
+    """In a worker: stdin is a pipe from the front, and EOF means the front died (even by
+    SIGKILL), so drain and exit rather than linger as an orphan holding SIP ports."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while await reader.read(1024):
+        pass
+    stop.set()

@@ -27,23 +27,25 @@ class RegistrationConfig(_Strict):
 
     registrar: str | None = Field(None, description="e.g. sip:pbx.example.org; None = do not register")
     aor: str | None = Field(None, description="address of record, e.g. sip:bedside@pbx.example.org")
-    username: str | None = None
+    username: str | None = Field(None, description="digest auth user name")
     password: SecretStr | None = Field(None, description="prefer BEDSIDE_SIP__REGISTRATION__PASSWORD")
-    realm: str = "*"
-    expires_s: int = Field(300, ge=60)
+    realm: str = Field("*", description="digest realm (* = any the registrar names)")
+    expires_s: int = Field(300, ge=60, description="registration lifetime requested")
 
 
 class SipConfig(_Strict):
     host: str = Field("127.0.0.1", description="address the SIP transports bind to")
     port: int = Field(5060, ge=0, le=65535, description="SIP port (0 = any free port)")
-    transports: list[Transport] = Field(default_factory=lambda: [Transport.UDP, Transport.TCP])
+    transports: list[Transport] = Field(
+        default_factory=lambda: [Transport.UDP, Transport.TCP], description="SIP transports to listen on (udp, tcp)"
+    )
     public_address: str | None = Field(None, description="address to advertise in Contact/SDP if behind NAT")
     codecs: list[Codec] = Field(
         default_factory=lambda: [Codec.PCMU, Codec.PCMA, Codec.G722],
         description="offered/accepted codecs in priority order; anything else is refused (488)",
     )
     rtp_port: int = Field(40000, ge=0, le=65535, description="first RTP port (0 = any)")
-    rtp_port_range: int = Field(2000, ge=0)
+    rtp_port_range: int = Field(2000, ge=0, description="RTP ports available from rtp_port (split across workers)")
     max_calls: int = Field(8, ge=1, le=256, description="concurrent calls across all SIP worker processes")
     calls_per_process: int = Field(
         4,
@@ -54,7 +56,7 @@ class SipConfig(_Strict):
     )
     rtp_timeout_s: float = Field(15.0, gt=0, description="hang up a call whose RTP stops for this long")
     drain_timeout_s: float = Field(300.0, ge=0, description="on SIGTERM, wait this long for calls to end")
-    user_agent: str = "Bedside/0.1"
+    user_agent: str = Field("Bedside/0.1", description="User-Agent header")
     jitter_buffer_init_ms: int = Field(
         -1, ge=-1, le=1000, description="initial jitter-buffer prefetch in ms (-1 = pjmedia's adaptive default)"
     )
@@ -73,9 +75,9 @@ class VadEngine(StrEnum):
 class SegmentationConfig(_Strict):
     """How caller audio is cut into utterances (for STT) and fixed segments (for emotion)."""
 
-    vad_engine: VadEngine = VadEngine.SILERO
+    vad_engine: VadEngine = Field(VadEngine.SILERO, description="silero (ONNX, default) or webrtc")
     speech_threshold: float = Field(0.5, gt=0, lt=1, description="VAD speech probability threshold")
-    webrtc_aggressiveness: int = Field(2, ge=0, le=3)
+    webrtc_aggressiveness: int = Field(2, ge=0, le=3, description="webrtc VAD only: 0 permissive .. 3 strict")
     end_of_speech_silence_ms: int = Field(
         300, ge=100, le=3000, description="silence that ends an utterance (docs/benchmarks.md: latency vs. split sentences)"
     )

@@ -67,3 +67,20 @@ def test_shipped_config_documents_every_default():
     shipped = (REPO / "configs" / "bedside.yaml").read_text()
     assert shipped == defaults_yaml(), "regenerate: .venv/bin/bedside config defaults > configs/bedside.yaml"
     assert load_config(REPO / "configs" / "bedside.yaml", environ={}) == BedsideConfig()
+
+
+def test_every_setting_has_a_documented_default():
+    from pydantic import BaseModel
+
+    missing = []
+
+    def walk(model: BaseModel, prefix: str) -> None:
+        for name, field in type(model).model_fields.items():
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                walk(value, f"{prefix}{name}.")
+            elif not field.description:
+                missing.append(prefix + name)
+
+    walk(BedsideConfig(), "")
+    assert missing == []
