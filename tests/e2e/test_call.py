@@ -14,9 +14,10 @@ from tests.e2e.text import wer
 pytestmark = [pytest.mark.call, pytest.mark.slow]
 
 # Bound on the server's transcript of the caller, per sentence, after a G.711 u-law call.
-# docs/stt.md measures tiny.en on NOIZEUS clean through a mu-law round trip; this bound
-# leaves margin for the per-sentence spread (one wrong word in a 7-9 word sentence = 0.11-0.14).
-CALLER_WER_BOUND = 0.35
+# docs/stt.md: tiny.en (10 s window) on NOIZEUS clean through mu-law has WER 0.086 overall and
+# 0.25 on the worst of the sentences used here (sp01, sp03, sp05, sp10); one more wrong word
+# in an 8-word sentence adds 0.125, so 0.40 fails only on a real regression.
+CALLER_WER_BOUND = 0.40
 # The agent's own voice, transcribed by the QA caller: clean TTS, so a tighter bound.
 AGENT_WER_BOUND = 0.25
 
