@@ -69,7 +69,7 @@ class BedsideServer:
         if self.worker_index is not None:
             print_status("ready", self.ua.port, self.ua.active_calls)
         self.log.info(
-            "ready",
+            "ready" if self.worker_index is None else "worker_ready",  # "ready" = calls can come in
             sip_port=self.ua.port,
             responder=self.config.turn.responder,
             stt_model=self.config.stt.model.value,
