@@ -6,13 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
-import soxr
 
 from agent.config import BargeInConfig
 from telephony.audio import SAMPLE_RATE, split_frames
 from telephony.barge_in import BargeInDetector
 from telephony.vad import SileroModel, SileroVad
+from tests.telephony.signals import frame_db, load16, through_phone
 
 
 
@@ -50,17 +49,6 @@ def test_short_bursts_and_disabled_never_fire() -> None:
 # ---- real audio ---------------------------------------------------------------------
 
 
-def load16(path: Path) -> np.ndarray:
-    x, sr = sf.read(path, dtype="float32", always_2d=True)
-    return soxr.resample(x.mean(axis=1), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else x.mean(axis=1)
-
-
-def through_phone(x: np.ndarray) -> np.ndarray:
-    """16 kHz -> 8 kHz -> 8-bit mu-law companding -> 16 kHz."""
-    x8 = soxr.resample(x, SAMPLE_RATE, 8000)
-    mu = 255.0
-    y = np.round(np.sign(x8) * np.log1p(mu * np.minimum(np.abs(x8), 1.0)) / np.log1p(mu) * 127) / 127
-    return soxr.resample((np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu).astype(np.float32), 8000, SAMPLE_RATE)
 
 
 LINE_NOISE_DBFS = -60.0  # a quiet phone line: Silero is primed on it, as in a real call
@@ -85,20 +73,8 @@ def first_trigger(x: np.ndarray, model: SileroModel, config: BargeInConfig) -> i
 
 def onset_frame(x: np.ndarray) -> int:
     """First 20 ms frame within 30 dB of the loudest one (measured on the clean signal)."""
-    f = np.pad(x, (0, -len(x) % 320)).reshape(-1, 320).astype(np.float64)
-    db = 20 * np.log10(np.maximum(np.sqrt(np.mean(f * f, axis=1)), 1e-6))
+    db = frame_db(x)
     return int(np.argmax(db > db.max() - 30))
-
-
-@pytest.fixture(scope="module")
-def data(shared: Path) -> Path:
-    """The shared audio (tests/conftest.py finds ../shared and fails loudly without it)."""
-    return shared / "data"
-
-
-@pytest.fixture(scope="module")
-def model() -> SileroModel:
-    return SileroModel()
 
 
 def test_speech_stops_playback_within_300_ms(data: Path, model: SileroModel) -> None:

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
-import soxr
 
 from telephony.audio import FRAME_BYTES, SAMPLE_RATE, split_frames
 from telephony.config import SegmentationConfig, VadEngine
 from telephony.events import Segment, SpeechDiscarded, SpeechStarted, Utterance
 from telephony.segmenter import Segmenter
 from telephony.vad import SileroModel, SileroVad, WebRtcVad
+from tests.telephony.signals import frame_db, load16, pcm, through_phone
 
 CFG = SegmentationConfig()
 
@@ -159,43 +158,17 @@ def test_wrong_frame_length_is_refused() -> None:
 # ---- real audio ---------------------------------------------------------------------
 
 
-def load16(path: Path) -> np.ndarray:
-    x, sr = sf.read(path, dtype="float32", always_2d=True)
-    return soxr.resample(x.mean(axis=1), sr, SAMPLE_RATE) if sr != SAMPLE_RATE else x.mean(axis=1)
 
-
-def through_phone(x: np.ndarray) -> np.ndarray:
-    """16 kHz -> 8 kHz -> 8-bit mu-law companding -> 16 kHz."""
-    x8 = soxr.resample(x, SAMPLE_RATE, 8000)
-    mu = 255.0
-    y = np.round(np.sign(x8) * np.log1p(mu * np.minimum(np.abs(x8), 1.0)) / np.log1p(mu) * 127) / 127
-    return soxr.resample((np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu).astype(np.float32), 8000, SAMPLE_RATE)
-
-
-def pcm(x: np.ndarray) -> bytes:
-    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
 
 
 def speech_end_s(x: np.ndarray, below_peak_db: float = 35.0) -> float:
     """End of the last 20 ms frame within ``below_peak_db`` of the loudest one."""
-    f = np.pad(x, (0, -len(x) % 320)).reshape(-1, 320).astype(np.float64)
-    db = 20 * np.log10(np.maximum(np.sqrt(np.mean(f * f, axis=1)), 1e-6))
+    db = frame_db(x)
     return (len(db) - int(np.argmax(db[::-1] > db.max() - below_peak_db))) * 0.02
 
 
 def silence(seconds: float) -> np.ndarray:
     return np.zeros(round(seconds * SAMPLE_RATE), dtype=np.float32)
-
-
-@pytest.fixture(scope="module")
-def data(shared: Path) -> Path:
-    """The shared audio (tests/conftest.py finds ../shared and fails loudly without it)."""
-    return shared / "data"
-
-
-@pytest.fixture(scope="module")
-def model() -> SileroModel:
-    return SileroModel()
 
 
 def segment_real(x: np.ndarray, model: SileroModel, config: SegmentationConfig = CFG) -> list:

@@ -8,47 +8,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import soundfile as sf
-import soxr
 
 from telephony.audio import FRAME_BYTES, SAMPLE_RATE, SILENT_FRAME, split_frames
 from telephony.config import SegmentationConfig, VadEngine
 from telephony.vad import SileroModel, SileroVad, Vad, WebRtcVad, create_vad, silero_model_path
+from tests.telephony.signals import frame_db, load16, pcm, through_phone
 
 
 
-def load16(path: Path) -> np.ndarray:
-    x, sr = sf.read(path, dtype="float32", always_2d=True)
-    x = x.mean(axis=1)
-    return soxr.resample(x, sr, SAMPLE_RATE) if sr != SAMPLE_RATE else x
 
 
-def through_phone(x: np.ndarray) -> np.ndarray:
-    """16 kHz -> 8 kHz -> 8-bit mu-law companding -> 16 kHz: what a PCMU caller sounds like."""
-    x8 = soxr.resample(x, SAMPLE_RATE, 8000)
-    mu = 255.0
-    y = np.round(np.sign(x8) * np.log1p(mu * np.minimum(np.abs(x8), 1.0)) / np.log1p(mu) * 127) / 127
-    return soxr.resample((np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu).astype(np.float32), 8000, SAMPLE_RATE)
-
-
-def pcm(x: np.ndarray) -> bytes:
-    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
-
-
-def frame_db(x: np.ndarray) -> np.ndarray:
-    f = np.pad(x, (0, -len(x) % 320)).reshape(-1, 320).astype(np.float64)  # framed like split_frames
-    return 20 * np.log10(np.maximum(np.sqrt(np.mean(f * f, axis=1)), 1e-6))
-
-
-@pytest.fixture(scope="module")
-def data(shared: Path) -> Path:
-    """The shared audio (tests/conftest.py finds ../shared and fails loudly without it)."""
-    return shared / "data"
-
-
-@pytest.fixture(scope="module")
-def model() -> SileroModel:
-    return SileroModel()
 
 
 def probs(vad: Vad, x: np.ndarray | bytes) -> np.ndarray:
