@@ -75,6 +75,11 @@ def _load(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> Beds
     return load_config(args.config, overrides)
 
 
+def _quiet(config: BedsideConfig) -> BedsideConfig:
+    """Client commands print their own output; their logs default to WARNING."""
+    return config.model_copy(update={"logging": config.logging.model_copy(update={"level": "WARNING"})})
+
+
 def _configure_logging(config: BedsideConfig) -> None:
     from agent.logs import configure_logging
 
@@ -143,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sip["codecs"] = [_codec_name(c) for c in args.codec]
             config = _load(args, {"sip": sip})
             if not args.log_level:
-                config = config.model_copy(update={"logging": config.logging.model_copy(update={"level": "WARNING"})})
+                config = _quiet(config)
             _configure_logging(config)
             return asyncio.run(_call(args, config))
         if args.command == "config":
@@ -159,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.bench_latency import run_latency_bench
 
             config = _load(args)
-            _configure_logging(config.model_copy(update={"logging": config.logging.model_copy(update={"level": "WARNING"})}))
+            _configure_logging(_quiet(config))
             return asyncio.run(run_latency_bench(args, config))
     except ConfigError as exc:
         print(f"bedside: config error:\n{exc}", file=sys.stderr)

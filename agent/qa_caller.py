@@ -94,6 +94,14 @@ class AgentVoiceTracker:
             self.turns.append(started)
         return started, ended
 
+    def cut_off(self) -> tuple[AgentTurn, bytes] | None:
+        """The turn in progress when the call ended mid-sentence, with what was heard of it."""
+        if not self.talking:
+            return None
+        self.talking = False
+        pcm, self._pcm = bytes(self._pcm), bytearray()
+        return self.turns[-1], pcm
+
 
 class QaCaller:
     def __init__(
@@ -151,8 +159,9 @@ class QaCaller:
         finally:
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-            if self.tracker.talking:  # the call ended mid-sentence: transcribe what we have
-                self._finish_turn(self.tracker.turns[-1], bytes(self.tracker._pcm))
+            cut = self.tracker.cut_off()
+            if cut is not None:  # the call ended mid-sentence: transcribe what we have
+                self._finish_turn(*cut)
             await asyncio.gather(*self._pending, return_exceptions=True)
         self.report.duration_s = round(self.now(), 3)
         self.report.end_reason = session.end_reason

@@ -91,8 +91,6 @@ class SipEndpoint:
         self._log_writer: _PjLogWriter | None = None
         self.bound_port = 0
         self.refusals: dict[int, int] = {}  # INVITEs pjsua refused itself, by status
-        # Objects pjsip must outlive us with; cleared before libDestroy.
-        self.keepalive: list[Any] = []
         self._on_shutdown: list[Callable[[], None]] = []
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -247,7 +245,6 @@ class SipEndpoint:
                 fn()
             except Exception:  # noqa: BLE001
                 self.log.exception("shutdown_hook_failed")
-        self.keepalive.clear()
         gc.collect()
         if self._ep is not None:
             try:

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import noizeus_transcripts
-from tests.e2e.harness import run_call, start_call, start_server
+from tests.e2e.harness import run_call, start_call
 from tests.e2e.text import wer
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
@@ -22,13 +22,6 @@ CALLER_WER_BOUND = 0.40
 AGENT_WER_BOUND = 0.25
 
 SENTENCES = ["sp01", "sp05", "sp10"]
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("serve"))
-    yield srv
-    assert srv.stop() == 0, srv.log_path.read_text()[-2000:]
 
 
 def test_call_is_answered_greeted_transcribed_and_answered(server, shared, tmp_path):

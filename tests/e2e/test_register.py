@@ -3,7 +3,6 @@ a registrar that challenges with 401 and verifies the credentials. ``bedside ser
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -18,9 +17,7 @@ SCENARIO = Path(__file__).parent / "sipp" / "uas_registrar.xml"
 
 
 @pytest.mark.parametrize(("password", "expected"), [("s3cret-pw", 200), ("wrong-pw", 403)])
-def test_registers_with_digest_auth(tmp_path, password, expected):
-    sipp = shutil.which("sipp")
-    assert sipp, "sipp missing: scripts/install.sh installs Debian's sip-tester"
+def test_registers_with_digest_auth(tmp_path, sipp, password, expected):
     registrar_port = free_sip_port()
     registrar = subprocess.Popen(
         [sipp, "-sf", str(SCENARIO), "-i", "127.0.0.1", "-p", str(registrar_port), "-m", "1",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import socket
 import subprocess
 import time
@@ -23,7 +22,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import noizeus_transcripts
-from tests.e2e.harness import Server, free_port, free_sip_port, start_server
+from tests.e2e.harness import Server, free_port, free_sip_port
 from tests.e2e.text import wer
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
@@ -37,30 +36,6 @@ LEAD_SILENCE_S = 1.0
 TRAIL_SILENCE_S = 1.5
 # Time on the line after the sentence for the agent's spoken reply (about 5 s).
 REPLY_WAIT_S = 7.0
-
-
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed (Debian: apt-get install sip-tester sox); CI installs it")
-    return path
-
-
-@pytest.fixture(scope="module")
-def sipp() -> str:
-    return _require("sipp")
-
-
-@pytest.fixture(scope="module")
-def sox() -> str:
-    return _require("sox")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("serve-sipp"))
-    yield srv
-    assert srv.stop() == 0, srv.log_path.read_text()[-2000:]
 
 
 # ---- helpers ---------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import signal
 import subprocess
 import time
@@ -22,7 +21,7 @@ import pytest
 import soundfile as sf
 
 from tests.conftest import noizeus_transcripts
-from tests.e2e.harness import Server, free_sip_port, start_server
+from tests.e2e.harness import Server, free_sip_port
 from tests.e2e.text import wer
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
@@ -38,13 +37,6 @@ TRAIL_SILENCE_S = 7.0
 AGENT_MIN_DBFS = -45.0
 
 
-def _require(tool: str) -> str:
-    path = shutil.which(tool)
-    if path is None:
-        pytest.fail(f"{tool} is not installed (Debian: apt-get install baresip sox); CI installs it")
-    return path
-
-
 def _baresip_modules() -> Path:
     candidates = [os.environ.get("BARESIP_MODULES", ""), "/usr/lib/baresip/modules",
                   *glob.glob("/usr/lib/*/baresip/modules"), "/usr/local/lib/baresip/modules"]
@@ -54,23 +46,6 @@ def _baresip_modules() -> Path:
             return path
     pytest.fail(f"baresip modules (g711, aufile, aubridge, sndfile, account, menu) not found in {candidates}; "
                 "install baresip-core or set BARESIP_MODULES")
-
-
-@pytest.fixture(scope="module")
-def baresip() -> str:
-    return _require("baresip")
-
-
-@pytest.fixture(scope="module")
-def sox() -> str:
-    return _require("sox")
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    srv = start_server(tmp_path_factory.mktemp("serve-softphones"))
-    yield srv
-    assert srv.stop() == 0, srv.log_path.read_text()[-2000:]
 
 
 def _dbfs(samples: np.ndarray) -> float:
