@@ -31,6 +31,7 @@ sys.path.insert(0, str(REPO))
 from agent.config import SttConfig, SttModel  # noqa: E402
 from agent.stt import Transcript, WhisperTranscriber, normalize_for_wer  # noqa: E402
 from telephony.audio import SAMPLE_RATE, float_to_pcm16  # noqa: E402
+from telephony.g711 import mulaw_round_trip  # noqa: E402
 
 DATA = Path(os.environ.get("BEDSIDE_SHARED", REPO.parent / "shared")) / "data"
 NOISES = ("babble", "car", "street")
@@ -42,27 +43,9 @@ BEGIN, END = "<!-- eval_stt:begin -->", "<!-- eval_stt:end -->"
 
 # --- telephone path -------------------------------------------------------------------------
 
-def mulaw_encode(x: np.ndarray) -> np.ndarray:
-    """float [-1, 1] -> G.711 mu-law bytes (the ITU segment algorithm, as in audioop/pjsip)."""
-    s = np.clip(np.round(x * 32768.0), -32768, 32767).astype(np.int32)
-    v = s >> 2  # 14-bit, floor shift: bit-exact with the ITU reference (checked against audioop)
-    sign = np.where(v < 0, 0x80, 0)
-    mag = (np.minimum(np.abs(v), 8158) << 2) + 0x84
-    exponent = np.clip(np.floor(np.log2(mag >> 7)).astype(np.int32), 0, 7)
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
-
-
-def mulaw_decode(u: np.ndarray) -> np.ndarray:
-    u = ~u.astype(np.int32) & 0xFF
-    exponent, mantissa = (u >> 4) & 0x07, u & 0x0F
-    mag = (((mantissa << 3) + 0x84) << exponent) - 0x84
-    return (np.where(u & 0x80, -mag, mag) / 32768.0).astype(np.float32)
-
-
 def phone_path(x8k: np.ndarray, g711: bool) -> bytes:
     if g711:
-        x8k = mulaw_decode(mulaw_encode(x8k))
+        x8k = mulaw_round_trip(x8k)
     return float_to_pcm16(soxr.resample(x8k.astype(np.float32), 8000, SAMPLE_RATE))
 
 

@@ -1,0 +1,123 @@
+"""Audio as the emotion models take it: float32 mono at 16 kHz, cut into 2-second segments.
+
+Every model entry point goes through :func:`as_audio`, so garbage input gets one clear error
+(:class:`AudioInputError`) or a defined "no signal" answer (:func:`has_signal`), never a crash."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from telephony.audio import SAMPLE_RATE
+
+SEGMENT_S = 2.0
+SEGMENT_SAMPLES = int(SEGMENT_S * SAMPLE_RATE)
+# Shorter than this, a clip carries no usable prosody (one syllable is ~200 ms): "no signal".
+MIN_SIGNAL_S = 0.25
+# Quieter than this over the whole clip is line noise, not a voice: "no signal".
+MIN_SIGNAL_DBFS = -55.0
+# A last segment shorter than this is merged into the previous one instead of standing alone.
+MIN_TAIL_S = 0.5
+MAX_INPUT_S = 60.0  # one scoring call; files are cut into segments before this applies
+
+
+class AudioInputError(ValueError):
+    """Audio that cannot be scored: not finite, wrong shape, wrong rate, too long, undecodable."""
+
+
+def as_audio(pcm: bytes | np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+    """PCM16 bytes, an int16 array or a float array at ``sample_rate`` -> float32 mono 16 kHz.
+
+    Raises AudioInputError for NaN/inf samples, multi-channel arrays, impossible rates and
+    more than MAX_INPUT_S of audio. Clipped audio is accepted (phones clip; it is still speech)."""
+    if isinstance(pcm, (bytes, bytearray, memoryview)):
+        if len(pcm) % 2:
+            raise AudioInputError("PCM16 audio must have an even number of bytes")
+        x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
+    else:
+        arr = np.asarray(pcm)
+        if arr.ndim != 1:
+            raise AudioInputError(f"audio must be mono (1-D), got shape {arr.shape}")
+        if arr.dtype == np.int16:
+            x = arr.astype(np.float32) / 32768.0
+        elif np.issubdtype(arr.dtype, np.floating):
+            x = arr.astype(np.float32, copy=False)
+        else:
+            raise AudioInputError(f"audio must be int16 or float samples, got {arr.dtype}")
+    if not (1000 <= sample_rate <= 384_000):
+        raise AudioInputError(f"implausible sample rate {sample_rate} Hz")
+    if x.size and not np.all(np.isfinite(x)):
+        raise AudioInputError("audio contains NaN or infinite samples")
+    if x.size > MAX_INPUT_S * sample_rate:
+        raise AudioInputError(f"audio is {x.size / sample_rate:.1f} s; score at most {MAX_INPUT_S:.0f} s at once")
+    if sample_rate != SAMPLE_RATE and x.size:
+        x = soxr.resample(x, sample_rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    # Float input may exceed full scale (e.g. after gain); the models saw [-1, 1] in training.
+    return np.clip(x, -1.0, 1.0)
+
+
+def level_dbfs(x: np.ndarray) -> float:
+    if x.size == 0:
+        return -120.0
+    return 20.0 * float(np.log10(max(float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))), 1e-6)))
+
+
+def has_signal(x: np.ndarray) -> bool:
+    """True when a 16 kHz clip is long and loud enough to be scored (see MIN_SIGNAL_*)."""
+    return x.size >= MIN_SIGNAL_S * SAMPLE_RATE and level_dbfs(x) > MIN_SIGNAL_DBFS
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Any audio file soundfile or PyAV can decode (wav, flac, mp3, ogg, ...; any rate) -> float32 16 kHz mono."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioInputError(f"{path}: no such audio file")
+    try:
+        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        mono = data.mean(axis=1)
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        mono, rate = _decode_with_av(path)
+    if mono.size == 0:
+        raise AudioInputError(f"{path}: audio file is empty")
+    if not np.all(np.isfinite(mono)):
+        raise AudioInputError(f"{path}: audio contains NaN or infinite samples")
+    if rate != SAMPLE_RATE:
+        mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
+    return mono
+
+
+def _decode_with_av(path: Path) -> tuple[np.ndarray, int]:
+    """Formats libsndfile lacks (some mp3s, m4a): decode with PyAV, already installed for STT."""
+    import av  # local: only needed for the rare file libsndfile cannot read
+
+    try:
+        with av.open(str(path)) as container:
+            stream = next(s for s in container.streams if s.type == "audio")
+            resampler = av.AudioResampler(format="flt", layout="mono", rate=stream.rate or SAMPLE_RATE)
+            chunks = [
+                frame.to_ndarray().reshape(-1)
+                for packet in container.demux(stream)
+                for decoded in packet.decode()
+                for frame in resampler.resample(decoded)
+            ]
+            rate = resampler.rate or SAMPLE_RATE
+    except (av.error.FFmpegError, StopIteration, ValueError) as exc:
+        raise AudioInputError(f"{path}: cannot decode audio: {exc}") from None
+    return (np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)), int(rate)
+
+
+def split_segments(x: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """Cut 16 kHz audio into consecutive 2-second segments as (start_s, samples).
+
+    A tail shorter than MIN_TAIL_S joins the previous segment (so a 4.3 s file gives two
+    segments, the second 2.3 s long); a clip shorter than 2 s is one segment as it is."""
+    if x.size <= SEGMENT_SAMPLES:
+        return [(0.0, x)]
+    starts = list(range(0, x.size, SEGMENT_SAMPLES))
+    if x.size - starts[-1] < MIN_TAIL_S * SAMPLE_RATE:
+        starts.pop()
+    bounds = starts[1:] + [x.size]
+    return [(s / SAMPLE_RATE, x[s:e]) for s, e in zip(starts, bounds)]

@@ -1,0 +1,1 @@
+"""The emotion models: prosody, vocal burst, language and the audio embedding (one module each)."""
