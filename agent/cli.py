@@ -1,4 +1,4 @@
-"""The ``bedside`` command line: ``serve``, ``call``, ``bench latency``."""
+"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench latency``, ``emotion``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--no-sweep", action="store_true", help="skip the max-calls sweep")
     latency.add_argument("--output", help="also write the table (markdown) to this file")
     _config_args(latency)
+
+    from emotion.cli import add_parser as add_emotion_parser
+
+    add_emotion_parser(sub)
     return parser
 
 
@@ -160,6 +164,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_config(args.file, environ={})
             print(f"{args.file}: ok")
             return EXIT_OK
+        if args.command == "emotion":
+            from emotion.cli import run as run_emotion
+
+            return run_emotion(args)
         if args.command == "bench":
             from agent.bench_latency import run_latency_bench
 

@@ -58,8 +58,9 @@ class PhoneChannel:
         peak = float(np.max(np.abs(y)))
         if peak > 1.0:  # a phone's AGC, not hard clipping, deals with a hot signal
             y = y / peak
-        y = mulaw_round_trip(y)
-        return soxr.resample(y, PHONE_RATE, SAMPLE_RATE).astype(np.float32)
+        y = soxr.resample(mulaw_round_trip(y), PHONE_RATE, SAMPLE_RATE).astype(np.float32)
+        # 16k -> 8k -> 16k can gain or lose a sample on odd lengths; keep the caller's length.
+        return np.pad(y[: x.size], (0, max(0, x.size - y.size)))
 
     def _noise(self, y: np.ndarray) -> np.ndarray:
         clip = self.noise_bank[int(self.rng.integers(len(self.noise_bank)))]

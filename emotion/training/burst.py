@@ -1,0 +1,747 @@
+"""Train and evaluate the vocal-burst head (emotion/models/burst.py) from ../shared.
+
+``python -m emotion.training.burst``          train, write weights/burst.{npz,json}, print the tables
+``python -m emotion.training.burst --eval``   re-score the committed weights on the held-out material
+
+Data (all 2-s crops; a clip gives evenly spread crops at most 1 s apart):
+
+* bursts: the Deeply Nonverbal sample set (16 classes, 312 clips, 199 speakers). Speakers are
+  split into 5 folds (StratifiedGroupKFold, seed 0); fold 0 is the fixed HELD-OUT speaker group
+  (never trained on by the shipped head), folds 1-4 train it. The headline is 5-fold
+  speaker-grouped cross-validation over all 312 clips.
+* ``none``: RAVDESS speech (actors 1-20 train, 21-24 held out), FSDD digit strings (five
+  speakers train, ``theo`` held out), the four background recordings (first 80 % of each file
+  train, last 20 % held out) at -45..-15 dBFS, and faint Gaussian noise (-52..-40 dBFS).
+  NOIZEUS (clean and noisy, 8 kHz telephone speech) is never trained on: it is a held-out
+  false-burst check.
+* every training crop is used clean and once through :class:`emotion.channel.PhoneChannel`
+  (8 kHz, G.711 mu-law, 300-3400 Hz, real noise at 5-20 dB SNR).
+
+Features are YAMNet's per-window embeddings and selected AudioSet scores, pooled over the
+windows (see ``emotion.models.burst.pool_features``); the head is a class-balanced multinomial
+logistic regression. Nothing is cached unless ``cache_dir`` is given (outside the repo)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from emotion import yamnet as yamnet_module
+from emotion.audio import SEGMENT_SAMPLES, has_signal, load_audio
+from emotion.channel import PhoneChannel, load_noise_bank
+from emotion.data import noise_files, noizeus_pairs, nonverbal_clips, ravdess_clips, shared_root
+from emotion.models.base import WEIGHTS_DIR, save_weights
+from emotion.models.burst import (
+    FAMILIES,
+    HEAD_LABELS,
+    NAME,
+    NONE,
+    NONVERBAL_LABELS,
+    YAMNET_ONLY,
+    BurstModel,
+    Mapper,
+    output_labels,
+    pool_features,
+)
+
+SEED = 0
+N_FOLDS = 5
+HELD_OUT_FOLD = 0
+RAVDESS_HELD_OUT = (21, 22, 23, 24)
+RAVDESS_CLIPS_PER_ACTOR = 10
+FSDD_HELD_OUT = "theo"
+FSDD_STRINGS_PER_SPEAKER = 40
+NOISE_TRAIN_FRACTION = 0.8
+NOISE_CROPS_PER_FILE = (25, 8)  # train, held out
+FAINT_NOISE_CROPS = (30, 10)
+CROP_HOP_S = 1.0
+HOP_S = 0.975  # YAMNet windows at most this far apart: 3 windows per 2-s segment
+C = 0.05  # logistic regression inverse regularisation (chosen by CV, see the model card)
+NONE_WEIGHT = 2.0  # extra class weight on `none` (speech must not be called a burst)
+ALPHA = 0.5  # family split: the head class's bonus over its sub-types' YAMNet evidence
+TAU_FLOOR = 0.2  # YAMNet-only types: at least this score before they take mass from `none`
+TAU_QUANTILE = 0.995  # ... and above this quantile of their score on training `none` crops
+# Human-sound AudioSet classes (speech, shouting, laughter ... crowd) and a few mouth-like sounds.
+SCORE_CLASSES = tuple(range(0, 67)) + (401, 461, 485, 494)
+
+LICENCES = {
+    "nonverbal": "Deeply Nonverbal Vocalization sample set, CC BY-NC-ND 4.0 (Deeply Inc.): the head is NON-COMMERCIAL",
+    "ravdess": "RAVDESS speech, CC BY-NC-SA 4.0 (Livingstone & Russo 2018)",
+    "fsdd": "Free Spoken Digit Dataset, CC BY-SA 4.0",
+    "noise": "Speech Commands background noise, CC BY 4.0",
+    "noizeus": "NOIZEUS (Hu & Loizou), research use; evaluation and phone-channel noise only",
+    "yamnet": "YAMNet (TensorFlow model garden, AudioSet), Apache-2.0; used, not redistributed",
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# data: clips -> 2-s crops
+# ---------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClipSpec:
+    """One recording: where it comes from, its head label, speaker group, fold and split."""
+
+    key: str  # stable id (cache key, per-item seeds)
+    label: str  # a HEAD_LABELS entry
+    group: str  # speaker (or noise file) id
+    source: str  # nonverbal / ravdess / fsdd / noise / faint / noizeus
+    fold: int  # CV fold (-1: evaluation-only material)
+    split: str  # "train" or "test" (held-out)
+    load: Callable[[], np.ndarray]
+
+
+def crop_starts(n_samples: int, hop_s: float = CROP_HOP_S) -> list[int]:
+    """Evenly spread 2-s crop starts (first at 0, last ending at the clip's end, <= hop_s apart)."""
+    span = n_samples - SEGMENT_SAMPLES
+    if span <= 0:
+        return [0]
+    n = int(np.ceil(span / (hop_s * 16000))) + 1
+    return [int(round(i * span / (n - 1))) for i in range(n)]
+
+
+def _seed(*parts: Any) -> int:
+    return int.from_bytes(hashlib.sha256("/".join(map(str, parts)).encode()).digest()[:8], "little")
+
+
+def nonverbal_folds(root: Path | None = None) -> dict[str, int]:
+    """Speaker -> fold (0..4), stratified by class; fold HELD_OUT_FOLD is the held-out group."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    clips = nonverbal_clips(root)
+    y = [c.label for c in clips]
+    groups = [c.speaker for c in clips]
+    folds: dict[str, int] = {}
+    splitter = StratifiedGroupKFold(n_splits=N_FOLDS, shuffle=True, random_state=SEED)
+    for k, (_, test) in enumerate(splitter.split(np.zeros(len(y)), y, groups)):
+        for i in test:
+            folds[groups[i]] = k
+    return folds
+
+
+def _fsdd_dir(root: Path) -> Path:
+    return root / "data" / "fsdd"
+
+
+def _digit_string(files: list[Path], rng: np.random.Generator) -> np.ndarray:
+    """2 s of a caller reading digits: 2-4 FSDD utterances of one speaker with short pauses."""
+    out = np.zeros(SEGMENT_SAMPLES, np.float32)
+    pos = int(rng.integers(0, 4000))
+    for path in rng.choice(files, size=int(rng.integers(2, 5)), replace=False):
+        x = load_audio(path)
+        x = x / max(float(np.max(np.abs(x))), 1e-3) * float(rng.uniform(0.2, 0.8))
+        n = min(x.size, SEGMENT_SAMPLES - pos)
+        if n <= 0:
+            break
+        out[pos : pos + n] += x[:n]
+        pos += n + int(rng.integers(800, 5000))
+    return out
+
+
+def _noise_crop(path: Path, lo: float, hi: float, rng: np.random.Generator) -> np.ndarray:
+    x = load_audio(path)
+    a, b = int(lo * x.size), int(hi * x.size) - SEGMENT_SAMPLES
+    start = int(rng.integers(a, max(a + 1, b)))
+    crop = x[start : start + SEGMENT_SAMPLES]
+    rms = max(float(np.sqrt(np.mean(crop**2))), 1e-6)
+    return (crop / rms * 10 ** (rng.uniform(-45, -15) / 20)).astype(np.float32)
+
+
+def clip_specs(root: Path | None = None) -> list[ClipSpec]:
+    """Every recording the burst model trains or is evaluated on (see the module docstring)."""
+    root = root or shared_root()
+    specs: list[ClipSpec] = []
+    folds = nonverbal_folds(root)
+    for c in nonverbal_clips(root):
+        fold = folds[c.speaker]
+        specs.append(
+            ClipSpec(
+                f"nv/{c.path.parent.name}/{c.path.stem}",
+                NONVERBAL_LABELS[c.label],
+                f"nv:{c.speaker}",
+                "nonverbal",
+                fold,
+                "test" if fold == HELD_OUT_FOLD else "train",
+                lambda p=c.path: load_audio(p),
+            )
+        )
+    by_actor: dict[int, list] = {}
+    for c in ravdess_clips(root):
+        by_actor.setdefault(c.actor, []).append(c)
+    train_actors = sorted(a for a in by_actor if a not in RAVDESS_HELD_OUT)
+    for actor, clips in sorted(by_actor.items()):
+        held = actor in RAVDESS_HELD_OUT
+        if not held:
+            rng = np.random.default_rng(_seed("ravdess", actor))
+            clips = [clips[i] for i in sorted(rng.choice(len(clips), RAVDESS_CLIPS_PER_ACTOR, replace=False))]
+        fold = -1 if held else train_actors.index(actor) % N_FOLDS
+        for c in clips:
+            specs.append(
+                ClipSpec(
+                    f"ravdess/{c.path.stem}", NONE, f"ravdess:{actor}", "ravdess", fold,
+                    "test" if held else "train", lambda p=c.path: load_audio(p),
+                )
+            )
+    fsdd = sorted(_fsdd_dir(root).glob("*.flac"))
+    speakers = sorted({p.stem.split("_")[1] for p in fsdd})
+    train_speakers = [s for s in speakers if s != FSDD_HELD_OUT]
+    for spk in speakers:
+        files = [p for p in fsdd if p.stem.split("_")[1] == spk]
+        held = spk == FSDD_HELD_OUT
+        for i in range(FSDD_STRINGS_PER_SPEAKER):
+            rng_seed = _seed("fsdd", spk, i)
+            specs.append(
+                ClipSpec(
+                    f"fsdd/{spk}/{i}", NONE, f"fsdd:{spk}", "fsdd", -1 if held else train_speakers.index(spk) % N_FOLDS,
+                    "test" if held else "train",
+                    lambda f=files, s=rng_seed: _digit_string(f, np.random.default_rng(s)),
+                )
+            )
+    for k, path in enumerate(noise_files(root)):
+        for split, n, lo, hi in (
+            ("train", NOISE_CROPS_PER_FILE[0], 0.0, NOISE_TRAIN_FRACTION),
+            ("test", NOISE_CROPS_PER_FILE[1], NOISE_TRAIN_FRACTION, 1.0),
+        ):
+            for i in range(n):
+                s = _seed("noise", path.stem, split, i)
+                specs.append(
+                    ClipSpec(
+                        f"noise/{path.stem}/{split}/{i}", NONE, f"noise:{path.stem}", "noise",
+                        -1 if split == "test" else k % N_FOLDS, split,
+                        lambda p=path, a=lo, b=hi, s=s: _noise_crop(p, a, b, np.random.default_rng(s)),
+                    )
+                )
+    for split, n in (("train", FAINT_NOISE_CROPS[0]), ("test", FAINT_NOISE_CROPS[1])):
+        for i in range(n):
+            s = _seed("faint", split, i)
+
+            def faint(s: int = s) -> np.ndarray:
+                rng = np.random.default_rng(s)
+                return (rng.standard_normal(SEGMENT_SAMPLES) * 10 ** (rng.uniform(-52, -40) / 20)).astype(np.float32)
+
+            specs.append(
+                ClipSpec(f"faint/{split}/{i}", NONE, "faint", "faint", -1 if split == "test" else 4, split, faint)
+            )
+    for path in _noizeus_files(root):
+        specs.append(
+            ClipSpec(
+                f"noizeus/{path.parent.name}/{path.stem}", NONE, "noizeus", "noizeus", -1, "test",
+                lambda p=path: load_audio(p),
+            )
+        )
+    return specs
+
+
+def _noizeus_files(root: Path) -> list[Path]:
+    """The 15 clean sentences and their 480 noisy versions."""
+    pairs = noizeus_pairs(root)
+    return sorted({c for c, _ in pairs}) + [n for _, n in pairs]
+
+
+# ---------------------------------------------------------------------------------------------
+# features
+# ---------------------------------------------------------------------------------------------
+@dataclass
+class Table:
+    """YAMNet outputs of every crop of every variant: pooled later (the pooling is cheap)."""
+
+    keys: list[str]  # clip key
+    labels: np.ndarray  # head label per crop
+    groups: np.ndarray
+    sources: np.ndarray
+    folds: np.ndarray
+    splits: np.ndarray
+    variants: np.ndarray
+    scores: list[np.ndarray]  # (n_windows, 521) per crop
+    embs: list[np.ndarray]  # (n_windows, 1024) per crop
+
+    def select(self, mask: np.ndarray) -> Table:
+        idx = np.flatnonzero(mask)
+        return Table(
+            [self.keys[i] for i in idx], self.labels[idx], self.groups[idx], self.sources[idx], self.folds[idx],
+            self.splits[idx], self.variants[idx], [self.scores[i] for i in idx], [self.embs[i] for i in idx],
+        )
+
+    def pooled(self, score_idx: np.ndarray) -> np.ndarray:
+        return np.stack([pool_features(s, e, score_idx) for s, e in zip(self.scores, self.embs)])
+
+
+def _channel_for(key: str, variant: str, bank: list[np.ndarray]) -> PhoneChannel:
+    return PhoneChannel(bank, rng=np.random.default_rng(_seed("phone", variant, key)))
+
+
+def extract(
+    specs: Iterable[ClipSpec],
+    variants: tuple[str, ...] = ("clean", "phone"),
+    hop_s: float = HOP_S,
+    cache_dir: Path | None = None,
+    desc: str = "YAMNet features",
+) -> Table:
+    """Run YAMNet over every 2-s crop of every clip in each variant (clean / phone)."""
+    specs = list(specs)
+    net = yamnet_module.YAMNet(num_threads=1)
+    bank = load_noise_bank() if any(v != "clean" for v in variants) else []
+    rows: dict[str, list] = {k: [] for k in ("keys", "labels", "groups", "sources", "folds", "splits", "variants", "scores", "embs")}
+    for spec in tqdm(specs, desc=desc, unit="clip", mininterval=2.0):
+        cached = _cache_load(cache_dir, spec.key, variants, hop_s)
+        if cached is None:
+            x = spec.load()
+            cached = []
+            for variant in variants:
+                y = x if variant == "clean" else _channel_for(spec.key, variant, bank).apply(x)
+                for start in crop_starts(y.size):
+                    crop = y[start : start + SEGMENT_SAMPLES]
+                    if not has_signal(crop):  # the model answers "no signal" without YAMNet
+                        continue
+                    s, e = net.frames(crop, hop_s)
+                    cached.append((variant, s.astype(np.float32), e.astype(np.float32)))
+            _cache_save(cache_dir, spec.key, variants, hop_s, cached)
+        for variant, s, e in cached:
+            rows["keys"].append(spec.key)
+            rows["labels"].append(spec.label)
+            rows["groups"].append(spec.group)
+            rows["sources"].append(spec.source)
+            rows["folds"].append(spec.fold)
+            rows["splits"].append(spec.split)
+            rows["variants"].append(variant)
+            rows["scores"].append(s)
+            rows["embs"].append(e)
+    arr = {k: np.array(v) for k, v in rows.items() if k not in ("keys", "scores", "embs")}
+    return Table(rows["keys"], arr["labels"], arr["groups"], arr["sources"], arr["folds"], arr["splits"],
+                 arr["variants"], rows["scores"], rows["embs"])
+
+
+def _cache_file(cache_dir: Path, key: str, variants: tuple[str, ...], hop_s: float) -> Path:
+    digest = hashlib.sha256(f"{key}|{','.join(variants)}|{hop_s}".encode()).hexdigest()[:24]
+    return cache_dir / f"{digest}.npz"
+
+
+def _cache_load(cache_dir: Path | None, key: str, variants: tuple[str, ...], hop_s: float):
+    if cache_dir is None:
+        return None
+    path = _cache_file(cache_dir, key, variants, hop_s)
+    if not path.is_file():
+        return None
+    with np.load(path, allow_pickle=False) as z:
+        n = int(z["n"])
+        return [(str(z[f"v{i}"]), z[f"s{i}"], z[f"e{i}"]) for i in range(n)]
+
+
+def _cache_save(cache_dir: Path | None, key: str, variants: tuple[str, ...], hop_s: float, rows: list) -> None:
+    if cache_dir is None:
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, np.ndarray] = {"n": np.array(len(rows))}
+    for i, (v, s, e) in enumerate(rows):
+        arrays[f"v{i}"], arrays[f"s{i}"], arrays[f"e{i}"] = np.array(v), s, e
+    np.savez(_cache_file(cache_dir, key, variants, hop_s), **arrays)
+
+
+# ---------------------------------------------------------------------------------------------
+# the head
+# ---------------------------------------------------------------------------------------------
+def class_weights(y: np.ndarray, none_weight: float = NONE_WEIGHT) -> np.ndarray:
+    """Per-sample weights: every head class carries the same total weight, `none` ``none_weight`` x."""
+    labels, counts = np.unique(y, return_counts=True)
+    per = {lab: len(y) / (len(labels) * cnt) for lab, cnt in zip(labels, counts)}
+    per[NONE] = per.get(NONE, 0.0) * none_weight
+    return np.array([per[v] for v in y])
+
+
+def fit_head(X: np.ndarray, y: np.ndarray, c: float = C, none_weight: float = NONE_WEIGHT) -> dict[str, np.ndarray]:
+    """Standardise + class-balanced multinomial logistic regression -> plain arrays."""
+    from sklearn.linear_model import LogisticRegression
+
+    mean = X.mean(0)
+    scale = X.std(0)
+    scale[scale < 1e-6] = 1.0
+    Z = (X - mean) / scale
+    clf = LogisticRegression(C=c, max_iter=3000, tol=1e-4)
+    clf.fit(Z, y, sample_weight=class_weights(y, none_weight))
+    order = [list(clf.classes_).index(lab) for lab in HEAD_LABELS]
+    return {
+        "mean": mean.astype(np.float32),
+        "scale": scale.astype(np.float32),
+        "coef": clf.coef_[order].astype(np.float32),
+        "intercept": clf.intercept_[order].astype(np.float32),
+    }
+
+
+def head_proba(head: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    z = (X - head["mean"]) / head["scale"]
+    logits = z @ head["coef"].T + head["intercept"]
+    logits -= logits.max(1, keepdims=True)
+    e = np.exp(logits)
+    return e / e.sum(1, keepdims=True)
+
+
+def mapping_table(taus: dict[str, float], alpha: float = ALPHA) -> dict[str, Any]:
+    return {
+        "labels": list(output_labels()),
+        "head_labels": list(HEAD_LABELS),
+        "alpha": alpha,
+        "families": {h: [[m, list(names)] for m, names in members] for h, members in FAMILIES.items()},
+        "yamnet_only": {t: list(names) for t, names in YAMNET_ONLY.items()},
+        "tau": taus,
+        "rule": (
+            "family split: a head class with sub-types shares its probability among its members in proportion "
+            "to s_m + alpha*[m is the head class] (s_m: max over windows of the member's YAMNet scores); "
+            "YAMNet-only types take g_t = clip((s_t - tau_t)/(1 - tau_t), 0, 1) from none: none gives up "
+            "p_none*min(1, sum g), shared in proportion to g_t"
+        ),
+    }
+
+
+def calibrate_taus(scores_max: np.ndarray, class_names: tuple[str, ...]) -> dict[str, float]:
+    """tau_t = max(TAU_FLOOR, the TAU_QUANTILE quantile of the type's evidence on `none` crops)."""
+    index = {n: i for i, n in enumerate(class_names)}
+    taus = {}
+    for t, names in YAMNET_ONLY.items():
+        ev = scores_max[:, [index[n] for n in names]].max(1)
+        taus[t] = round(float(max(TAU_FLOOR, np.quantile(ev, TAU_QUANTILE))), 4)
+    return taus
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics
+# ---------------------------------------------------------------------------------------------
+FAMILY_OF = {m: h for h, members in FAMILIES.items() for m, _ in members}
+CLASSES16 = tuple(HEAD_LABELS[:-1])
+CLASSES17 = tuple(HEAD_LABELS)
+
+
+def collapse(label: str) -> str:
+    """Full label -> the head class it belongs to (giggle -> laugh); YAMNet-only types stay as they are."""
+    return FAMILY_OF.get(label, label)
+
+
+def metrics(y_true: list[str] | np.ndarray, y_pred: list[str] | np.ndarray) -> dict[str, Any]:
+    """Macro-F1 over the 16 nonverbal classes (a `none` or other prediction counts as a miss; `none`
+    crops predicted as a burst count against that class's precision), per-class P/R/F1, the 17x17
+    confusion matrix (other labels folded into `none`'s column would hide errors, so they get
+    an extra `other` column) and the false-burst rate on `none` crops."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    y_true = np.asarray(y_true)
+    y_pred = np.asarray(y_pred)
+    p, r, f, n = precision_recall_fscore_support(y_true, y_pred, labels=list(CLASSES16), zero_division=0)
+    cols = list(CLASSES17) + ["other"]
+    pred_cols = np.array([v if v in CLASSES17 else "other" for v in y_pred])
+    cm = [[int(np.sum((y_true == t) & (pred_cols == c))) for c in cols] for t in CLASSES17]
+    is_none = y_true == NONE
+    burst = ~is_none
+    return {
+        "macro_f1": float(np.mean(f)),
+        "accuracy_bursts": float(np.mean(y_true[burst] == y_pred[burst])) if burst.any() else None,
+        "burst_detected": float(np.mean(y_pred[burst] != NONE)) if burst.any() else None,
+        "false_burst_rate": float(np.mean(y_pred[is_none] != NONE)) if is_none.any() else None,
+        "n_bursts": int(burst.sum()),
+        "n_none": int(is_none.sum()),
+        "per_class": {
+            c: {"precision": float(pi), "recall": float(ri), "f1": float(fi), "n": int(ni)}
+            for c, pi, ri, fi, ni in zip(CLASSES16, p, r, f, n)
+        },
+        "confusion": {"rows": list(CLASSES17), "cols": cols, "matrix": cm},
+    }
+
+
+def per_clip(keys: list[str], labels: np.ndarray, dists: np.ndarray, out_labels: tuple[str, ...]):
+    """Clip-level decision: the mean of the clip's crop distributions."""
+    order: dict[str, list[int]] = {}
+    for i, k in enumerate(keys):
+        order.setdefault(k, []).append(i)
+    y, pred = [], []
+    for k, idx in order.items():
+        y.append(labels[idx[0]])
+        pred.append(out_labels[int(np.argmax(dists[idx].mean(0)))])
+    return y, pred
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-validation, training, evaluation
+# ---------------------------------------------------------------------------------------------
+def full_distributions(head: dict[str, np.ndarray], table: Table, score_idx: np.ndarray, mapper: Mapper) -> np.ndarray:
+    P = head_proba(head, table.pooled(score_idx))
+    return np.stack([mapper(p, s.max(0)) for p, s in zip(P, table.scores)])
+
+
+def cross_validate(
+    table: Table,
+    score_idx: np.ndarray,
+    class_names: tuple[str, ...],
+    c: float = C,
+    none_weight: float = NONE_WEIGHT,
+    alpha: float = ALPHA,
+    folds: Iterable[int] = range(N_FOLDS),
+    train_variants: tuple[str, ...] = ("clean", "phone"),
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Speaker-grouped CV on the training-pool material (fold -1 material never enters)."""
+    X = table.pooled(score_idx)
+    labels = output_labels()
+    out: dict[str, dict[str, list]] = {v: {"y": [], "pred": [], "pred_exact": [], "keys": [], "dist": []} for v in ("clean", "phone")}
+    folds = list(folds)
+    for k in tqdm(folds, desc="CV folds", disable=not progress):
+        train = (table.folds >= 0) & (table.folds != k) & np.isin(table.variants, train_variants)
+        if set(folds) != set(range(N_FOLDS)):  # model selection: never look at the held-out fold
+            train &= table.folds != HELD_OUT_FOLD
+        head = fit_head(X[train], table.labels[train], c, none_weight)
+        none_ev = np.stack([s.max(0) for s, m in zip(table.scores, train) if m])[table.labels[train] == NONE]
+        mapper = Mapper(mapping_table(calibrate_taus(none_ev, class_names), alpha), class_names)
+        for variant in ("clean", "phone"):
+            test = (table.folds == k) & (table.variants == variant)
+            if not test.any():
+                continue
+            sub = table.select(test)
+            D = full_distributions(head, sub, score_idx, mapper)
+            top = [labels[i] for i in D.argmax(1)]
+            out[variant]["y"].extend(sub.labels)
+            out[variant]["pred"].extend(collapse(t) for t in top)
+            out[variant]["pred_exact"].extend(top)
+            out[variant]["keys"].extend(sub.keys)
+            out[variant]["dist"].append(D)
+    report: dict[str, Any] = {}
+    for variant, r in out.items():
+        if not r["y"]:
+            continue
+        D = np.concatenate(r["dist"])
+        y = np.array(r["y"])
+        yc, pc = per_clip(r["keys"], y, D, labels)
+        report[variant] = {
+            "segments": metrics(y, r["pred"]),
+            "segments_exact_label_macro_f1": metrics(y, r["pred_exact"])["macro_f1"],
+            "clips": metrics(yc, [collapse(p) for p in pc]),
+        }
+    return report
+
+
+def evaluate_model(model: BurstModel, specs: list[ClipSpec], variant: str, progress: bool = True) -> dict[str, Any]:
+    """Score every 2-s crop of ``specs`` with ``model.predict`` (the real inference path)."""
+    bank = load_noise_bank() if variant != "clean" else []
+    y, pred, exact, keys, sources, dists = [], [], [], [], [], []
+    for spec in tqdm(specs, desc=f"held-out ({variant})", unit="clip", disable=not progress, mininterval=2.0):
+        x = spec.load()
+        if variant != "clean":
+            x = _channel_for(spec.key, f"eval-{variant}", bank).apply(x)
+        for start in crop_starts(x.size):
+            res = model.predict(x[start : start + SEGMENT_SAMPLES])
+            y.append(spec.label)
+            exact.append(res.top)
+            pred.append(collapse(res.top))
+            keys.append(spec.key)
+            sources.append(spec.source)
+            dists.append([res.emotions[lab] for lab in model.labels])
+    y_arr, src = np.array(y), np.array(sources)
+    D = np.array(dists)
+    yc, pc = per_clip(keys, y_arr, D, model.labels)
+    pred_arr = np.array(pred)
+    return {
+        "segments": metrics(y_arr, pred),
+        "segments_exact_label_macro_f1": metrics(y_arr, exact)["macro_f1"],
+        "clips": metrics(yc, [collapse(p) for p in pc]),
+        "false_burst_rate_by_source": {
+            s: {"rate": float(np.mean(pred_arr[src == s] != NONE)), "n": int(np.sum(src == s))}
+            for s in sorted(set(sources)) if s != "nonverbal"
+        },
+    }
+
+
+def heldout_specs(root: Path | None = None, sources: tuple[str, ...] | None = None) -> list[ClipSpec]:
+    specs = [s for s in clip_specs(root) if s.split == "test"]
+    return [s for s in specs if sources is None or s.source in sources]
+
+
+# The regression figure (stored in burst.json, re-checked by the tests): clean held-out
+# speakers' bursts plus held-out RAVDESS speech, per 2-s segment.
+REGRESSION_SOURCES = ("nonverbal", "ravdess")
+
+
+def latency(model: BurstModel, n: int = 60, warmup: int = 5, root: Path | None = None) -> dict[str, float]:
+    """Milliseconds for one 2-s segment on one thread (YAMNet single-threaded), mean and p95."""
+    clips = [c for c in nonverbal_clips(root) if c.label == "sighing"][:4]
+    xs = [load_audio(c.path)[:SEGMENT_SAMPLES] for c in clips]
+    for i in range(warmup):
+        model.predict(xs[i % len(xs)])
+    times = []
+    for i in range(n):
+        t = time.perf_counter()
+        model.predict(xs[i % len(xs)])
+        times.append((time.perf_counter() - t) * 1000)
+    return {"mean_ms": round(float(np.mean(times)), 2), "p95_ms": round(float(np.percentile(times, 95)), 2), "n": n}
+
+
+def evaluate(directory: Path | None = None, root: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    """Re-score the committed weights: held-out speakers clean and through the phone channel,
+    false-burst rate on held-out speech (RAVDESS 21-24, FSDD theo, NOIZEUS), noise, latency."""
+    model = BurstModel.load(directory)
+    specs = heldout_specs(root)
+    report: dict[str, Any] = {"heldout": {}}
+    report["regression"] = evaluate_model(model, [s for s in specs if s.source in REGRESSION_SOURCES], "clean", progress)["segments"]["macro_f1"]
+    for variant in ("clean", "phone"):
+        report["heldout"][variant] = evaluate_model(model, specs, variant, progress)
+    report["latency"] = latency(model, root=root)
+    return report
+
+
+def train(root: Path | None = None, out_dir: Path | None = None, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Extract features, cross-validate (the headline), fit the shipped head on folds 1-4 and the
+    `none` training material, write weights/burst.{npz,json}, evaluate them on the held-out set."""
+    t0 = time.time()
+    np.random.seed(SEED)
+    root = root or shared_root()
+    specs = clip_specs(root)
+    table = extract([s for s in specs if s.split == "train" or s.source == "nonverbal"], cache_dir=cache_dir)
+    class_names = yamnet_module.class_names()
+    score_idx = np.array(SCORE_CLASSES, np.int64)
+    cv = cross_validate(table, score_idx, class_names)
+
+    train_mask = table.splits == "train"
+    X = table.pooled(score_idx)
+    head = fit_head(X[train_mask], table.labels[train_mask])
+    none_ev = np.stack([s.max(0) for s, m in zip(table.scores, train_mask) if m])[table.labels[train_mask] == NONE]
+    taus = calibrate_taus(none_ev, class_names)
+    arrays = {**head, "score_idx": score_idx}
+    counts = {
+        src: {
+            "clips": len({k for k, m in zip(table.keys, (table.sources == src) & train_mask) if m}),
+            "crops": int(np.sum((table.sources == src) & train_mask)),
+        }
+        for src in sorted(set(table.sources))
+    }
+    meta: dict[str, Any] = {
+        "name": NAME,
+        "labels": list(output_labels()),
+        "head_labels": list(HEAD_LABELS),
+        "backbone": {"name": "YAMNet", "file": "yamnet.tflite", "licence": "Apache-2.0", "data": "AudioSet"},
+        "features": {
+            "hop_s": HOP_S,
+            "pool": ["embedding mean", "embedding max", "logit(score) mean", "logit(score) max"],
+            "score_classes": [class_names[i] for i in score_idx],
+            "dim": int(X.shape[1]),
+        },
+        "head": {"type": "multinomial logistic regression", "C": C, "none_weight": NONE_WEIGHT, "standardised": True},
+        "mapping": mapping_table(taus),
+        "split": {
+            "nonverbal": f"StratifiedGroupKFold({N_FOLDS}, shuffle, seed {SEED}) over speakers; fold {HELD_OUT_FOLD} held out",
+            "heldout_speakers": sorted({g.split(":", 1)[1] for g, f in zip(table.groups, table.folds) if f == HELD_OUT_FOLD and g.startswith("nv:")}),
+            "ravdess_heldout_actors": list(RAVDESS_HELD_OUT),
+            "fsdd_heldout_speaker": FSDD_HELD_OUT,
+            "noise": f"first {NOISE_TRAIN_FRACTION:.0%} of each file train, the rest held out",
+            "noizeus": "never trained on (held-out false-burst check)",
+        },
+        "training_counts": counts,
+        "data_licences": LICENCES,
+        "non_commercial": True,
+        "seed": SEED,
+    }
+    save_weights(NAME, {k: v for k, v in arrays.items()}, {**meta, "evaluation": {"cv": _slim(cv)}}, out_dir)
+    t_train = time.time() - t0
+    report = evaluate(out_dir, root)
+    report["cv"] = cv
+    report["train_wall_s"] = round(t_train, 1)
+    report["platform"] = f"{platform.machine()} {platform.processor() or ''} python {sys.version.split()[0]}".strip()
+    meta["evaluation"] = _slim({k: v for k, v in report.items()})
+    meta["regression_macro_f1"] = report["regression"]
+    save_weights(NAME, arrays, meta, out_dir)
+    report["weights_bytes"] = (out_dir or WEIGHTS_DIR).joinpath(f"{NAME}.npz").stat().st_size
+    report["total_wall_s"] = round(time.time() - t0, 1)
+    return report
+
+
+def _slim(obj: Any) -> Any:
+    """Round floats so the json stays readable."""
+    if isinstance(obj, float):
+        return round(obj, 4)
+    if isinstance(obj, dict):
+        return {k: _slim(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_slim(v) for v in obj]
+    return obj
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------------------------
+def _f(v: Any) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def _metric_tables(m: dict[str, Any], title: str) -> list[str]:
+    lines = [f"#### {title}", "", f"macro-F1 (16 classes) **{m['macro_f1']:.3f}**, burst accuracy {_f(m['accuracy_bursts'])}, "
+             f"bursts detected (not `none`) {_f(m['burst_detected'])}, false-burst rate on `none` {_f(m['false_burst_rate'])} "
+             f"({m['n_bursts']} burst / {m['n_none']} none segments)", "",
+             "| class | precision | recall | F1 | n |", "|---|---|---|---|---|"]
+    for c, v in m["per_class"].items():
+        lines.append(f"| {c} | {v['precision']:.2f} | {v['recall']:.2f} | {v['f1']:.2f} | {v['n']} |")
+    cm = m["confusion"]
+    short = {c: c.replace("teeth_", "t_").replace("tongue_", "tg_").replace("throat_", "th_") for c in cm["cols"]}
+    lines += ["", "Confusion (rows true, columns predicted; `other` = a YAMNet-only type):", "",
+              "| true \\ pred | " + " | ".join(short[c] for c in cm["cols"]) + " |",
+              "|---" * (len(cm["cols"]) + 1) + "|"]
+    for r, row in zip(cm["rows"], cm["matrix"]):
+        lines.append(f"| {r} | " + " | ".join(str(v) if v else "·" for v in row) + " |")
+    return lines + [""]
+
+
+def tables(report: dict[str, Any]) -> str:
+    """Markdown: macro-F1, per-class P/R/F1, the 17-class confusion matrix, latency."""
+    out: list[str] = []
+    if "cv" in report:
+        out += ["### Speaker-grouped 5-fold cross-validation (all 312 clips)", "",
+                "| | macro-F1 segments | macro-F1 clips | exact-label macro-F1 | false-burst rate (none segments) |",
+                "|---|---|---|---|---|"]
+        for v, r in report["cv"].items():
+            out.append(f"| {v} | {r['segments']['macro_f1']:.3f} | {r['clips']['macro_f1']:.3f} | "
+                       f"{r['segments_exact_label_macro_f1']:.3f} | {_f(r['segments']['false_burst_rate'])} |")
+        out.append("")
+        out += _metric_tables(report["cv"]["clean"]["segments"], "CV, clean, per 2-s segment")
+    if "heldout" in report:
+        out += ["### Fixed held-out group (unseen speakers, committed weights)", "",
+                "| | macro-F1 segments | macro-F1 clips | exact-label macro-F1 | false-burst: " +
+                " | ".join(report["heldout"]["clean"]["false_burst_rate_by_source"]) + " |",
+                "|---|---|---|---|" + "---|" * len(report["heldout"]["clean"]["false_burst_rate_by_source"])]
+        for v, r in report["heldout"].items():
+            fb = " | ".join(f"{x['rate']:.3f} (n={x['n']})" for x in r["false_burst_rate_by_source"].values())
+            out.append(f"| {v} | {r['segments']['macro_f1']:.3f} | {r['clips']['macro_f1']:.3f} | "
+                       f"{r['segments_exact_label_macro_f1']:.3f} | {fb} |")
+        out.append("")
+        if "regression" in report:
+            out += [f"Regression figure (clean held-out bursts + RAVDESS 21-24, per segment): macro-F1 {report['regression']:.3f}", ""]
+        for v, r in report["heldout"].items():
+            out += _metric_tables(r["segments"], f"Held-out, {v}, per 2-s segment")
+    if "latency" in report:
+        lat = report["latency"]
+        out += [f"Latency per 2-s segment, one thread: mean {lat['mean_ms']:.1f} ms, p95 {lat['p95_ms']:.1f} ms (n={lat['n']})", ""]
+    if "train_wall_s" in report:
+        out += [f"Training wall time {report['train_wall_s']:.0f} s (total with evaluation {report.get('total_wall_s', 0):.0f} s)", ""]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m emotion.training.burst", description=__doc__.split("\n")[0])
+    parser.add_argument("--eval", action="store_true", help="evaluate the committed weights instead of training")
+    parser.add_argument("--out", type=Path, default=None, help="weights directory (default emotion/models/weights)")
+    parser.add_argument("--cache", type=Path, default=None, help="feature cache directory (outside the repo)")
+    parser.add_argument("--json", type=Path, default=None, help="also write the full report here")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    report = evaluate(args.out) if args.eval else train(out_dir=args.out, cache_dir=args.cache)
+    print(tables(report))
+    if args.json:
+        args.json.write_text(json.dumps(_slim(report), indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,80 @@
+"""Prosody model: committed weights on real RAVDESS speech from actors no committed model has seen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from emotion.audio import AudioInputError, load_audio
+from emotion.data import RAVDESS_EMOTIONS, ravdess_clips
+from emotion.models.base import EmotionModel
+from emotion.models.prosody import ProsodyModel
+from emotion.training.ravdess_features import HELD_OUT_ACTORS, speech_crop
+
+
+@pytest.fixture(scope="module")
+def model() -> ProsodyModel:
+    return ProsodyModel.load()
+
+
+@pytest.fixture(scope="module")
+def held_out(shared: Path) -> list:
+    return [c for c in ravdess_clips(shared) if c.actor in HELD_OUT_ACTORS]
+
+
+def _sane(result) -> None:
+    assert set(result.emotions) == set(RAVDESS_EMOTIONS)
+    assert abs(sum(result.emotions.values()) - 1.0) < 1e-5
+    assert all(0.0 <= v <= 1.0 for v in result.emotions.values())
+    assert -1.0 <= result.valence <= 1.0 and 0.0 <= result.arousal <= 1.0
+
+
+def test_scores_real_speech(model: ProsodyModel, held_out: list) -> None:
+    assert isinstance(model, EmotionModel)
+    for clip in held_out[:6]:
+        result = model.predict(speech_crop(load_audio(clip.path)))
+        _sane(result)
+        assert not result.no_signal
+        assert model.score(speech_crop(load_audio(clip.path))) == result.emotions
+
+
+def test_arousal_and_valence_follow_the_acted_emotion(model: ProsodyModel, held_out: list) -> None:
+    def mean(emotion: str, attr: str) -> float:
+        clips = [c for c in held_out if c.emotion == emotion and c.strong]
+        return float(np.mean([getattr(model.predict(speech_crop(load_audio(c.path))), attr) for c in clips]))
+
+    assert mean("angry", "arousal") > mean("sad", "arousal") + 0.15
+    assert mean("angry", "arousal") > mean("calm", "arousal") + 0.15
+    assert mean("happy", "valence") > mean("sad", "valence") + 0.2
+
+
+@pytest.mark.slow
+def test_committed_weights_keep_the_model_card_scores(model: ProsodyModel) -> None:
+    """Regression: re-score actors 21-24 (never trained on) and compare with prosody.json."""
+    from emotion.training.prosody import evaluate
+
+    expected = model.meta["held_out"]
+    got = evaluate(latency=False)["held_out"]
+    for condition in ("clean", "phone"):
+        assert got[condition]["uar"] >= expected[condition]["uar"] - 0.02, condition
+    assert got["clean"]["uar"] > 0.55  # far above chance (0.125) whatever the card says
+
+
+def test_no_signal_and_garbage(model: ProsodyModel, held_out: list) -> None:
+    assert model.predict(np.zeros(0, np.float32)).no_signal
+    assert model.predict(np.full(1600, 0.2, np.float32)).no_signal  # 0.1 s
+    assert model.predict(np.zeros(32000, np.int16)).no_signal
+    _sane(model.predict(np.zeros(32000, np.int16)))
+    with pytest.raises(AudioInputError, match="NaN"):
+        model.predict(np.array([0.1, np.nan] * 16000, np.float32))
+    speech = speech_crop(load_audio(held_out[0].path))
+    clipped = np.clip(speech * 20.0, -1.0, 1.0)
+    _sane(model.predict(clipped))
+    import soxr
+
+    narrow = soxr.resample(speech, 16000, 8000)
+    result = model.predict(narrow, sample_rate=8000)
+    _sane(result)
+    assert not result.no_signal
