@@ -694,8 +694,15 @@ def _metric_tables(m: dict[str, Any], title: str) -> list[str]:
     return lines + [""]
 
 
-def tables(report: dict[str, Any]) -> str:
-    """Markdown: macro-F1, per-class P/R/F1, the 17-class confusion matrix, latency."""
+def tables(report: dict[str, Any], evaluation: dict[str, Any] | None = None) -> str:
+    """Markdown: macro-F1, per-class P/R/F1, the 17-class confusion matrix, latency.
+
+    ``report`` is what :func:`train` returns, or the committed metadata; with ``evaluation`` (a
+    fresh :func:`evaluate` of the committed weights) the held-out part comes from that instead."""
+    if "evaluation" in report:  # committed metadata: its stored evaluation holds the CV and held-out scores
+        report = report["evaluation"]
+    if evaluation is not None:
+        report = {**report, **evaluation}
     out: list[str] = []
     if "cv" in report:
         out += ["### Speaker-grouped 5-fold cross-validation (all 312 clips)", "",
