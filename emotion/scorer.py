@@ -1,6 +1,6 @@
 """Scoring audio with all three audio models at once: prosody, vocal burst and the embedding.
 
-Prosody and the embedding share one Whisper encoding per segment; the burst model runs YAMNet.
+All three share one Whisper encoding per segment; the burst model also runs YAMNet.
 A file is cut into 2-s segments (:func:`emotion.audio.split_segments`) and summarised by one
 aggregate, by this rule:
 
@@ -73,7 +73,7 @@ class AudioScorer:
         features = SpeechFeatures()
         return cls(
             ProsodyModel.load(directory, features),
-            BurstModel.load(directory),
+            BurstModel.load(directory, features),
             EmbeddingModel.load(directory, features),
         )
 
@@ -86,7 +86,7 @@ class AudioScorer:
         return SegmentScores(
             begin, end,
             self.prosody.predict_features(feats),
-            self.burst.predict(x),
+            self.burst.predict(x, speech=feats),
             self.embedding.embed_features(feats[None])[0],
         )
 

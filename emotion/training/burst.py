@@ -18,8 +18,10 @@ Data (all 2-s crops; a clip gives evenly spread crops at most 1 s apart):
   (8 kHz, G.711 mu-law, 300-3400 Hz, real noise at 5-20 dB SNR).
 
 Features are YAMNet's per-window embeddings and selected AudioSet scores, pooled over the
-windows (see ``emotion.models.burst.pool_features``); the head is a class-balanced multinomial
-logistic regression. Nothing is cached unless ``cache_dir`` is given (outside the repo)."""
+windows (see ``emotion.models.burst.pool_features``), beside the pooled Whisper encoder states
+that prosody also reads; the head is a class-balanced multinomial logistic regression whose C is
+chosen by 4-fold CV on folds 1-4 (never the held-out fold). Nothing is cached unless
+``cache_dir`` is given (outside the repo)."""
 
 from __future__ import annotations
 
@@ -43,6 +45,7 @@ from emotion.audio import SEGMENT_SAMPLES, has_signal, load_audio
 from emotion.channel import PhoneChannel, load_noise_bank
 from emotion.data import noise_files, noizeus_pairs, nonverbal_clips, ravdess_clips, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
+from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
 from emotion.models.burst import (
     FAMILIES,
     HEAD_LABELS,
@@ -68,7 +71,7 @@ NOISE_CROPS_PER_FILE = (25, 8)  # train, held out
 FAINT_NOISE_CROPS = (30, 10)
 CROP_HOP_S = 1.0
 HOP_S = 0.975  # YAMNet windows at most this far apart: 3 windows per 2-s segment
-C = 0.05  # logistic regression inverse regularisation (chosen by CV, see the model card)
+C_GRID = (0.02, 0.05, 0.1)  # logistic regression inverse regularisation: chosen by CV on folds 1-4 only
 NONE_WEIGHT = 2.0  # extra class weight on `none` (speech must not be called a burst)
 ALPHA = 0.5  # family split: the head class's bonus over its sub-types' YAMNet evidence
 TAU_FLOOR = 0.2  # YAMNet-only types: at least this score before they take mass from `none`
@@ -254,7 +257,7 @@ def _noizeus_files(root: Path) -> list[Path]:
 # ---------------------------------------------------------------------------------------------
 @dataclass
 class Table:
-    """YAMNet outputs of every crop of every variant: pooled later (the pooling is cheap)."""
+    """YAMNet outputs and pooled Whisper states of every crop of every variant (YAMNet's are pooled later)."""
 
     keys: list[str]  # clip key
     labels: np.ndarray  # head label per crop
@@ -265,16 +268,20 @@ class Table:
     variants: np.ndarray
     scores: list[np.ndarray]  # (n_windows, 521) per crop
     embs: list[np.ndarray]  # (n_windows, 1024) per crop
+    speech: np.ndarray  # (n_crops, speech feature dim): emotion.speech_features
 
     def select(self, mask: np.ndarray) -> Table:
         idx = np.flatnonzero(mask)
         return Table(
             [self.keys[i] for i in idx], self.labels[idx], self.groups[idx], self.sources[idx], self.folds[idx],
             self.splits[idx], self.variants[idx], [self.scores[i] for i in idx], [self.embs[i] for i in idx],
+            self.speech[idx],
         )
 
     def pooled(self, score_idx: np.ndarray) -> np.ndarray:
-        return np.stack([pool_features(s, e, score_idx) for s, e in zip(self.scores, self.embs)])
+        """The head's input rows, as ``BurstModel.features`` builds them."""
+        yam = np.stack([pool_features(s, e, score_idx) for s, e in zip(self.scores, self.embs)])
+        return np.hstack([yam, self.speech])
 
 
 def _channel_for(key: str, variant: str, bank: list[np.ndarray]) -> PhoneChannel:
@@ -286,13 +293,15 @@ def extract(
     variants: tuple[str, ...] = ("clean", "phone"),
     hop_s: float = HOP_S,
     cache_dir: Path | None = None,
-    desc: str = "YAMNet features",
+    desc: str = "burst features",
 ) -> Table:
-    """Run YAMNet over every 2-s crop of every clip in each variant (clean / phone)."""
+    """Run YAMNet and the Whisper encoder over every 2-s crop of every clip in each variant (clean / phone)."""
     specs = list(specs)
     net = yamnet_module.YAMNet(num_threads=1)
+    encoder = SpeechFeatures()
     bank = load_noise_bank() if any(v != "clean" for v in variants) else []
-    rows: dict[str, list] = {k: [] for k in ("keys", "labels", "groups", "sources", "folds", "splits", "variants", "scores", "embs")}
+    fields = ("keys", "labels", "groups", "sources", "folds", "splits", "variants", "scores", "embs", "speech")
+    rows: dict[str, list] = {k: [] for k in fields}
     for spec in tqdm(specs, desc=desc, unit="clip", mininterval=2.0):
         cached = _cache_load(cache_dir, spec.key, variants, hop_s)
         if cached is None:
@@ -305,9 +314,9 @@ def extract(
                     if not has_signal(crop):  # the model answers "no signal" without YAMNet
                         continue
                     s, e = net.frames(crop, hop_s)
-                    cached.append((variant, s.astype(np.float32), e.astype(np.float32)))
+                    cached.append((variant, s.astype(np.float32), e.astype(np.float32), encoder.features(crop)))
             _cache_save(cache_dir, spec.key, variants, hop_s, cached)
-        for variant, s, e in cached:
+        for variant, s, e, w in cached:
             rows["keys"].append(spec.key)
             rows["labels"].append(spec.label)
             rows["groups"].append(spec.group)
@@ -317,13 +326,15 @@ def extract(
             rows["variants"].append(variant)
             rows["scores"].append(s)
             rows["embs"].append(e)
-    arr = {k: np.array(v) for k, v in rows.items() if k not in ("keys", "scores", "embs")}
+            rows["speech"].append(w)
+    arr = {k: np.array(v) for k, v in rows.items() if k not in ("keys", "scores", "embs", "speech")}
+    speech = np.array(rows["speech"], np.float32).reshape(len(rows["keys"]), -1)
     return Table(rows["keys"], arr["labels"], arr["groups"], arr["sources"], arr["folds"], arr["splits"],
-                 arr["variants"], rows["scores"], rows["embs"])
+                 arr["variants"], rows["scores"], rows["embs"], speech)
 
 
 def _cache_file(cache_dir: Path, key: str, variants: tuple[str, ...], hop_s: float) -> Path:
-    digest = hashlib.sha256(f"{key}|{','.join(variants)}|{hop_s}".encode()).hexdigest()[:24]
+    digest = hashlib.sha256(f"{key}|{','.join(variants)}|{hop_s}|{FEATURE_VERSION}".encode()).hexdigest()[:24]
     return cache_dir / f"{digest}.npz"
 
 
@@ -335,7 +346,7 @@ def _cache_load(cache_dir: Path | None, key: str, variants: tuple[str, ...], hop
         return None
     with np.load(path, allow_pickle=False) as z:
         n = int(z["n"])
-        return [(str(z[f"v{i}"]), z[f"s{i}"], z[f"e{i}"]) for i in range(n)]
+        return [(str(z[f"v{i}"]), z[f"s{i}"], z[f"e{i}"], z[f"w{i}"]) for i in range(n)]
 
 
 def _cache_save(cache_dir: Path | None, key: str, variants: tuple[str, ...], hop_s: float, rows: list) -> None:
@@ -343,8 +354,8 @@ def _cache_save(cache_dir: Path | None, key: str, variants: tuple[str, ...], hop
         return
     cache_dir.mkdir(parents=True, exist_ok=True)
     arrays: dict[str, np.ndarray] = {"n": np.array(len(rows))}
-    for i, (v, s, e) in enumerate(rows):
-        arrays[f"v{i}"], arrays[f"s{i}"], arrays[f"e{i}"] = np.array(v), s, e
+    for i, (v, s, e, w) in enumerate(rows):
+        arrays[f"v{i}"], arrays[f"s{i}"], arrays[f"e{i}"], arrays[f"w{i}"] = np.array(v), s, e, w
     np.savez(_cache_file(cache_dir, key, variants, hop_s), **arrays)
 
 
@@ -359,7 +370,7 @@ def class_weights(y: np.ndarray, none_weight: float = NONE_WEIGHT) -> np.ndarray
     return np.array([per[v] for v in y])
 
 
-def fit_head(X: np.ndarray, y: np.ndarray, c: float = C, none_weight: float = NONE_WEIGHT) -> dict[str, np.ndarray]:
+def fit_head(X: np.ndarray, y: np.ndarray, c: float = C_GRID[1], none_weight: float = NONE_WEIGHT) -> dict[str, np.ndarray]:
     """Standardise + class-balanced multinomial logistic regression -> plain arrays."""
     from sklearn.linear_model import LogisticRegression
 
@@ -480,7 +491,7 @@ def cross_validate(
     table: Table,
     score_idx: np.ndarray,
     class_names: tuple[str, ...],
-    c: float = C,
+    c: float = C_GRID[1],
     none_weight: float = NONE_WEIGHT,
     alpha: float = ALPHA,
     folds: Iterable[int] = range(N_FOLDS),
@@ -604,11 +615,18 @@ def train(root: Path | None = None, out_dir: Path | None = None, cache_dir: Path
     table = extract([s for s in specs if s.split == "train" or s.source == "nonverbal"], cache_dir=cache_dir)
     class_names = yamnet_module.class_names()
     score_idx = np.array(SCORE_CLASSES, np.int64)
-    cv = cross_validate(table, score_idx, class_names)
+    # Model selection never sees the held-out fold: 4-fold CV over folds 1-4, clean + phone F1.
+    selection = {
+        c: cross_validate(table, score_idx, class_names, c=c, folds=range(1, N_FOLDS), progress=False) for c in
+        tqdm(C_GRID, desc="burst: choosing C")
+    }
+    selection_f1 = {c: {v: r["segments"]["macro_f1"] for v, r in rep.items()} for c, rep in selection.items()}
+    best_c = max(C_GRID, key=lambda c: sum(selection_f1[c].values()))
+    cv = cross_validate(table, score_idx, class_names, c=best_c)
 
     train_mask = table.splits == "train"
     X = table.pooled(score_idx)
-    head = fit_head(X[train_mask], table.labels[train_mask])
+    head = fit_head(X[train_mask], table.labels[train_mask], best_c)
     none_ev = np.stack([s.max(0) for s, m in zip(table.scores, train_mask) if m])[table.labels[train_mask] == NONE]
     taus = calibrate_taus(none_ev, class_names)
     arrays = {**head, "score_idx": score_idx}
@@ -628,9 +646,13 @@ def train(root: Path | None = None, out_dir: Path | None = None, cache_dir: Path
             "hop_s": HOP_S,
             "pool": ["embedding mean", "embedding max", "logit(score) mean", "logit(score) max"],
             "score_classes": [class_names[i] for i in score_idx],
+            "speech": FEATURE_VERSION,
             "dim": int(X.shape[1]),
         },
-        "head": {"type": "multinomial logistic regression", "C": C, "none_weight": NONE_WEIGHT, "standardised": True},
+        "head": {
+            "type": "multinomial logistic regression", "C": best_c, "none_weight": NONE_WEIGHT, "standardised": True,
+            "c_selection_macro_f1_folds_1_4": {str(c): {v: round(f, 4) for v, f in r.items()} for c, r in selection_f1.items()},
+        },
         "mapping": mapping_table(taus),
         "split": {
             "nonverbal": f"StratifiedGroupKFold({N_FOLDS}, shuffle, seed {SEED}) over speakers; fold {HELD_OUT_FOLD} held out",

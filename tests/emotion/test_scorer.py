@@ -17,8 +17,8 @@ def scorer() -> AudioScorer:
     return AudioScorer.load()
 
 
-def test_one_encoding_feeds_prosody_and_embedding(scorer: AudioScorer) -> None:
-    assert scorer.prosody.features is scorer.embedding.features
+def test_one_encoding_feeds_all_three_models(scorer: AudioScorer) -> None:
+    assert scorer.prosody.features is scorer.embedding.features is scorer.burst.speech
 
 
 def test_speech_file(scorer: AudioScorer, shared: Path) -> None:
