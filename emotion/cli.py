@@ -158,7 +158,7 @@ def audio_latency_table() -> str:
     scorer = AudioScorer.load()
     load_s = time.perf_counter() - t0
     x = load_audio(ravdess_clips()[0].path)[:32000]
-    lat = latency_ms(lambda: scorer.score_segment(x), runs=50)
+    lat = latency_ms(lambda: scorer.score_segment(x), runs=100)
     silent = np.zeros(32000, np.float32)
     return (f"Audio models (prosody + burst + embedding), one core: load {load_s:.2f} s; per 2-s segment "
             f"{lat['mean_ms']} ms mean, {lat['p95_ms']} ms p95 "

@@ -21,7 +21,7 @@ from emotion.channel import PhoneChannel, load_noise_bank
 from emotion.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.models.prosody import CIRCUMPLEX, ProsodyModel
-from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
+from emotion.speech_features import FEATURE_VERSION
 from emotion.training.common import confusion, confusion_table, latency_ms, progress, recalls
 from emotion.training.ravdess_features import CV_FOLDS, HELD_OUT_ACTORS, SEED, RavdessFeatures, load_or_extract, speech_crop
 

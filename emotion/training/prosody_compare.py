@@ -22,7 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 from scipy.fft import dct
-from scipy.signal import stft
 
 from emotion.audio import load_audio
 from emotion.channel import PhoneChannel, load_noise_bank
