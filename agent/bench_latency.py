@@ -53,7 +53,8 @@ def free_port() -> int:
 
 
 async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> asyncio.subprocess.Process:
-    cmd = [sys.executable, "-m", "agent.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true"]
+    cmd = [sys.executable, "-m", "agent.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true",
+           "--set", "emotion.service.port=0"]
     if args.config:
         cmd += ["--config", args.config]
     for item in args.set:

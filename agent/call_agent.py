@@ -24,24 +24,29 @@ from agent.metrics import Metrics
 from agent.responder import AgentReply, CallerTurn, Responder
 from agent.speaker import Speaker, Spoken
 from agent.stt import SttOverloaded, SttWorker
+from emotion.events import EmotionUpdate, Trend
+from emotion.timeline import Timeline
 from telephony.barge_in import BargeInDetector
 from telephony.call_session import CallSession
 from telephony.events import DtmfDigit, Hangup, Segment, SpeechStarted, Utterance
 from telephony.segmenter import Segmenter
 
 
-class SegmentSink(Protocol):
-    """Where 2-second segments go (the emotion client, once it lands). Must not block."""
+class EmotionSink(Protocol):
+    """Where the call's 2-second segments and transcripts go: the call's emotion client
+    (emotion/client.py). Submitting never blocks; ``latest`` is the caller's current state."""
+
+    latest: EmotionUpdate
+    on_update: Callable[[EmotionUpdate], None] | None
+    timeline: Timeline
 
     def submit(self, call_id: str, segment: Segment) -> None: ...
 
+    def submit_transcript(self, text: str, at_s: float) -> bool: ...
 
-class CountingSegmentSink:
-    def __init__(self) -> None:
-        self.count = 0
+    def start(self) -> None: ...
 
-    def submit(self, call_id: str, segment: Segment) -> None:
-        self.count += 1
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,8 @@ class CallSummary:
     reprompts: int = 0
     end_reason: str = ""
     transcripts: list[str] = field(default_factory=list)
+    emotion: EmotionUpdate | None = None  # the caller's state when the call ended
+    emotion_timeline: Timeline | None = None  # scores per segment/utterance, states, bursts (no words)
 
 
 class CallAgent:
@@ -75,7 +82,7 @@ class CallAgent:
         stt: SttWorker,
         speaker: Speaker,
         segmenter: Segmenter,
-        segment_sink: SegmentSink,
+        emotion: EmotionSink,
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -85,7 +92,9 @@ class CallAgent:
         self.stt = stt
         self.speaker = speaker
         self.segmenter = segmenter
-        self.segment_sink = segment_sink
+        self.emotion = emotion
+        emotion.on_update = self._on_emotion
+        self._emotion_shown: tuple[Trend, bool] = (emotion.latest.trend, emotion.latest.available)
         self.metrics = metrics
         self.clock = clock
         self.log = get_logger("agent", call_id=session.call_id)
@@ -106,6 +115,7 @@ class CallAgent:
         turn = self.config.turn
         self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec)
         self.metrics.inc("calls")
+        self.emotion.start()
         deadline = self.clock() + turn.max_call_s
         helpers = [
             asyncio.create_task(self._listen(), name=f"listen-{self.session.call_id}"),
@@ -135,6 +145,17 @@ class CallAgent:
             if not self.session.ended.is_set():
                 await self.session.hangup("agent")
             await self._finish_listening()
+            await self.emotion.close()
+            self.summary.emotion = self.emotion.latest
+            self.summary.emotion_timeline = timeline = self.emotion.timeline
+            self.log.info(
+                "call_emotion",
+                segments=len(timeline.segments),
+                utterances=len(timeline.utterances),
+                bursts=[s.burst for s in timeline.bursts],
+                breaker_transitions=len(timeline.breaker),
+                **{k: v for k, v in self.emotion.latest.as_dict().items() if k in ("valence", "arousal", "trend", "available")},
+            )
             self.summary.end_reason = self.session.end_reason or self.summary.end_reason
             self.log.info(
                 "call_ended",
@@ -164,7 +185,7 @@ class CallAgent:
                 self._barge_in.reset()
             for event in events:
                 if isinstance(event, Segment):
-                    self.segment_sink.submit(self.session.call_id, event)
+                    self.emotion.submit(self.session.call_id, event)
                 elif isinstance(event, Utterance):
                     backchannel = self._overlapped and not self._barged
                     self._inbox.put_nowait(_UtteranceReady(event, self.clock(), backchannel))
@@ -195,6 +216,18 @@ class CallAgent:
         self.summary.turns += 1
         self._supersede_reply()
         self._reply_task = asyncio.create_task(self._answer_utterance(item, self.summary.turns))
+
+    def _on_emotion(self, update: EmotionUpdate) -> None:
+        """The caller's emotional state changed. Replies read ``self.emotion.latest``; the log
+        shows trend and availability changes at INFO (scores only, never words)."""
+        self.metrics.inc("emotion_updates")
+        shown = (update.trend, update.available)
+        if shown != self._emotion_shown:
+            self._emotion_shown = shown
+            self.log.info(
+                "emotion_state", trend=str(update.trend), available=update.available,
+                valence=round(update.valence, 2), arousal=round(update.arousal, 2), coherence=round(update.coherence, 2),
+            )
 
     # ---- timers ----------------------------------------------------------------------------
     def _next_timer(self, deadline: float) -> float:
@@ -332,7 +365,7 @@ class CallAgent:
             if isinstance(event, Utterance):
                 self._start_transcription(event)
             elif isinstance(event, Segment):
-                self.segment_sink.submit(self.session.call_id, event)
+                self.emotion.submit(self.session.call_id, event)
         if self._stt_tasks:
             await asyncio.wait(set(self._stt_tasks), timeout=self.config.stt.max_queue_wait_s + 5)
 
@@ -350,7 +383,9 @@ class CallAgent:
         self.metrics.observe_ms("stt_inference_ms", result.elapsed_s * 1000)
         self.summary.transcripts.append(result.text)
         self.log.info("caller_said", transcript=result.text, stt_ms=round(result.elapsed_s * 1000))
+        if result.text:
+            self.emotion.submit_transcript(result.text, utterance.end_time)
         return result.text
 
 
-__all__ = ["CallAgent", "CallSummary", "CountingSegmentSink", "SegmentSink"]
+__all__ = ["CallAgent", "CallSummary", "EmotionSink"]

@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     config_cmd = sub.add_parser("config", help="show or check configuration")
     config_sub = config_cmd.add_subparsers(dest="config_command", required=True)
     config_sub.add_parser("defaults", help="print every setting with its default, as commented YAML")
-    check = config_sub.add_parser("check", help="validate a config file (exit 2 with FILE:LINE errors)")
+    check = config_sub.add_parser("check", help="validate a config file (exit 2 with FILE:LINE:COL errors)")
     check.add_argument("file")
 
     bench = sub.add_parser("bench", help="benchmarks")
@@ -63,10 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--no-sweep", action="store_true", help="skip the max-calls sweep")
     latency.add_argument("--output", help="also write the table (markdown) to this file")
     _config_args(latency)
+    emotion_bench = bench_sub.add_parser("emotion", help="emotion service throughput and latency per concurrent calls")
+    emotion_bench.add_argument("--calls", default="1,5,10", help="comma-separated concurrency levels")
+    emotion_bench.add_argument("--seconds", type=float, default=30.0, help="length of each level's run")
+    emotion_bench.add_argument("--output", help="also write the table (markdown) to this file")
+    _config_args(emotion_bench)
 
     from emotion.cli import add_parser as add_emotion_parser
 
-    add_emotion_parser(sub)
+    add_emotion_parser(sub, _config_args)
     return parser
 
 
@@ -167,7 +172,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "emotion":
             from emotion.cli import run as run_emotion
 
-            return run_emotion(args)
+            return run_emotion(args, _load, _configure_logging)
+        if args.command == "bench" and args.bench == "emotion":
+            from emotion.bench import run_emotion_bench
+
+            _configure_logging(_quiet(_load(args)))
+            return asyncio.run(run_emotion_bench(args))
         if args.command == "bench":
             from agent.bench_latency import run_latency_bench
 

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.yaml_source import ConfigError, key_positions, read_mapping, validation_problems
+from emotion.config import EmotionConfig
 from telephony.config import SegmentationConfig, SipConfig
 from tts.config import TtsConfig
 
@@ -120,52 +122,11 @@ class BedsideConfig(_Strict):
     stt: SttConfig = Field(default_factory=SttConfig)
     tts: TtsConfig = Field(default_factory=TtsConfig)
     turn: TurnConfig = Field(default_factory=TurnConfig)
+    emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 
-class ConfigError(ValueError):
-    """A config problem, worded for the person who edits the file."""
-
-
 ENV_PREFIX = "BEDSIDE_"
-
-
-def _yaml_mapping(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise ConfigError(f"{where}: YAML syntax error: {exc.problem}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}:1:1: the config must be a mapping, not {type(data).__name__}")
-    return data
-
-
-def _key_lines(path: Path) -> dict[tuple[str, ...], int]:
-    """Line of every mapping key, by dotted path, so validation errors can point into the file."""
-    lines: dict[tuple[str, ...], int] = {}
-    try:
-        root = yaml.compose(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return lines
-
-    def walk(node: yaml.Node, prefix: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for key, value in node.value:
-                here = (*prefix, str(key.value))
-                lines[here] = key.start_mark.line + 1
-                walk(value, here)
-
-    if root is not None:
-        walk(root, ())
-    return lines
 
 
 def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
@@ -227,19 +188,13 @@ def load_config(
     if path is None and environ.get(ENV_PREFIX + "CONFIG"):
         path = environ[ENV_PREFIX + "CONFIG"]
     data: dict[str, Any] = {}
-    key_lines: dict[tuple[str, ...], int] = {}
+    positions: dict[tuple[str, ...], tuple[int, int]] = {}
     if path is not None:
-        data = _yaml_mapping(Path(path))
-        key_lines = _key_lines(Path(path))
+        data = read_mapping(Path(path))
+        positions = key_positions(Path(path))
     data = _merge(data, _env_overrides(environ))
     data = _merge(data, overrides or {})
     try:
         return BedsideConfig.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(str(p) for p in err["loc"])
-            line = next((key_lines[loc[:n]] for n in range(len(loc), 0, -1) if loc[:n] in key_lines), None)
-            where = f"{path}:{line}" if line else (str(path) if path else "config")
-            problems.append(f"{where}: {'.'.join(loc) or '(root)'}: {err['msg']}")
-        raise ConfigError("\n".join(problems)) from exc
+        raise ConfigError("\n".join(validation_problems(exc, path, positions))) from exc

@@ -1,7 +1,9 @@
 """``bedside serve``: wires the SIP gateway to one ``CallAgent`` per call.
 
 Shared, loaded once: the STT worker (bounded queue), the piper voice and its phrase cache
-(every scripted line pre-synthesized before the first call), the silero VAD model.
+(every scripted line pre-synthesized before the first call), the silero VAD model, and (in the
+front process, by default) the emotion service, which every call of every process reaches over
+its own WebSocket (``emotion.service.mode``: in_process, remote or off).
 SIGTERM/SIGINT stop new calls (503) and let calls in progress finish, up to
 ``sip.drain_timeout_s``."""
 
@@ -12,7 +14,7 @@ import json
 import signal
 import time
 
-from agent.call_agent import CallAgent, CountingSegmentSink, SegmentSink
+from agent.call_agent import CallAgent
 from agent.config import BedsideConfig
 from agent.logs import get_logger
 from agent.metrics import Metrics
@@ -20,6 +22,11 @@ from agent.responder import ResponderKind, create_responder
 from agent.speaker import Speaker
 from agent.stt import SttWorker
 from agent.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
+from emotion.burst_delivery import load_burst_delivery
+from emotion.client import EmotionClient
+from emotion.config import ServiceMode
+from emotion.models.base import ModelLoadError
+from emotion.window import RollingWindow
 from telephony.call_session import CallSession
 from telephony.segmenter import Segmenter
 from telephony.user_agent import SipUserAgent
@@ -29,9 +36,7 @@ from tts.synthesizer import PiperSynthesizer
 
 
 class BedsideServer:
-    def __init__(
-        self, config: BedsideConfig, segment_sink: SegmentSink | None = None, worker_index: int | None = None
-    ) -> None:
+    def __init__(self, config: BedsideConfig, worker_index: int | None = None) -> None:
         self.worker_index = worker_index
         processes = 1 if worker_index is not None else process_count(config)
         self.pool = WorkerPool(config, processes) if processes > 1 else None
@@ -44,7 +49,9 @@ class BedsideServer:
         self.stt = SttWorker(config.stt)
         self.synth = PiperSynthesizer(config.tts)
         self.phrases = PhraseCache(self.synth, config.tts.cache_entries)
-        self.segment_sink = segment_sink or CountingSegmentSink()
+        self.bursts = load_burst_delivery(config.emotion.burst_delivery)  # validated now: a bad table stops startup
+        self.emotion_service = None
+        self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
         self.vad_model = None
         self.ua = SipUserAgent(
             config.sip,
@@ -57,8 +64,13 @@ class BedsideServer:
 
     async def start(self) -> None:
         started = time.monotonic()
+        if self.config.emotion.service.mode is ServiceMode.IN_PROCESS:
+            try:
+                await self._start_emotion_service()
+            except (ModelLoadError, OSError) as exc:  # emotion must never stop calls: run without it
+                self.log.error("emotion_unavailable", error=str(exc))
         if self.pool is not None:
-            await self.pool.spawn()
+            await self.pool.spawn(self.emotion_url)
         self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)
@@ -73,8 +85,19 @@ class BedsideServer:
             sip_port=self.ua.port,
             responder=self.config.turn.responder,
             stt_model=self.config.stt.model.value,
+            emotion=self.emotion_url is not None,
             startup_s=round(time.monotonic() - started, 2),
         )
+
+    async def _start_emotion_service(self) -> None:
+        from emotion.engine import EmotionEngine
+        from emotion.service import EmotionService
+
+        service_config = self.config.emotion.service
+        engine = await asyncio.to_thread(EmotionEngine.load, None, service_config.workers)
+        self.emotion_service = EmotionService(engine, service_config)
+        await self.emotion_service.start()
+        self.emotion_url = self.emotion_service.url
 
     async def serve_forever(self) -> None:
         loop = asyncio.get_running_loop()
@@ -100,10 +123,21 @@ class BedsideServer:
         await asyncio.gather(*self._calls, return_exceptions=True)
         await self.ua.stop()
         await self.stt.stop()
+        if self.emotion_service is not None:
+            await self.emotion_service.stop()
+            self.emotion_service.engine.close()
         self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
 
     def _report_load(self, active: int) -> None:
         print_status("load", self.ua.port, active)
+
+    def _emotion_client(self, call_id: str) -> EmotionClient:
+        emotion = self.config.emotion
+        token = emotion.service.token.get_secret_value() if emotion.service.token else None
+        return EmotionClient(
+            call_id, self.emotion_url, self.bursts, emotion.client, RollingWindow(emotion.window, emotion.defaults),
+            self.metrics, token=token,
+        )
 
     async def _on_call(self, session: CallSession) -> None:
         task = asyncio.current_task()
@@ -117,7 +151,7 @@ class BedsideServer:
                 stt=self.stt,
                 speaker=Speaker(session, self.phrases, self.synth),
                 segmenter=Segmenter(self.config.segmentation, create_vad(self.config.segmentation, self.vad_model)),
-                segment_sink=self.segment_sink,
+                emotion=self._emotion_client(session.call_id),
                 metrics=self.metrics,
             )
             await agent.run()

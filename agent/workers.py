@@ -22,6 +22,7 @@ from pathlib import Path
 
 from agent.config import BedsideConfig
 from agent.logs import get_logger
+from emotion.config import ServiceMode
 
 
 def process_count(config: BedsideConfig) -> int:
@@ -32,8 +33,9 @@ def process_count(config: BedsideConfig) -> int:
     return 1 + math.ceil((config.sip.max_calls - (per - 1)) / per)
 
 
-def worker_config(config: BedsideConfig, index: int, count: int) -> BedsideConfig:
-    """The config of process ``index`` of ``count`` (0 is the front)."""
+def worker_config(config: BedsideConfig, index: int, count: int, emotion_url: str | None = None) -> BedsideConfig:
+    """The config of process ``index`` of ``count`` (0 is the front). Workers reach the front's
+    in-process emotion service at ``emotion_url`` instead of loading the models again."""
     sip = config.sip
     port = sip.port + index if sip.port else 0
     share = max(2, sip.rtp_port_range // count)
@@ -41,7 +43,20 @@ def worker_config(config: BedsideConfig, index: int, count: int) -> BedsideConfi
     updates: dict[str, object] = {"port": port, "rtp_port": rtp_port, "rtp_port_range": share}
     if index > 0:  # only the front registers with a trunk/registrar
         updates["registration"] = sip.registration.model_copy(update={"registrar": None})
-    return config.model_copy(update={"sip": sip.model_copy(update=updates)})
+    sections: dict[str, object] = {"sip": sip.model_copy(update=updates)}
+    service = config.emotion.service
+    if index > 0 and service.mode is ServiceMode.IN_PROCESS:
+        remote = {"mode": ServiceMode.REMOTE if emotion_url else ServiceMode.OFF, "url": emotion_url}
+        sections["emotion"] = config.emotion.model_copy(update={"service": service.model_copy(update=remote)})
+    return config.model_copy(update=sections)
+
+
+def config_json(config: BedsideConfig) -> str:
+    """The config as JSON for a worker, secrets included (pydantic masks them; the file is 0600)."""
+    data = config.model_dump(mode="json")
+    token = config.emotion.service.token
+    data["emotion"]["service"]["token"] = token.get_secret_value() if token else None
+    return json.dumps(data)
 
 
 @dataclass
@@ -63,13 +78,13 @@ class WorkerPool:
         self._readers: list[asyncio.Task[None]] = []
         self._dir = Path(tempfile.mkdtemp(prefix="bedside-workers-"))
 
-    async def spawn(self) -> None:
+    async def spawn(self, emotion_url: str | None = None) -> None:
         """Start the worker processes (they load their models in parallel with the front)."""
         for index in range(1, self.count):
-            cfg = worker_config(self.config, index, self.count)
+            cfg = worker_config(self.config, index, self.count, emotion_url)
             path = self._dir / f"worker-{index}.json"
-            path.write_text(json.dumps(cfg.model_dump(mode="json")))
-            os.chmod(path, 0o600)
+            path.touch(0o600)
+            path.write_text(config_json(cfg))
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "agent.cli", "serve", "--worker", str(index), "--config", str(path),
                 stdout=asyncio.subprocess.PIPE,

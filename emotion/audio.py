@@ -5,6 +5,7 @@ Every model entry point goes through :func:`as_audio`, so garbage input gets one
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,10 @@ MAX_INPUT_S = 60.0  # one scoring call; files are cut into segments before this 
 
 class AudioInputError(ValueError):
     """Audio that cannot be scored: not finite, wrong shape, wrong rate, too long, undecodable."""
+
+
+class AudioTooLong(AudioInputError):
+    """Longer than the caller's limit (the message says how long it was)."""
 
 
 def as_audio(pcm: bytes | np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -75,26 +80,43 @@ def load_audio(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise AudioInputError(f"{path}: no such audio file")
+    return _decode(str(path), str(path))
+
+
+def decode_audio(data: bytes, max_s: float | None = None) -> np.ndarray:
+    """The bytes of an audio file (as a WebSocket payload carries it) -> float32 16 kHz mono.
+
+    ``max_s``: refuse longer audio (AudioInputError saying how long it is) before resampling it."""
+    if not data:
+        raise AudioInputError("audio payload is empty")
+    return _decode(io.BytesIO(data), "audio payload", max_s)
+
+
+def _decode(source: str | io.BytesIO, name: str, max_s: float | None = None) -> np.ndarray:
     try:
-        data, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        data, rate = sf.read(source, dtype="float32", always_2d=True)
         mono = data.mean(axis=1)
     except (sf.LibsndfileError, RuntimeError, TypeError):
-        mono, rate = _decode_with_av(path)
+        if isinstance(source, io.BytesIO):
+            source.seek(0)
+        mono, rate = _decode_with_av(source, name)
     if mono.size == 0:
-        raise AudioInputError(f"{path}: audio file is empty")
+        raise AudioInputError(f"{name}: audio file is empty")
+    if max_s is not None and mono.size > max_s * rate:
+        raise AudioTooLong(f"{name}: audio is {mono.size / rate:.1f} s, longer than the {max_s:g} s limit")
     if not np.all(np.isfinite(mono)):
-        raise AudioInputError(f"{path}: audio contains NaN or infinite samples")
+        raise AudioInputError(f"{name}: audio contains NaN or infinite samples")
     if rate != SAMPLE_RATE:
         mono = soxr.resample(mono, rate, SAMPLE_RATE, quality="HQ").astype(np.float32)
     return mono
 
 
-def _decode_with_av(path: Path) -> tuple[np.ndarray, int]:
+def _decode_with_av(source: str | io.BytesIO, name: str) -> tuple[np.ndarray, int]:
     """Formats libsndfile lacks (some mp3s, m4a): decode with PyAV, already installed for STT."""
     import av  # local: only needed for the rare file libsndfile cannot read
 
     try:
-        with av.open(str(path)) as container:
+        with av.open(source) as container:
             stream = next(s for s in container.streams if s.type == "audio")
             resampler = av.AudioResampler(format="flt", layout="mono", rate=stream.rate or SAMPLE_RATE)
             chunks = [
@@ -105,7 +127,7 @@ def _decode_with_av(path: Path) -> tuple[np.ndarray, int]:
             ]
             rate = resampler.rate or SAMPLE_RATE
     except (av.error.FFmpegError, StopIteration, ValueError) as exc:
-        raise AudioInputError(f"{path}: cannot decode audio: {exc}") from None
+        raise AudioInputError(f"{name}: cannot decode audio: {exc}") from None
     return (np.concatenate(chunks).astype(np.float32) if chunks else np.zeros(0, np.float32)), int(rate)
 
 

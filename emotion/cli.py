@@ -6,15 +6,21 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 MODELS = ("prosody", "embedding", "burst", "language")  # training order: embedding reuses prosody's features
 
 
-def add_parser(sub: Any) -> None:
-    emotion = sub.add_parser("emotion", help="emotion models: score, train, eval")
+def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    emotion = sub.add_parser("emotion", help="emotion models and service: score, serve, train, eval")
     emotion_sub = emotion.add_subparsers(dest="emotion_command", required=True)
+
+    serve = emotion_sub.add_parser("serve", help="run the emotion WebSocket service (/v0/stream/models)")
+    serve.add_argument("--host", help="address to bind (default emotion.service.host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default emotion.service.port, 8765)")
+    config_args(serve)
 
     score = emotion_sub.add_parser("score", help="score audio files (prosody, burst, embedding) or --text (language)")
     score.add_argument("files", nargs="*", metavar="FILE", help="wav, flac, mp3, ... at any sample rate")
@@ -30,11 +36,14 @@ def add_parser(sub: Any) -> None:
     evaluate.add_argument("--only", action="append", choices=MODELS, help="evaluate only this model (repeatable)")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, load_config: Callable[..., Any], configure_logging: Callable[[Any], None]) -> int:
+    """``load_config(args)`` and ``configure_logging(config)`` come from the ``bedside`` command line."""
     from emotion.data import DataMissing
     from emotion.models.base import ModelLoadError
 
     try:
+        if args.emotion_command == "serve":
+            return _serve(args, load_config, configure_logging)
         if args.emotion_command == "score":
             return _score(args)
         if args.emotion_command == "train":
@@ -43,6 +52,20 @@ def run(args: argparse.Namespace) -> int:
     except (ModelLoadError, DataMissing) as exc:
         print(f"bedside emotion: {exc}", file=sys.stderr)
         return EXIT_ERROR
+
+
+def _serve(args: argparse.Namespace, load_config: Callable[..., Any], configure_logging: Callable[[Any], None]) -> int:
+    import asyncio
+
+    from emotion.service import serve_forever
+
+    config = load_config(args)
+    configure_logging(config)
+    try:
+        asyncio.run(serve_forever(config.emotion.service, args.host, args.port))
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
 
 
 def _score(args: argparse.Namespace) -> int:

@@ -221,10 +221,17 @@ class BurstModel:
         return cls(arrays, meta, speech=speech)
 
     # -- the pieces, also used by training/evaluation -------------------------------------------
-    def features(self, x16k: np.ndarray, speech: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(feature vector, max YAMNet scores over windows) of float32 16 kHz audio; ``speech`` is the
-        segment's pooled Whisper states when the caller already has them (the scorer does)."""
-        scores, emb = self.yamnet.frames(x16k, self.hop_s)
+    def frames(self, x16k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """YAMNet's per-window (scores, embeddings) of a segment, as this head was trained on."""
+        return self.yamnet.frames(x16k, self.hop_s)
+
+    def features(
+        self, x16k: np.ndarray, speech: np.ndarray | None = None, frames: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(feature vector, max YAMNet scores over windows) of float32 16 kHz audio. ``speech`` (the
+        segment's pooled Whisper states) and ``frames`` (:meth:`frames`) may be computed by the caller,
+        e.g. on two threads at once (the emotion service does)."""
+        scores, emb = frames if frames is not None else self.frames(x16k)
         if speech is None:
             speech = self.speech.features(x16k)
         return np.concatenate([pool_features(scores, emb, self.score_idx), speech]), scores.max(0)
@@ -239,11 +246,17 @@ class BurstModel:
         return BurstResult(emotions, no_signal=True, top=NONE)
 
     # -- public ----------------------------------------------------------------------------------
-    def predict(self, pcm: bytes | np.ndarray, sample_rate: int = 16000, speech: np.ndarray | None = None) -> BurstResult:
+    def predict(
+        self,
+        pcm: bytes | np.ndarray,
+        sample_rate: int = 16000,
+        speech: np.ndarray | None = None,
+        frames: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> BurstResult:
         x = as_audio(pcm, sample_rate)
         if not has_signal(x):
             return self.no_signal_result()
-        feats, scores_max = self.features(x, speech)
+        feats, scores_max = self.features(x, speech, frames)
         p_head = self.head(feats)
         dist = self.mapper(p_head, scores_max)
         emotions = {label: float(v) for label, v in zip(self.labels, dist)}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import html
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,7 @@ class LanguageModel:
 
         self.encoder = encoder
         self.top = top
+        self._lock = threading.Lock()
         self.meta = meta
         self.labels: tuple[str, ...] = tuple(meta["labels"])
         self.frozen_layers = int(meta["architecture"]["frozen_layers"])
@@ -337,6 +339,10 @@ class LanguageModel:
 
     def predict_batch(self, texts: list[str]) -> list[LanguageResult]:
         texts = [check_text(t) for t in texts]
+        with self._lock:  # the tokenizer's truncation/padding settings are shared state
+            return self._predict_batch(texts)
+
+    def _predict_batch(self, texts: list[str]) -> list[LanguageResult]:
         results: list[LanguageResult | None] = [None] * len(texts)
         owners: list[int] = []
         pieces: list[str] = []

@@ -42,8 +42,8 @@ def test_wrong_type_and_unknown_key_name_the_line(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_config(path, environ={})
     message = str(info.value)
-    assert "bad.yaml:2: sip.port" in message
-    assert "bad.yaml:3: sip.prot: Extra inputs are not permitted" in message
+    assert "bad.yaml:2:3: sip.port" in message
+    assert "bad.yaml:3:3: sip.prot: Extra inputs are not permitted" in message
 
 
 def test_out_of_range_value_is_refused(tmp_path):

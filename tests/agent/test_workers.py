@@ -1,4 +1,5 @@
 from agent.config import load_config
+import json
 from agent.workers import process_count, worker_config
 
 
@@ -33,3 +34,19 @@ def test_only_the_front_registers():
 def test_port_zero_stays_zero_for_every_worker():
     config = _config(port=0, rtp_port=0, max_calls=8)
     assert [worker_config(config, i, 3).sip.port for i in range(3)] == [0, 0, 0]
+
+
+def test_workers_use_the_fronts_emotion_service():
+    from agent.config import load_config
+    from agent.workers import config_json
+    from emotion.config import ServiceMode
+
+    config = load_config(overrides={"emotion": {"service": {"token": "s3cret"}}}, environ={})
+    url = "ws://127.0.0.1:8765/v0/stream/models"
+    front, worker = worker_config(config, 0, 2, url), worker_config(config, 1, 2, url)
+    assert front.emotion.service.mode is ServiceMode.IN_PROCESS
+    assert worker.emotion.service.mode is ServiceMode.REMOTE and worker.emotion.service.url == url
+    assert worker_config(config, 1, 2, None).emotion.service.mode is ServiceMode.OFF  # front has no service
+    data = json.loads(config_json(worker))
+    assert data["emotion"]["service"]["token"] == "s3cret"  # pydantic would write '**********'
+    assert load_config(overrides=data, environ={}).emotion.service.token.get_secret_value() == "s3cret"

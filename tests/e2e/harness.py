@@ -85,7 +85,8 @@ def start_server(tmp_path: Path, *settings: str, port: int | None = None, timeou
     port = port or free_sip_port()
     log_path = tmp_path / f"server-{port}.log"
     cmd = [*BEDSIDE, "serve", "--sip-port", str(port), "--set", "logging.log_transcripts=true",
-           "--set", f"sip.rtp_port={free_port()}", "--set", "sip.rtp_port_range=200"]
+           "--set", f"sip.rtp_port={free_port()}", "--set", "sip.rtp_port_range=200",
+           "--set", "emotion.service.port=0"]  # the in-process emotion service on any free port
     for item in settings:
         cmd += ["--set", item]
     with log_path.open("wb") as log:

@@ -1,0 +1,61 @@
+"""The burst-to-delivery table (``configs/burst_delivery.yaml``): how the agent answers a sigh.
+
+Every burst type the burst model knows maps to a TTS :class:`~tts.expression.Expression` and to
+the valence/arousal the burst contributes to the rolling window. :func:`load_burst_delivery`
+validates the file on load (``FILE:LINE:COL`` errors): unknown keys, unknown expressions, values
+out of range, and any burst type missing or unknown to the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from agent.yaml_source import ConfigError, key_positions, locate, read_mapping, validation_problems
+from emotion.models.burst import NONE, output_labels
+from tts.expression import Expression
+
+DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "burst_delivery.yaml"
+
+
+class BurstDelivery(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    expression: Expression = Field(description="how the agent's next reply is delivered")
+    valence: float = Field(ge=-1.0, le=1.0, description="what the burst says about how the caller feels, -1..1")
+    arousal: float = Field(ge=0.0, le=1.0, description="how activated the caller sounds, 0..1")
+
+
+class BurstDeliveryTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    bursts: dict[str, BurstDelivery]
+
+    @model_validator(mode="after")
+    def _covers_the_model(self) -> BurstDeliveryTable:
+        known = set(output_labels()) - {NONE}
+        unknown = sorted(set(self.bursts) - known)
+        missing = sorted(known - set(self.bursts))
+        if unknown:
+            raise ValueError(f"unknown burst types {unknown} (the burst model knows {sorted(known)})")
+        if missing:
+            raise ValueError(f"burst types without a delivery: {missing}")
+        return self
+
+    def expression(self, burst: str) -> Expression | None:
+        """The expression for a burst type; None for ``none`` (no burst, no change)."""
+        entry = self.bursts.get(burst)
+        return entry.expression if entry else None
+
+
+def load_burst_delivery(path: str | Path | None = None) -> BurstDeliveryTable:
+    path = Path(path) if path is not None else DEFAULT_PATH
+    data = read_mapping(path)
+    positions = key_positions(path)
+    try:
+        return BurstDeliveryTable.model_validate(data)
+    except ValidationError as exc:
+        problems = validation_problems(exc, path, positions)
+        # Whole-table problems (missing/unknown types) point at the `bursts:` key.
+        problems = [p.replace(f"{path}: (root):", f"{locate(path, positions, ('bursts',))}: bursts:") for p in problems]
+        raise ConfigError("\n".join(problems)) from None

@@ -1,0 +1,256 @@
+"""The emotion service: one WebSocket per client at ``/v0/stream/models`` (Hume v0 compatible).
+
+``bedside emotion serve`` runs it on its own; ``bedside serve`` runs it in-process by default.
+Per connection, requests are answered in order (Hume's clients rely on it); within a payload the
+models run in parallel (:mod:`emotion.engine`). Every bad request gets an error message with a
+code and the connection stays usable; a connection silent for ``idle_timeout_s`` is closed
+(1000, "idle"). A message over ``max_message_bytes`` closes the connection (1009) because
+WebSocket cannot skip it. With a token configured, the handshake needs ``X-Hume-Api-Key: <token>``,
+``Authorization: Bearer <token>`` or ``?apikey=<token>``, else HTTP 401. ``GET /healthz`` answers 200.
+
+Nothing a caller said is logged: requests are logged by size and timing only."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import itertools
+import json
+import time
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from agent.logs import get_logger
+from emotion.audio import AudioInputError, AudioTooLong, decode_audio
+from emotion.config import ServiceConfig
+from emotion.engine import EmotionEngine, SegmentPrediction, TextPrediction, Timings
+from emotion.protocol import (
+    DEFAULT_STREAM_WINDOW_MS,
+    PATH,
+    ErrorCode,
+    ProtocolError,
+    error_message,
+    parse_request,
+    scores,
+)
+from emotion.protocol import Request as ScoreRequest
+from telephony.audio import SAMPLE_RATE
+
+log = get_logger("emotion.service")
+
+
+class StreamContext:
+    """A connection's recent audio (``stream_window_ms``), prepended to payloads shorter than a segment."""
+
+    def __init__(self) -> None:
+        self.audio = np.zeros(0, np.float32)
+
+    def push(self, x: np.ndarray, window_ms: int) -> None:
+        keep = int(window_ms * SAMPLE_RATE / 1000)
+        self.audio = np.concatenate([self.audio, x])[-keep:]
+
+    def reset(self) -> None:
+        self.audio = np.zeros(0, np.float32)
+
+
+class EmotionService:
+    def __init__(self, engine: EmotionEngine, config: ServiceConfig | None = None) -> None:
+        self.engine = engine
+        self.config = config or ServiceConfig()
+        self.pending = 0  # payloads accepted and not yet answered, across connections
+        self.connections = 0
+        self.served = 0
+        self._ids = itertools.count(1)
+        self._server: Server | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
+        self._server = await serve(
+            self._handle,
+            host if host is not None else self.config.host,
+            port if port is not None else self.config.port,
+            process_request=self._process_request,
+            max_size=self.config.max_message_bytes,
+            compression=None,  # base64 audio does not compress; deflate would only cost CPU
+            ping_interval=20,
+            ping_timeout=20,
+        )
+        sock = next(iter(self._server.sockets))
+        bound = sock.getsockname()[:2]
+        log.info("emotion_service_listening", host=bound[0], port=bound[1], path=PATH, auth=self.config.token is not None)
+        return bound[0], bound[1]
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        host, port = next(iter(self._server.sockets)).getsockname()[:2]
+        return f"ws://{host}:{port}{PATH}"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    # -- handshake --------------------------------------------------------------------------------
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        url = urlsplit(request.path)
+        if url.path == "/healthz":
+            return connection.respond(HTTPStatus.OK, "ok\n")
+        if url.path != PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, f"no such path; the service is at {PATH}\n")
+        token = self.config.token.get_secret_value() if self.config.token else None
+        if token and not self._authorised(request, url.query, token):
+            log.warning("emotion_service_unauthorised", remote=str(connection.remote_address[0]))
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong API key\n")
+        return None
+
+    @staticmethod
+    def _authorised(request: Request, query: str, token: str) -> bool:
+        offered = request.headers.get("X-Hume-Api-Key")
+        auth = request.headers.get("Authorization", "")
+        if not offered and auth.lower().startswith("bearer "):
+            offered = auth[7:].strip()
+        if not offered:
+            params = {k.lower(): v for k, v in parse_qs(query).items()}
+            offered = (params.get("apikey") or [None])[0]
+        return bool(offered) and hmac.compare_digest(offered.encode(), token.encode())
+
+    # -- one connection ---------------------------------------------------------------------------
+    async def _handle(self, ws: ServerConnection) -> None:
+        conn = next(self._ids)
+        self.connections += 1
+        context = StreamContext()
+        log.info("emotion_connection_open", connection=conn, open_connections=self.connections)
+        try:
+            while True:
+                try:
+                    message = await asyncio.wait_for(ws.recv(), timeout=self.config.idle_timeout_s)
+                except TimeoutError:
+                    log.info("emotion_connection_idle", connection=conn, idle_s=self.config.idle_timeout_s)
+                    await ws.close(1000, "idle")
+                    return
+                reply = await self._answer(message, context, conn)
+                await ws.send(json.dumps(reply))
+        except ConnectionClosed as exc:
+            if (exc.rcvd is not None and exc.rcvd.code == 1009) or (exc.sent is not None and exc.sent.code == 1009):
+                log.warning("emotion_message_too_big", connection=conn, limit_bytes=self.config.max_message_bytes)
+        finally:
+            self.connections -= 1
+            log.info("emotion_connection_closed", connection=conn, open_connections=self.connections)
+
+    async def _answer(self, message: str | bytes, context: StreamContext, conn: int) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            request = parse_request(message, self.config.max_text_chars)
+        except ProtocolError as exc:
+            log.info("emotion_request_refused", connection=conn, code=str(exc.code), bytes=len(message))
+            return exc.as_dict()
+        if self.pending >= self.config.max_pending:
+            log.warning("emotion_overloaded", connection=conn, pending=self.pending)
+            return error_message(ErrorCode.OVERLOADED, f"{self.pending} payloads waiting; try again", request.payload_id)
+        self.pending += 1
+        try:
+            reply = await self._score(request, context)
+        except ProtocolError as exc:
+            log.info("emotion_request_refused", connection=conn, code=str(exc.code), bytes=len(message))
+            return exc.as_dict()
+        except Exception:
+            log.exception("emotion_scoring_failed", connection=conn)
+            return error_message(ErrorCode.INTERNAL, "scoring failed; the error is in the service log", request.payload_id)
+        finally:
+            self.pending -= 1
+        self.served += 1
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        log.debug("emotion_request_done", connection=conn, models=sorted(request.models), ms=round(elapsed_ms, 1))
+        if request.job_details:
+            reply["job_details"]["total_ms"] = round(elapsed_ms, 2)
+        return reply
+
+    async def _score(self, request: ScoreRequest, context: StreamContext) -> dict[str, Any]:
+        timings = Timings()
+        reply: dict[str, Any] = {"payload_id": request.payload_id}
+        details: dict[str, Any] = {}
+        if request.reset_stream:
+            context.reset()
+        if request.audio is not None:
+            try:
+                x = decode_audio(request.audio, max_s=self.config.max_audio_s)
+            except AudioTooLong as exc:
+                raise ProtocolError(ErrorCode.AUDIO_TOO_LONG, str(exc), request.payload_id) from None
+            except AudioInputError as exc:
+                raise ProtocolError(ErrorCode.UNDECODABLE_AUDIO, str(exc), request.payload_id) from None
+            window_ms = request.stream_window_ms or DEFAULT_STREAM_WINDOW_MS
+            predictions = await self.engine.score_audio(x, request.models, context.audio, timings)
+            context.push(x, window_ms)
+            for model in ("prosody", "burst"):
+                if model in request.models:
+                    reply[model] = {"predictions": [_audio_prediction(p, model) for p in predictions]}
+            details = {"audio_s": round(x.size / SAMPLE_RATE, 3), "segments": len(predictions)}
+        else:
+            assert request.text is not None
+            predictions = await self.engine.score_text(request.text, request.language.granularity, timings)
+            reply["language"] = {
+                "predictions": [_text_prediction(p, request.language.sentiment, request.language.toxicity) for p in predictions]
+            }
+            details = {"characters": len(request.text), "granularity": str(request.language.granularity)}
+        if request.job_details:
+            reply["job_details"] = {**details, "models_ms": timings.ms}
+        return reply
+
+
+def _audio_prediction(p: SegmentPrediction, model: str) -> dict[str, Any]:
+    out: dict[str, Any] = {"time": {"begin": round(p.begin, 3), "end": round(p.end, 3)}}
+    if model == "prosody":
+        assert p.prosody is not None and p.embedding is not None
+        out["emotions"] = scores(p.prosody.emotions)
+        out["valence"] = round(p.prosody.valence, 4)
+        out["arousal"] = round(p.prosody.arousal, 4)
+        out["embedding"] = [round(float(v), 5) for v in p.embedding]
+        if p.prosody.no_signal:
+            out["no_signal"] = True
+    else:
+        assert p.burst is not None
+        out["emotions"] = scores(p.burst.emotions)
+        out["type"] = p.burst.top
+        if p.burst.no_signal:
+            out["no_signal"] = True
+    return out
+
+
+def _text_prediction(p: TextPrediction, sentiment: bool, toxicity: bool) -> dict[str, Any]:
+    r = p.result
+    out: dict[str, Any] = {
+        "text": p.text,
+        "position": {"begin": p.begin, "end": p.end},
+        "emotions": scores(r.emotions),
+        "valence": round(r.valence, 4),
+        "arousal": round(r.arousal, 4),
+    }
+    if sentiment:
+        out["sentiment"] = scores(r.sentiment)
+    if toxicity:
+        out["toxicity"] = scores(r.toxicity)
+    return out
+
+
+async def serve_forever(config: ServiceConfig, host: str | None = None, port: int | None = None) -> None:
+    """``bedside emotion serve``: load the models, listen, run until cancelled (SIGINT/SIGTERM)."""
+    loop = asyncio.get_running_loop()
+    started = time.perf_counter()
+    engine = await loop.run_in_executor(None, lambda: EmotionEngine.load(workers=config.workers))
+    log.info("emotion_models_loaded", seconds=round(time.perf_counter() - started, 2))
+    service = EmotionService(engine, config)
+    await service.start(host, port)
+    log.info("ready", url=service.url)
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await service.stop()
+        engine.close()
