@@ -1,5 +1,6 @@
-from agent.config import load_config
 import json
+
+from agent.config import load_config
 from agent.workers import process_count, worker_config
 
 

@@ -1,0 +1,72 @@
+"""Emotion on real calls: the in-process service hears the caller, and a dead emotion service
+never hurts a call. ``bedside serve``, ``bedside emotion serve`` and ``bedside call`` are real
+processes on loopback; the emotion service is killed with SIGKILL mid-call."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emotion.audio import load_audio
+from emotion.data import nonverbal_clips, ravdess_clips
+from tests.e2e.harness import run_call, start_call, start_server
+from tests.emotion.service_process import TOKEN, start_service
+
+pytestmark = [pytest.mark.call, pytest.mark.slow]
+
+
+def _caller_audio(shared: Path, tmp_path: Path) -> Path:
+    """About 14 s: angry speech, a real sigh, more speech, with pauses (so there are turns)."""
+    speech = [load_audio(c.path) for c in ravdess_clips(shared) if c.actor == 24 and c.emotion == "angry" and c.strong][:3]
+    sigh = load_audio(next(c for c in nonverbal_clips(shared) if c.label == "sighing").path)
+    pause = np.zeros(16000, np.float32)
+    parts = [speech[0], pause, sigh, pause, speech[1], pause, speech[2], pause]
+    path = tmp_path / "caller.wav"
+    sf.write(path, np.concatenate(parts), 16000)
+    return path
+
+
+def test_in_process_emotion_hears_the_caller(tmp_path: Path, shared: Path) -> None:
+    server = start_server(tmp_path, "sip.max_calls=4")
+    try:
+        result = run_call(server.uri, "--play", str(_caller_audio(shared, tmp_path)), "--duration", "40")
+        assert result.returncode == 0, result.stderr[-2000:]
+        (summary,) = server.wait_for("call_emotion", timeout=30)
+        assert summary["segments"] >= 4 and summary["utterances"] >= 1
+        assert summary["available"] is True and -1 <= summary["valence"] <= 1
+        states = server.events_named("emotion_state")
+        assert states and all("transcript" not in e and "text" not in e for e in states)
+        assert not server.events_named("call_failed") and not server.events_named("emotion_unavailable")
+    finally:
+        assert server.stop() == 0
+
+
+def test_killing_the_emotion_service_mid_call_does_not_hurt_the_call(tmp_path: Path, shared: Path) -> None:
+    emotion = start_service(tmp_path)
+    server = start_server(
+        tmp_path, "sip.max_calls=4", "emotion.service.mode=remote", f"emotion.service.url={emotion.url}",
+        f"emotion.service.token={TOKEN}", "emotion.client.breaker.open_s=2",
+    )
+    try:
+        call = start_call(server.uri, "--play", str(_caller_audio(shared, tmp_path)), "--duration", "45")
+        server.wait_for("emotion_connected", timeout=30)
+        time.sleep(3.0)
+        emotion.kill()  # mid-call
+        out, err = call.communicate(timeout=120)
+        assert call.returncode == 0, err.decode()[-2000:]
+        (ended,) = server.wait_for("call_ended", timeout=30)
+        assert ended["turns"] >= 2  # the agent kept answering
+        breaker = server.events_named("emotion_breaker")
+        assert any(e["after"] == "open" for e in breaker), breaker
+        (summary,) = server.wait_for("call_emotion", timeout=30)
+        assert summary["available"] is False and summary["breaker_transitions"] >= 1
+        states = server.events_named("emotion_state")
+        assert states[-1]["available"] is False
+        assert not server.events_named("call_failed")
+    finally:
+        emotion.stop()
+        assert server.stop() == 0
