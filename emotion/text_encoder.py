@@ -121,6 +121,10 @@ class TextEncoder(nn.Module):
             bert_layer(hidden, config["num_attention_heads"], config["intermediate_size"], eps)
             for _ in range(config["num_hidden_layers"])
         )
+        # tokenizer.json ships with padding (and truncation) to a fixed length turned on. Both are turned
+        # off once, here, and never toggled again (threads share the tokenizer); token_ids truncates.
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.eval()
@@ -153,10 +157,15 @@ class TextEncoder(nn.Module):
 
     # --- tokenisation -------------------------------------------------------------------------
     def token_ids(self, texts: list[str], max_length: int | None = None) -> list[list[int]]:
-        """Word-piece ids with [CLS]/[SEP], truncated to ``max_length`` (no padding)."""
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length or self.max_length)
-        return [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        """Word-piece ids with [CLS]/[SEP], truncated to ``max_length`` (default: the encoder's; no padding)."""
+        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
+        limit = max_length or self.max_length
+        # Truncation keeps the first limit-1 pieces and the closing [SEP], as the tokenizer's own does.
+        return [x if len(x) <= limit else x[: limit - 1] + x[-1:] for x in ids]
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of ``text`` without [CLS]/[SEP], however long it is."""
+        return len(self.tokenizer.encode(text, add_special_tokens=False).ids)
 
     @staticmethod
     def pad(ids: list[list[int]]) -> Batch:

@@ -46,6 +46,10 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
   # agent does not need ../shared; without ../shared the burst model says where to put it.
   .venv/bin/python -c "from emotion.yamnet import prepare; prepare()" \
     || echo "install: warning: YAMNet not prepared (no ../shared/models/yamnet); set BEDSIDE_YAMNET"
+  # The Whisper encoder (audio emotion models) and MiniLM (language) run on onnxruntime; their
+  # graphs are exported once, here, into the model cache (a missing one is exported on first use).
+  .venv/bin/python -c "from emotion.speech_features import SpeechFeatures; from emotion.models.language import LanguageModel; \
+print('install: emotion encoders on', SpeechFeatures().backend, '/', LanguageModel.load().backend)"
   rm -f .venv/.bedside-runtime-*
   touch "$RUNTIME_STAMP"
 fi

@@ -44,7 +44,7 @@ SENTIMENT_KEYS = tuple(str(i) for i in range(1, 10))
 TOXICITY_KEYS = ("toxic", "insult", "obscene", "identity_hate", "threat")
 
 # --- threat: rule-based (there is no labelled threat data in ../shared) ------------------------
-_SELF = r"(?:i|we)(?:\s*'?\s*ll|\s+will|\s+(?:am|'m|are|'re)\s+(?:going\s+to|gonna)|\s+gonna|\s+want\s+to|\s+wanna)"
+_SELF = r"(?:i|we)(?:\s*'?\s*ll|\s+will|(?:\s+am|\s*'m|\s+are|\s*'re)\s+(?:going\s+to|gonna)|\s+gonna|\s+want\s+to|\s+wanna)"
 _YOU = r"(?:you|u|ya|y'all|your\s+(?:staff|doctor|family|kids?|wife|husband)|the\s+(?:doctor|nurse|receptionist|staff)|him|her|them)"
 THREAT_RULES: tuple[tuple[str, float, str], ...] = (
     # (regex on lower-cased text, score, what it catches)
@@ -218,11 +218,13 @@ def check_text(text: Any) -> str:
 class LanguageModel:
     name = NAME
 
-    def __init__(self, encoder, top, arrays: dict[str, np.ndarray], meta: dict[str, Any]):
+    def __init__(self, encoder, top, arrays: dict[str, np.ndarray], meta: dict[str, Any], pooler=None):
         import torch
 
         self.encoder = encoder
         self.top = top
+        self.pooler = pooler  # emotion.onnx_text.OnnxPooler, or None: torch runs the transformer
+        self.backend = "onnxruntime" if pooler is not None else "torch"
         self._lock = threading.Lock()
         self.meta = meta
         self.labels: tuple[str, ...] = tuple(meta["labels"])
@@ -257,28 +259,27 @@ class LanguageModel:
                                    for k, v in arrays.items() if k.startswith(prefix)})
             top.append(layer)
         top.eval().requires_grad_(False)
-        return cls(encoder, top, arrays, meta)
+        return cls(encoder, top, arrays, meta, _onnx_pooler(encoder, top, arch["frozen_layers"], directory))
 
     # --- chunking ----------------------------------------------------------------------------
     def chunks(self, text: str) -> list[str]:
         """Sentence-aligned pieces of at most CHUNK_TOKENS word pieces; the last MAX_CHUNKS are kept."""
         budget = CHUNK_TOKENS - 2
-        tok = self.encoder.tokenizer
-        tok.no_truncation()
-        if len(tok.encode(text, add_special_tokens=False).ids) <= budget:
+        count = self.encoder.count_tokens
+        if count(text) <= budget:
             return [text]
         pieces: list[str] = []
         current: list[str] = []
         used = 0
         for sentence in split_sentences(text):
-            n = len(tok.encode(sentence, add_special_tokens=False).ids)
+            n = count(sentence)
             if n > budget:  # one over-long sentence: cut it into word windows
                 if current:
                     pieces.append(" ".join(current))
                     current, used = [], 0
                 words, window, wn = sentence.split(), [], 0
                 for w in words:
-                    k = len(tok.encode(w, add_special_tokens=False).ids)
+                    k = count(w)
                     if window and wn + k > budget:
                         pieces.append(" ".join(window))
                         window, wn = [], 0
@@ -311,6 +312,9 @@ class LanguageModel:
             for s in range(0, len(texts), batch_size):
                 idx = order[s : s + batch_size]
                 batch = self.encoder.pad([ids[i] for i in idx])
+                if self.pooler is not None:
+                    out[idx] = self.pooler.pooled(batch.ids, batch.mask)
+                    continue
                 h = self.encoder.forward(batch.ids, batch.mask, upto=self.frozen_layers)
                 h = run_layers(self.top, h, batch.mask)
                 out[idx] = mean_pool(h, batch.mask, normalize=False).numpy()
@@ -339,7 +343,7 @@ class LanguageModel:
 
     def predict_batch(self, texts: list[str]) -> list[LanguageResult]:
         texts = [check_text(t) for t in texts]
-        with self._lock:  # the tokenizer's truncation/padding settings are shared state
+        with self._lock:  # one batch at a time: torch would split two batches' threads anyway
             return self._predict_batch(texts)
 
     def _predict_batch(self, texts: list[str]) -> list[LanguageResult]:
@@ -387,3 +391,20 @@ class LanguageModel:
     def score(self, text: str) -> dict[str, float]:
         """The 28 emotion probabilities (the shared ``EmotionModel`` verb)."""
         return self.predict(text).emotions
+
+
+def _onnx_pooler(encoder, top, frozen_layers: int, directory: Path | None):
+    """The transformer on ONNX Runtime (emotion/onnx_text.py), or None to stay on torch."""
+    try:
+        from emotion.models.base import weights_path
+        from emotion.onnx_cache import weights_key
+        from emotion.onnx_text import GRAPH_VERSION, OnnxPooler
+        from emotion.text_encoder import model_dir
+
+        key = weights_key(GRAPH_VERSION, weights_path(NAME, ".npz", directory), model_dir() / "model.safetensors")
+        return OnnxPooler.for_model(encoder.embeddings, [*encoder.layer[:frozen_layers], *top], key)
+    except Exception as exc:  # noqa: BLE001 - any ONNX problem: the torch path gives the same numbers
+        from agent.logs import get_logger
+
+        get_logger("emotion.language").warning("language_onnx_unavailable", error=f"{type(exc).__name__}: {exc}")
+        return None

@@ -310,27 +310,42 @@ def davidson_targets(labels: np.ndarray) -> np.ndarray:
     return np.stack([labels != 2, labels == 1, labels == 0], axis=1).astype(int)
 
 
+def toxicity_rows(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per split, (texts, targets (n, 3)): Davidson tweets (stratified 80/10/10) plus EmoBank's
+    sentences of the same split as non-toxic examples. Davidson is 83 % hate or offensive, so
+    alone it teaches that any sentence is probably toxic; EmoBank's news, letters and fiction
+    are ordinary language, which is what a clinic's callers mostly speak."""
+    tweets = davidson(root)
+    labels = np.array([t.label for t in tweets])
+    split = davidson_split(len(tweets), labels)
+    texts = np.array([clean_social(t.text) for t in tweets], dtype=object)
+    y = davidson_targets(labels)
+    bank = emobank(root)
+    out = {}
+    for name in ("train", "dev", "test"):
+        clean = np.array([r.text for r in bank if r.split == name], dtype=object)
+        out[name] = (np.concatenate([texts[split == name], clean]), np.vstack([y[split == name], np.zeros((clean.size, 3), int)]))
+    return out
+
+
 def train_toxicity(root: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.metrics import average_precision_score
 
-    tweets = davidson(root)
-    texts = np.array([clean_social(t.text) for t in tweets], dtype=object)
-    labels = np.array([t.label for t in tweets])
-    split = davidson_split(len(tweets), labels)
-    y = davidson_targets(labels)
+    rows = toxicity_rows(root)
+    (train_x, train_y), (dev_x, dev_y) = rows["train"], rows["dev"]
     vec = TfidfVectorizer(sublinear_tf=True, min_df=TOXIC_MIN_DF, token_pattern=r"(?u)\b\w\w+\b")
-    x_train = vec.fit_transform(texts[split == "train"])
-    x_dev = vec.transform(texts[split == "dev"])
+    x_train = vec.fit_transform(train_x)
+    x_dev = vec.transform(dev_x)
     coefs, intercepts, chosen = [], [], {}
     for j, head in enumerate(DAVIDSON_HEADS):
         scores = {}
         for c in TOXIC_C:
-            clf = LogisticRegression(C=c, max_iter=2000).fit(x_train, y[split == "train", j])
-            scores[c] = average_precision_score(y[split == "dev", j], clf.decision_function(x_dev))
+            clf = LogisticRegression(C=c, max_iter=2000).fit(x_train, train_y[:, j])
+            scores[c] = average_precision_score(dev_y[:, j], clf.decision_function(x_dev))
         best = max(TOXIC_C, key=lambda c: scores[c])
-        clf = LogisticRegression(C=best, max_iter=2000).fit(x_train, y[split == "train", j])
+        clf = LogisticRegression(C=best, max_iter=2000).fit(x_train, train_y[:, j])
         coefs.append(clf.coef_[0])
         intercepts.append(clf.intercept_[0])
         chosen[head] = {"C": best, "dev_average_precision": round(float(scores[best]), 4)}
@@ -340,8 +355,27 @@ def train_toxicity(root: Path) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         "davidson.coef": np.array(coefs, np.float32), "davidson.intercept": np.array(intercepts, np.float32),
     }
     info = {"heads": list(DAVIDSON_HEADS), "selection": chosen, "vocabulary": int(vocab.size),
-            "split": "stratified by class 80/10/10, seed 0", "min_df": TOXIC_MIN_DF}
+            "split": "Davidson stratified by class 80/10/10, seed 0, plus EmoBank's own split as non-toxic text",
+            "min_df": TOXIC_MIN_DF}
     return arrays, info
+
+
+def retrain_toxicity(root: Path | None = None, out_dir: Path | None = None) -> dict[str, Any]:
+    """Refit only the toxicity heads (seconds) into the committed language weights and re-score
+    them; the other arrays are kept, so the result equals a full ``train()``'s."""
+    from emotion.models.base import load_weights
+
+    root = root or shared_root()
+    out = out_dir or WEIGHTS_DIR
+    arrays, meta = load_weights(NAME, out)
+    tox_arrays, tox_info = train_toxicity(root)
+    arrays = {k: v for k, v in arrays.items() if not k.startswith("davidson.")} | tox_arrays
+    meta["toxicity"] = {"keys": list(TOXICITY_KEYS), "davidson_heads": list(DAVIDSON_HEADS), **tox_info}
+    meta["split"]["davidson"] = tox_info["split"]
+    save_weights(NAME, arrays, meta, out)
+    meta["test"] = evaluate(out, root, latency=False)["test"]
+    save_weights(NAME, arrays, meta, out)
+    return meta
 
 
 def export_profanity() -> dict[str, np.ndarray]:
@@ -488,6 +522,10 @@ def evaluate(directory: Path | None = None, root: Path | None = None, latency: b
         }
     obscene = np.array([r.toxicity["obscene"] for r in tw_results])
     tox["obscene_vs_toxic"] = {"roc_auc": round(float(roc_auc_score(targets[:, 0], obscene)), 4)}
+    # Ordinary language (EmoBank test sentences, scored above): how often is it flagged at 0.5?
+    tox["ordinary_text_flagged_at_0.5"] = {
+        key: round(float(np.mean([r.toxicity[key] >= 0.5 for r in eb_results])), 4) for key in TOXICITY_KEYS
+    }
     report["davidson"] = tox
     report = {"test": report}
     if latency:
@@ -561,6 +599,10 @@ def tables(meta: dict[str, Any], evaluation: dict[str, Any] | None = None) -> st
         lines.append(f"| Davidson test, {head} ({t['positives']} positives) | ROC-AUC / average precision / F1 at 0.5 | "
                      f"{t['roc_auc']:.3f} / {t['average_precision']:.3f} / {t['f1_at_0.5']:.3f} |")
     lines.append(f"| Davidson test, obscene (alt-profanity-check) vs toxic | ROC-AUC | {tox['obscene_vs_toxic']['roc_auc']:.3f} |")
+    if "ordinary_text_flagged_at_0.5" in tox:
+        flagged = tox["ordinary_text_flagged_at_0.5"]
+        lines.append("| EmoBank test (1,000 ordinary sentences) | share flagged at 0.5: " + " / ".join(flagged) + " | "
+                     + " / ".join(f"{v:.3f}" for v in flagged.values()) + " |")
     lines += ["", "Per-class F1 on GoEmotions test:", "",
               "| " + " | ".join(go["per_class_f1"]) + " |", "|---" * len(go["per_class_f1"]) + "|",
               "| " + " | ".join(f"{v:.2f}" for v in go["per_class_f1"].values()) + " |", "",
@@ -576,8 +618,11 @@ def tables(meta: dict[str, Any], evaluation: dict[str, Any] | None = None) -> st
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--eval", action="store_true", help="only evaluate the committed weights")
+    parser.add_argument("--toxicity-only", action="store_true", help="refit only the toxicity heads (seconds)")
     args = parser.parse_args()
-    if args.eval:
+    if args.toxicity_only:
+        print(tables(retrain_toxicity()))
+    elif args.eval:
         from emotion.models.base import load_weights
 
         _, meta = load_weights(NAME)

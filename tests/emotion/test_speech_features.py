@@ -37,9 +37,9 @@ def test_full_encoder_matches_ctranslate2(shared: Path) -> None:
     x = load_audio(ravdess_clips(shared)[10].path)[:32000]
     mel = full.log_mel(x)[:, :200]
     with torch.inference_mode():
-        last = full._encode(mel[None])[-1]
-        w = full.w
-        ours = F.layer_norm(last, (384,), w["encoder/layer_norm/gamma"], w["encoder/layer_norm/beta"]).numpy()
+        last = full.encoder.layer_states(mel[None])[-1]
+        w = full.encoder._w
+        ours = F.layer_norm(last, (384,), w("encoder/layer_norm/gamma"), w("encoder/layer_norm/beta")).numpy()
     model = ctranslate2.models.Whisper(str(_tiny_en_path().parent), device="cpu", compute_type="float32")
     ref = np.array(model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel.numpy()[None])), to_cpu=True))[0]
     assert np.abs(ours - ref).max() < 1e-2 * np.abs(ref).max()
@@ -56,3 +56,13 @@ def test_short_and_long_inputs(encoder: SpeechFeatures) -> None:
     assert encoder.features(np.zeros(10, np.float32)).shape == (encoder.dim,)
     rng = np.random.default_rng(0)
     assert np.all(np.isfinite(encoder.features((rng.standard_normal(16000 * 5) * 0.1).astype(np.float32))))
+
+
+def test_onnx_and_torch_give_the_same_features(shared: Path, encoder: SpeechFeatures) -> None:
+    assert encoder.backend == "onnxruntime"  # scripts/install.sh exports it; a fallback would be logged
+    eager = SpeechFeatures(onnx=False)
+    for clip in ravdess_clips(shared)[:3]:
+        x = load_audio(clip.path)[:32000]
+        assert np.abs(encoder.features(x) - eager.features(x)).max() < 1e-4
+    short = np.random.default_rng(1).standard_normal(3000).astype(np.float32) * 0.1  # odd length, dynamic axis
+    assert np.abs(encoder.features(short) - eager.features(short)).max() < 1e-4

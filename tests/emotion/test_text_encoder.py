@@ -49,3 +49,14 @@ def test_truncates_long_input(encoder: TextEncoder) -> None:
     ids = encoder.token_ids(["word " * 1000], max_length=128)
     assert len(ids[0]) == 128
     assert encoder.encode(["word " * 1000]).shape == (1, DIM)
+
+
+def test_a_fresh_encoder_counts_and_truncates_without_padding() -> None:
+    """tokenizer.json pads to a fixed length; a fresh encoder must not (a first call used to get
+    every text padded, which chunked each word on its own)."""
+    fresh = TextEncoder.load(max_length=128)
+    assert fresh.count_tokens("thank you") == 2
+    (ids,) = fresh.token_ids(["thank you"])
+    assert len(ids) == 4 and ids[0] == 101 and ids[-1] == 102  # [CLS] thank you [SEP]
+    (long,) = fresh.token_ids(["word " * 300])
+    assert len(long) == 128 and long[-1] == 102

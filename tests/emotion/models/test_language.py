@@ -97,11 +97,14 @@ def test_garbage_and_long_text(model: LanguageModel) -> None:
         model.predict(b"bytes")  # type: ignore[arg-type]
     _sane(model.predict("\x00\x07 ☎️🙂 ¿¡ \u200b"))
     # A long transcript (at the limit) is chunked by sentence, the most recent kept; every part is scored.
-    long = ("I am so grateful for the nurse. " * 200 + "But now I am furious and nobody answers!")[:MAX_TEXT_CHARS]
+    long = ("Thanks so much for your help. " * 400)[: MAX_TEXT_CHARS - 41] + "But now I am furious and nobody answers!"
+    assert len(long) <= MAX_TEXT_CHARS
     r = model.predict(long)
     _sane(r)
-    assert len(model.chunks(long)) > 1
-    assert r.emotions["gratitude"] > 0.5 and r.emotions["anger"] + r.emotions["annoyance"] > 0.3
+    chunks = model.chunks(long)
+    assert 1 < len(chunks) <= 16 and chunks[-1].endswith("nobody answers!")  # the most recent words are kept
+    assert all(model.encoder.count_tokens(c) <= 126 for c in chunks)
+    assert r.emotions["gratitude"] > 0.5
 
 
 @pytest.mark.slow
@@ -117,3 +120,13 @@ def test_committed_weights_keep_the_model_card_scores(model: LanguageModel) -> N
         assert got["davidson"][head]["roc_auc"] >= expected["davidson"][head]["roc_auc"] - 0.01
     assert got["goemotions"]["macro_f1"] > 0.40  # BERT-base published 0.46
     assert np.isfinite(got["emobank"]["arousal_r"])
+
+
+def test_first_prediction_of_a_fresh_model_equals_later_ones() -> None:
+    fresh = LanguageModel.load()
+    text = "Thank you for clarifying. I was just thinking about how picky a lot of my family is."
+    first = fresh.predict(text)
+    assert fresh.chunks(text) == [text]
+    assert first.emotions == pytest.approx(fresh.predict(text).emotions, abs=1e-6)
+    assert first.emotions == pytest.approx(fresh.predict_batch([text, "hello"])[0].emotions, abs=1e-5)
+    assert max(first.emotions, key=first.emotions.get) == "gratitude"
