@@ -209,10 +209,11 @@ def train_emotions(
 # affect heads (EmoBank)
 # ---------------------------------------------------------------------------------------------
 def ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, np.ndarray]:
-    """Closed-form ridge on standardised x (intercept unpenalised): (weight (k, d), bias (k,))."""
-    mu = y.mean(0)
-    w = np.linalg.solve(x.T @ x + alpha * np.eye(x.shape[1]), x.T @ (y - mu))
-    return w.T, mu
+    """Closed-form ridge, intercept unpenalised: (weight (k, d), bias (k,))."""
+    x_mean, y_mean = x.mean(0), y.mean(0)
+    xc = x - x_mean
+    w = np.linalg.solve(xc.T @ xc + alpha * np.eye(x.shape[1]), xc.T @ (y - y_mean))
+    return w.T, y_mean - x_mean @ w
 
 
 def sentiment_targets(valence: np.ndarray) -> np.ndarray:

@@ -44,7 +44,8 @@ def test_aggregate_keeps_a_burst_that_one_segment_has(scorer: AudioScorer, share
     assert scores.burst == burstiest.burst
     assert scores.burst.emotions["none"] <= scores.segments[0].burst.emotions["none"]
     voiced = [s for s in scores.segments if not s.prosody.no_signal]
-    expected = np.mean([s.prosody.valence for s in voiced])  # equal-length segments: plain mean
+    # The rule: the segments' valence weighted by their length (the last one is shorter here).
+    expected = np.average([s.prosody.valence for s in voiced], weights=[s.end - s.begin for s in voiced])
     assert scores.prosody.valence == pytest.approx(expected, abs=1e-6)
 
 

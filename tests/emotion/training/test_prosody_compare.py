@@ -19,7 +19,7 @@ def test_handmade_features_follow_pitch_and_loudness(shared: Path) -> None:
     dim = low.size
     assert all(f.shape == (dim,) and np.isfinite(f).all() for f in (low, high, quiet))
     pitch_median = dim - 3 - 2  # the F0 statistics are mean, std, p10, p50, p90 before 3 extras
-    assert abs(high[pitch_median] - low[pitch_median] - 12.0) < 0.5  # an octave is 12 semitones
+    assert abs(high[pitch_median] - low[pitch_median] - 12.0) < 1.0  # an octave is 12 semitones (integer lags)
     assert low[0] > quiet[0] + 15  # mean log energy: 20 dB apart
     speech = handmade_features(load_audio(ravdess_clips(shared)[0].path)[:32000])
     assert np.isfinite(speech).all()
