@@ -61,10 +61,7 @@ def _serve(args: argparse.Namespace, load_config: Callable[..., Any], configure_
 
     config = load_config(args)
     configure_logging(config)
-    try:
-        asyncio.run(serve_forever(config.emotion.service, args.host, args.port))
-    except KeyboardInterrupt:
-        pass
+    asyncio.run(serve_forever(config.emotion.service, args.host, args.port))
     return EXIT_OK
 
 
@@ -163,7 +160,34 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"## {name}\n\n{trainers[name].tables(meta, evaluation)}\n", flush=True)
     if not args.only or {"prosody", "burst", "embedding"} <= set(args.only):
         print(audio_latency_table(), flush=True)
+    if not args.only:
+        print(load_time_line(), flush=True)
     return EXIT_OK
+
+
+_LOAD_PROBE = """
+import json, time
+t0 = time.perf_counter()
+import torch
+from emotion.models.language import LanguageModel
+from emotion.scorer import AudioScorer
+t1 = time.perf_counter()
+AudioScorer.load()
+t2 = time.perf_counter()
+LanguageModel.load()
+t3 = time.perf_counter()
+print(json.dumps({"imports_s": t1 - t0, "audio_s": t2 - t1, "language_s": t3 - t2}))
+"""
+
+
+def load_time_line() -> str:
+    """Load times of the models in a fresh process (what a restarted service pays), from the repo."""
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _LOAD_PROBE], capture_output=True, text=True, check=True)
+    t = json.loads(done.stdout.strip().splitlines()[-1])
+    return (f"Load in a fresh process: audio models {t['audio_s']:.2f} s, language model {t['language_s']:.2f} s "
+            f"(after {t['imports_s']:.2f} s of imports).")
 
 
 def audio_latency_table() -> str:

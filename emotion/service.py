@@ -16,6 +16,7 @@ import asyncio
 import hmac
 import itertools
 import json
+import signal
 import time
 from http import HTTPStatus
 from typing import Any
@@ -241,16 +242,25 @@ def _text_prediction(p: TextPrediction, sentiment: bool, toxicity: bool) -> dict
 
 
 async def serve_forever(config: ServiceConfig, host: str | None = None, port: int | None = None) -> None:
-    """``bedside emotion serve``: load the models, listen, run until cancelled (SIGINT/SIGTERM)."""
+    """``bedside emotion serve``: load the models, listen, and on SIGINT/SIGTERM close every
+    connection (1001) and exit within a few seconds."""
     loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
     started = time.perf_counter()
-    engine = await loop.run_in_executor(None, lambda: EmotionEngine.load(workers=config.workers))
+    engine = await asyncio.to_thread(EmotionEngine.load, None, config.workers)
     log.info("emotion_models_loaded", seconds=round(time.perf_counter() - started, 2))
     service = EmotionService(engine, config)
     await service.start(host, port)
     log.info("ready", url=service.url)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
-        await service.stop()
+        log.info("stopping", open_connections=service.connections)
+        try:
+            await asyncio.wait_for(service.stop(), timeout=5.0)
+        except TimeoutError:
+            log.warning("emotion_stop_timeout")
         engine.close()
+        log.info("stopped", served=service.served)
