@@ -71,6 +71,8 @@ class CallSummary:
     transcripts: list[str] = field(default_factory=list)
     emotion: EmotionUpdate | None = None  # the caller's state when the call ended
     emotion_timeline: Timeline | None = None  # scores per segment/utterance, states, bursts (no words)
+    nodes: list[str] = field(default_factory=list)  # graph node after each reply
+    actions: list[dict] = field(default_factory=list)  # transfers, call-backs, webhooks, end of call
 
 
 class CallAgent:
@@ -285,11 +287,28 @@ class CallAgent:
     async def _speak(
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
     ) -> Spoken:
+        self._record_actions(reply)
         spoken = await self.speaker.say(reply, label, on_first_audio)
         self._last_activity = self.clock()
         if reply.end_call and not spoken.interrupted:
-            await self.session.hangup("responder ended call")
+            transfer = next((a for a in reply.actions if a.type == "transfer"), None)
+            # No SIP transfer (REFER) yet: the request is in the call record and the log, and the
+            # call ends after the line that announced it (docs/graph.md).
+            reason = f"transfer requested: {transfer.to}" if transfer is not None else "responder ended call"
+            self.summary.end_reason = reason
+            await self.session.hangup(reason)
         return spoken
+
+    def _record_actions(self, reply: AgentReply) -> None:
+        """Actions go into the call record as they are decided (a hang-up must not lose a
+        call-back request). Slot names only in the log; values stay in the record."""
+        if reply.node:
+            self.summary.nodes.append(reply.node)
+        for action in reply.actions:
+            self.summary.actions.append(action.model_dump(mode="json"))
+            self.metrics.inc(f"action_{action.type}")
+            self.log.info("agent_action", action=str(action.type), node=reply.node,
+                          **{k: v for k, v in action.model_dump(mode="json").items() if k in ("to", "team", "event", "priority")})
 
     async def _goodbye(self, text: str, reason: str) -> None:
         self._supersede_reply()
@@ -298,7 +317,9 @@ class CallAgent:
         await self.session.hangup(reason)
 
     async def _answer_dtmf(self, digits: str, index: int) -> None:
-        reply = await self.responder.respond(CallerTurn(self.session.call_id, index, None, dtmf=digits))
+        reply = await self.responder.respond(
+            CallerTurn(self.session.call_id, index, None, dtmf=digits, emotion=self.emotion.latest)
+        )
         await self._speak(reply, label=f"turn-{index}")
 
     async def _answer_utterance(self, ready: _UtteranceReady, index: int) -> None:
@@ -312,7 +333,7 @@ class CallAgent:
             transcript = await asyncio.shield(stt_task)
             transcript_at = self.clock()
         reply = await self.responder.respond(
-            CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s)
+            CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s, emotion=self.emotion.latest)
         )
         reply_at = self.clock()
         stages = {"vad_ms": ready.detected_at, "reply_ready_ms": reply_at}

@@ -1,4 +1,4 @@
-"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench latency``, ``emotion``."""
+"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench latency``, ``emotion``, ``graph``."""
 
 from __future__ import annotations
 
@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     from emotion.cli import add_parser as add_emotion_parser
 
     add_emotion_parser(sub, _config_args)
+    from graph.cli import add_parser as add_graph_parser
+
+    add_graph_parser(sub)
     return parser
 
 
@@ -173,6 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from emotion.cli import run as run_emotion
 
             return run_emotion(args, _load, _configure_logging)
+        if args.command == "graph":
+            from graph.cli import run as run_graph
+
+            return run_graph(args)
         if args.command == "bench" and args.bench == "emotion":
             from emotion.bench import run_emotion_bench
 

@@ -14,8 +14,10 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.llm import LlmConfig
 from agent.yaml_source import ConfigError, key_positions, read_mapping, validation_problems
 from emotion.config import EmotionConfig
+from graph.config import GraphConfig
 from telephony.config import SegmentationConfig, SipConfig
 from tts.config import TtsConfig
 
@@ -78,18 +80,20 @@ class BargeInConfig(_Strict):
 
 
 class TurnConfig(_Strict):
-    """The call's turn loop until the conversation graph lands: a greeting and a fixed reply."""
+    """The call's turn loop: who answers (the graph by default), reprompts, limits, barge-in."""
 
-    responder: Literal["scripted", "echo"] = Field(
-        "scripted", description="'scripted' (greeting + fixed reply) or 'echo' (QA: repeats the transcript)"
+    responder: Literal["graph", "scripted", "echo"] = Field(
+        "graph",
+        description="'graph' (the conversation graph, graph.path), 'scripted' (greeting + fixed reply: benchmarks) "
+        "or 'echo' (QA: repeats the transcript)",
     )
     greeting: str = Field(
         "Hello, you have reached the clinic. This is Bedside, an automated assistant. How can I help you today?",
-        description="said on answer (includes the AI disclosure)",
+        description="scripted/echo responders: said on answer (includes the AI disclosure)",
     )
     reply: str = Field(
         "Thank you. I have noted that, and a member of our team will follow up with you.",
-        description="the scripted responder's answer to every caller turn",
+        description="scripted responder: the answer to every caller turn",
     )
     reprompt_after_s: float = Field(8.0, gt=0, description="caller silence before a reprompt")
     reprompt: str = Field("Are you still there? Please tell me how I can help.", description="said after reprompt_after_s of silence")
@@ -122,6 +126,8 @@ class BedsideConfig(_Strict):
     stt: SttConfig = Field(default_factory=SttConfig)
     tts: TtsConfig = Field(default_factory=TtsConfig)
     turn: TurnConfig = Field(default_factory=TurnConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 

@@ -34,7 +34,7 @@ def configure_logging(level: str = "INFO", json_output: bool = True, log_transcr
         raise ValueError(f"unknown log level {level!r}")
     logging.basicConfig(level=numeric, stream=sys.stderr, format="%(message)s", force=True)
     # Third-party loggers that would print audio durations or text at INFO/DEBUG.
-    for noisy in ("faster_whisper", "piper", "httpx", "openai", "websockets"):
+    for noisy in ("faster_whisper", "piper", "httpx", "httpx2", "openai", "websockets"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
     renderer = structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer(colors=False)
     structlog.configure(

@@ -1,18 +1,36 @@
 """The seam where the conversation logic plugs into the call: turn in, reply out.
 
-Until the conversation graph lands, two responders exist: ``ScriptedResponder`` (the
-configured greeting and reply; it does not need the transcript, so its reply can start
-the moment the caller stops speaking) and ``EchoResponder`` (QA: repeats what it heard,
-so a test can check the whole ear-to-mouth path). The graph navigator and the LLM
-responder implement the same protocol."""
+Three responders implement one protocol:
+
+* ``GraphResponder`` (the product): walks the clinic's conversation graph (:mod:`graph.navigator`)
+  with the caller's words, keypad digits and emotional state, chooses the delivery
+  (:mod:`agent.delivery`) from the topics of what it is about to say, and words the reply with
+  the LLM when one is configured (:mod:`agent.llm`), else with the graph's own scripted line.
+* ``ScriptedResponder``: a fixed greeting and reply (latency benchmarks; no transcript needed,
+  so its reply starts the moment the caller stops speaking).
+* ``EchoResponder`` (QA): repeats what it heard, so a test can check the ear-to-mouth path.
+
+A :class:`ResponderFactory` gives each call its own responder (the graph walk is per call)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 
 from agent.config import TurnConfig
+from agent.delivery import choose_expression
+from agent.logs import get_logger
+from agent.metrics import Metrics
+from emotion.burst_delivery import BurstDeliveryTable
+from emotion.events import EmotionUpdate
+from graph.config import DeliveryConfig
+from graph.navigator import CallerInput, CompiledGraph, Navigator, Step
+from graph.schema import PLACEHOLDER, Action, Topic
+from tts.expression import Expression
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,13 +40,19 @@ class CallerTurn:
     transcript: str | None  # None when the responder did not wait for STT
     dtmf: str = ""
     speech_s: float = 0.0
+    emotion: EmotionUpdate | None = None  # the caller's state when the turn ended
 
 
 @dataclass(frozen=True, slots=True)
 class AgentReply:
-    text: str
+    text: str  # the scripted wording (also what is said if a streamed wording fails)
     end_call: bool = False
     scripted: bool = True  # fixed wording: eligible for the pre-synthesized phrase cache
+    expression: Expression = Expression.NEUTRAL
+    sentences: AsyncIterator[str] | None = None  # streamed wording (LLM): spoken as each sentence completes
+    actions: tuple[Action, ...] = ()
+    node: str = ""
+    topics: frozenset[Topic] = field(default_factory=frozenset)
 
 
 class Responder(Protocol):
@@ -38,21 +62,31 @@ class Responder(Protocol):
 
     async def respond(self, turn: CallerTurn) -> AgentReply: ...
 
+
+class ResponderFactory(Protocol):
+    def for_call(self, call_id: str) -> Responder: ...
+
     def scripted_lines(self) -> list[str]:
-        """Every fixed line this responder can say, for pre-synthesis at start-up."""
+        """Every fixed line the responders can say, for pre-synthesis at start-up."""
         ...
 
 
 class ResponderKind(StrEnum):
+    GRAPH = "graph"
     SCRIPTED = "scripted"
     ECHO = "echo"
 
 
 class ScriptedResponder:
+    """Stateless: one instance serves every call."""
+
     needs_transcript = False
 
     def __init__(self, config: TurnConfig) -> None:
         self._config = config
+
+    def for_call(self, call_id: str) -> ScriptedResponder:
+        return self
 
     def greeting(self) -> AgentReply:
         return AgentReply(self._config.greeting)
@@ -78,5 +112,137 @@ class EchoResponder(ScriptedResponder):
         return AgentReply(f"You said: {turn.transcript}", scripted=False)
 
 
-def create_responder(kind: ResponderKind, config: TurnConfig) -> Responder:
+class Wording(Protocol):
+    """The LLM path (agent.llm.LlmWriter): sentences for a wording request, falling back to the
+    scripted line on its own when the model is slow, failing or says something it must not."""
+
+    def sentences(self, request: Any) -> AsyncIterator[Any]: ...
+
+
+class GraphResponder:
+    """One call's walk through the graph. The greeting and clarifications are always the graph's
+    own lines; node replies are worded by the LLM when one is configured, except emergency lines,
+    which are safety wording and never rephrased."""
+
+    needs_transcript = True
+
+    def __init__(
+        self, compiled: CompiledGraph, call_id: str, bursts: BurstDeliveryTable, delivery: DeliveryConfig,
+        metrics: Metrics, wording: Wording | None = None, clock: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self.compiled = compiled
+        self.call_id = call_id
+        self.navigator = Navigator(compiled, clock)
+        self.bursts = bursts
+        self.delivery = delivery
+        self.metrics = metrics
+        self.wording = wording
+        self.log = get_logger("graph", call_id=call_id)
+        self.history: list[tuple[str, str]] = []  # (caller|agent, text): context for the LLM only, never logged
+        self.steps: list[Step] = []
+
+    def greeting(self) -> AgentReply:
+        return self._reply(self.navigator.start(), None, None)
+
+    async def respond(self, turn: CallerTurn) -> AgentReply:
+        started = time.perf_counter()
+        said = CallerInput(turn.transcript or "", turn.dtmf)
+        step = self.navigator.handle(said, turn.emotion)
+        self.metrics.observe_ms("navigation_ms", (time.perf_counter() - started) * 1000)
+        if said.text:
+            self.history.append(("caller", said.text))
+        return self._reply(step, turn.emotion, said.text or None)
+
+    def _reply(self, step: Step, emotion: EmotionUpdate | None, caller_text: str | None) -> AgentReply:
+        self.steps.append(step)
+        expression = choose_expression(step.topics, emotion, self.bursts, self.delivery)
+        text = step.text(expression)
+        chosen = step.chosen
+        self.log.info(
+            "graph_step", kind=str(step.kind), node=step.node, path=list(step.path), topics=sorted(step.topics),
+            expression=str(expression), by=chosen.by if chosen else None, score=chosen.score if chosen else None,
+            emotional=chosen.emotional if chosen else False, filled=sorted(step.filled),  # slot names, never values
+            actions=[str(a.type) for a in step.actions], graph=self.compiled.version,
+        )
+        sentences = None
+        if self.wording is not None and self._wordable(step) and caller_text is not None:
+            sentences = self._worded(step, text, expression, emotion, caller_text)
+        self.history.append(("agent", text))
+        return AgentReply(
+            text=text,
+            end_call=step.end_call,
+            scripted=sentences is None and _cacheable(step, expression),
+            expression=expression,
+            sentences=sentences,
+            actions=step.actions,
+            node=step.node,
+            topics=step.topics,
+        )
+
+    @staticmethod
+    def _wordable(step: Step) -> bool:
+        return bool(step.path) and Topic.EMERGENCY not in step.topics
+
+    async def _worded(
+        self, step: Step, scripted: str, expression: Expression, emotion: EmotionUpdate | None, caller_text: str,
+    ) -> AsyncIterator[str]:
+        from graph.prompt import WordingRequest
+
+        node = self.compiled.nodes[step.path[-1]]
+        request = WordingRequest(
+            call_id=self.call_id, node=node, clinic=self.compiled.spec.clinic, scripted=scripted, expression=expression,
+            slots=self.navigator.spoken_slots(), identity_verified=self.navigator.identity_verified, emotion=emotion,
+            history=tuple(self.history[-7:-1]), caller_text=caller_text,
+        )
+        async for worded in self.wording.sentences(request):
+            yield worded.text
+
+
+def _cacheable(step: Step, expression: Expression) -> bool:
+    """The same words on every call (clinic facts may be filled in, slot values may not): worth
+    keeping in the phrase cache."""
+    return all(
+        name.startswith("clinic.") for p in step.prompts for line in p.say.variants(expression)
+        for name in PLACEHOLDER.findall(line)
+    )
+
+
+class GraphResponderFactory:
+    """Gives each call a GraphResponder on the graph in use when the call started."""
+
+    def __init__(
+        self, current: Callable[[], CompiledGraph], bursts: BurstDeliveryTable, delivery: DeliveryConfig,
+        metrics: Metrics, wording: Wording | None = None,
+    ) -> None:
+        self._current = current
+        self.bursts = bursts
+        self.delivery = delivery
+        self.metrics = metrics
+        self.wording = wording
+
+    def for_call(self, call_id: str) -> GraphResponder:
+        return GraphResponder(self._current(), call_id, self.bursts, self.delivery, self.metrics, self.wording)
+
+    def scripted_lines(self) -> list[str]:
+        """The graph's fixed lines (no placeholders), neutral and sympathetic first: the greeting
+        plays from cache on every call."""
+        spec = self._current().spec
+        lines = [self.for_call("warm-up").greeting().text]
+        says = [n.say for n in spec.nodes if n.say] + [s.ask for n in spec.nodes for s in n.collect]
+        says.append(spec.settings.clarify)
+        for say in says:
+            lines.extend(line for line in say.all_lines() if not PLACEHOLDER.search(line))
+        # Lines said on their own (a clarification, a slot asked again) hit this cache; lines
+        # said together with others are synthesized sentence by sentence as they stream.
+        return list(dict.fromkeys(lines))
+
+
+def create_responder_factory(kind: ResponderKind, config: TurnConfig) -> ScriptedResponder:
+    """The stateless responders; the graph responder needs the server's graph store."""
     return {ResponderKind.SCRIPTED: ScriptedResponder, ResponderKind.ECHO: EchoResponder}[kind](config)
+
+
+__all__ = [
+    "AgentReply", "CallerTurn", "EchoResponder", "GraphResponder", "GraphResponderFactory", "Responder",
+    "ResponderFactory", "ResponderKind", "ScriptedResponder", "create_responder_factory",
+]

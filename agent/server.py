@@ -16,9 +16,10 @@ import time
 
 from agent.call_agent import CallAgent
 from agent.config import BedsideConfig
+from agent.llm import LlmWriter
 from agent.logs import get_logger
 from agent.metrics import Metrics
-from agent.responder import ResponderKind, create_responder
+from agent.responder import GraphResponderFactory, ResponderFactory, ResponderKind, create_responder_factory
 from agent.speaker import Speaker
 from agent.stt import SttWorker
 from agent.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
@@ -27,6 +28,7 @@ from emotion.client import EmotionClient
 from emotion.config import ServiceMode
 from emotion.models.base import ModelLoadError
 from emotion.window import RollingWindow
+from graph.store import GraphStore
 from telephony.call_session import CallSession
 from telephony.segmenter import Segmenter
 from telephony.user_agent import SipUserAgent
@@ -45,7 +47,10 @@ class BedsideServer:
         self.config = config
         self.log = get_logger("server")
         self.metrics = Metrics()
-        self.responder = create_responder(ResponderKind(config.turn.responder), config.turn)
+        self.graphs: GraphStore | None = None  # the conversation graph and its hot reload (responder: graph)
+        self.wording: LlmWriter | None = LlmWriter(config.llm, self.metrics) if config.llm.base_url else None
+        self.responders: ResponderFactory | None = None
+        self._graph_watch: asyncio.Task[None] | None = None
         self.stt = SttWorker(config.stt)
         self.synth = PiperSynthesizer(config.tts)
         self.phrases = PhraseCache(self.synth, config.tts.cache_entries)
@@ -72,9 +77,10 @@ class BedsideServer:
         if self.pool is not None:
             await self.pool.spawn(self.emotion_url)
         self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
+        self.responders = await self._responders()
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)
-        await self.phrases.warm(self.responder.scripted_lines())
+        await self.phrases.warm(self.responders.scripted_lines())
         if self.pool is not None:
             await self.pool.wait_ready()
         await self.ua.start()
@@ -84,10 +90,26 @@ class BedsideServer:
             "ready" if self.worker_index is None else "worker_ready",  # "ready" = calls can come in
             sip_port=self.ua.port,
             responder=self.config.turn.responder,
+            graph=self.graphs.current.version if self.graphs else None,
+            llm=self.wording is not None,
             stt_model=self.config.stt.model.value,
             emotion=self.emotion_url is not None,
             startup_s=round(time.monotonic() - started, 2),
         )
+
+    async def _responders(self) -> ResponderFactory:
+        kind = ResponderKind(self.config.turn.responder)
+        if kind is not ResponderKind.GRAPH:
+            return create_responder_factory(kind, self.config.turn)
+        from emotion.text_encoder import TextEncoder
+
+        graph = self.config.graph
+        embedder = await asyncio.to_thread(TextEncoder.load)
+        self.graphs = await asyncio.to_thread(GraphStore, graph.file, embedder)  # a bad graph stops start-up
+        if graph.reload:
+            self._graph_watch = asyncio.create_task(self.graphs.watch(graph.reload_interval_s), name="graph-watch")
+        store = self.graphs
+        return GraphResponderFactory(lambda: store.current, self.bursts, graph.delivery, self.metrics, self.wording)
 
     async def _start_emotion_service(self) -> None:
         from emotion.engine import EmotionEngine
@@ -121,6 +143,11 @@ class BedsideServer:
         for task in list(self._calls):
             task.cancel()
         await asyncio.gather(*self._calls, return_exceptions=True)
+        if self._graph_watch is not None:
+            self._graph_watch.cancel()
+            await asyncio.gather(self._graph_watch, return_exceptions=True)
+        if self.wording is not None:
+            await self.wording.aclose()
         await self.ua.stop()
         await self.stt.stop()
         if self.emotion_service is not None:
@@ -147,7 +174,7 @@ class BedsideServer:
             agent = CallAgent(
                 session=session,
                 config=self.config,
-                responder=self.responder,
+                responder=self.responders.for_call(session.call_id),
                 stt=self.stt,
                 speaker=Speaker(session, self.phrases, self.synth),
                 segmenter=Segmenter(self.config.segmentation, create_vad(self.config.segmentation, self.vad_model)),

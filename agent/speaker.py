@@ -1,7 +1,8 @@
 """Speaks agent replies into one call and knows when they started, ended or were cut off.
 
 Scripted lines come from the pre-synthesized phrase cache (no synthesis on the hot path);
-anything else is synthesized and queued sentence by sentence, so the first sentence is
+anything else (a line with the caller's details in it, an LLM's sentences as they stream) is
+synthesized and queued sentence by sentence, so the first sentence is
 already playing while the rest is being synthesized. ``interrupt()`` is barge-in: it
 stops the current reply within one 20 ms tick and drops sentences not yet queued."""
 
@@ -18,7 +19,7 @@ from telephony.call_session import CallSession, MarkReached
 
 
 class PhraseSource(Protocol):
-    async def get_or_synthesize(self, text: str) -> bytes: ...
+    def get(self, text: str) -> bytes | None: ...
 
 
 class StreamSource(Protocol):
@@ -100,8 +101,16 @@ class Speaker:
         )
 
     async def _chunks(self, reply: AgentReply) -> AsyncIterator[bytes]:
-        if reply.scripted:
-            yield await self._phrases.get_or_synthesize(reply.text)
+        if reply.sentences is not None:
+            # Streamed wording (LLM): each sentence is synthesized as soon as it is complete.
+            async for sentence in reply.sentences:
+                async for chunk in self._streamer.stream(sentence):
+                    yield chunk
             return
+        cached = self._phrases.get(reply.text) if reply.scripted else None
+        if cached is not None:
+            yield cached
+            return
+        # Not cached: stream sentence by sentence, so a long line does not delay its first word.
         async for chunk in self._streamer.stream(reply.text):
             yield chunk

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs everything Bedside needs on a fresh Debian machine, idempotently:
-#   Debian packages (SIP tools, audio tools), a .venv/ in the repo root, torch==2.13.0
+#   Debian packages (SIP tools, audio tools, Graphviz), a .venv/ in the repo root, torch==2.13.0
 #   first (local CPU wheel), then the pinned requirements. Re-running is a no-op check.
 # Usage: scripts/install.sh [--tests]
 set -euo pipefail
@@ -9,7 +9,9 @@ cd "$(dirname "$0")/.."
 WITH_TESTS=0
 [[ "${1:-}" == "--tests" ]] && WITH_TESTS=1
 
-APT_PACKAGES=(python3-venv libsndfile1 espeak-ng sox libsox-fmt-all ffmpeg sip-tester baresip linphone-cli)
+APT_PACKAGES=(python3-venv libsndfile1 espeak-ng sox libsox-fmt-all ffmpeg sip-tester baresip linphone-cli
+  graphviz  # graph render (dot)
+)
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 

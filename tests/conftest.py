@@ -21,3 +21,11 @@ def shared() -> Path:
 def noizeus_transcripts(shared: Path) -> dict[str, str]:
     rows = (shared / "data" / "noizeus" / "transcripts.tsv").read_text().strip().splitlines()
     return {name: text for name, text in (row.split("\t", 1) for row in rows)}
+
+
+@pytest.fixture(scope="session")
+def text_encoder():
+    """The MiniLM sentence encoder (loaded once; the graph matcher and language model use it)."""
+    from emotion.text_encoder import TextEncoder
+
+    return TextEncoder.load()

@@ -8,8 +8,6 @@ the same emotion among the other held-out actors' clips (never the same speaker)
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -146,19 +144,3 @@ def tables(meta: dict[str, Any], evaluation: dict[str, Any] | None = None) -> st
         f"| {held['phone']['precision_at_10']:.3f} |",
     ])
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--eval", action="store_true", help="only evaluate the committed weights")
-    args = parser.parse_args()
-    if args.eval:
-        from emotion.models.base import load_weights
-
-        _, meta = load_weights("embedding")
-        print(tables(meta, evaluate()))
-    else:
-        print(json.dumps(train()["cv"]))
-
-
-if __name__ == "__main__":
-    main()

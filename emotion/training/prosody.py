@@ -7,8 +7,6 @@ crops of every clip, each clean and through the phone channel; scores use the ce
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -179,21 +177,3 @@ def tables(meta: dict[str, Any], evaluation: dict[str, Any] | None = None) -> st
                   f"(p95 {lat['features_2s']['p95_ms']}), features + head {lat['prosody_2s']['mean_ms']} ms."]
     return "\n".join(lines)
 
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--eval", action="store_true", help="only evaluate the committed weights")
-    args = parser.parse_args()
-    if args.eval:
-        from emotion.models.base import load_weights
-
-        _, meta = load_weights("prosody")
-        evaluation = evaluate()
-        print(tables(meta, evaluation))
-        print(json.dumps(evaluation.get("latency", {})))
-    else:
-        print(tables(train()))
-
-
-if __name__ == "__main__":
-    main()

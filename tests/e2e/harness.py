@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.processes import REPO, LoggedProcess, free_port
+
 BEDSIDE = [sys.executable, "-m", "agent.cli"]
-
-
-def free_port(kind: int = socket.SOCK_DGRAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def free_sip_port() -> int:
@@ -38,47 +31,12 @@ def free_sip_port() -> int:
 
 
 @dataclass
-class Server:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
+class Server(LoggedProcess):
+    port: int = 0
 
     @property
     def uri(self) -> str:
         return f"sip:bedside@127.0.0.1:{self.port}"
-
-    def events(self) -> list[dict]:
-        out = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-        return out
-
-    def events_named(self, name: str) -> list[dict]:
-        return [e for e in self.events() if e.get("event") == name]
-
-    def wait_for(self, name: str, count: int = 1, timeout: float = 30.0) -> list[dict]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            found = self.events_named(name)
-            if len(found) >= count:
-                return found
-            time.sleep(0.1)
-        raise AssertionError(f"server did not log {count} x {name!r} in {timeout}s; log: {self.log_path}")
-
-    def stop(self, timeout: float = 30.0) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                return self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise
-        return self.proc.returncode
 
 
 def start_server(tmp_path: Path, *settings: str, port: int | None = None, timeout: float = 120.0) -> Server:
@@ -86,21 +44,15 @@ def start_server(tmp_path: Path, *settings: str, port: int | None = None, timeou
     log_path = tmp_path / f"server-{port}.log"
     cmd = [*BEDSIDE, "serve", "--sip-port", str(port), "--set", "logging.log_transcripts=true",
            "--set", f"sip.rtp_port={free_port()}", "--set", "sip.rtp_port_range=200",
-           "--set", "emotion.service.port=0"]  # the in-process emotion service on any free port
+           "--set", "emotion.service.port=0",  # the in-process emotion service on any free port
+           "--set", "turn.responder=scripted"]  # fixed lines the call tests check; graph tests set graph
     for item in settings:
         cmd += ["--set", item]
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=_env())
-    server = Server(proc, port, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.events_named("ready"):
-            return server
-        if proc.poll() is not None:
-            raise AssertionError(f"server exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.2)
-    server.stop()
-    raise AssertionError(f"server not ready in {timeout}s:\n{log_path.read_text()[-3000:]}")
+    server = Server(proc, log_path, port)
+    server.wait_ready(timeout, "server")
+    return server
 
 
 @dataclass

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import socket
@@ -16,35 +15,23 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.processes import REPO, LoggedProcess, free_port
+
 TOKEN = "test-token-0123"
 
 
 def free_tcp_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return free_port(socket.SOCK_STREAM)
 
 
 @dataclass
-class ServiceProcess:
-    proc: subprocess.Popen[bytes]
-    port: int
-    log_path: Path
+class ServiceProcess(LoggedProcess):
+    port: int = 0
+    stop_signal = signal.SIGINT
 
     @property
     def url(self) -> str:
         return f"ws://127.0.0.1:{self.port}/v0/stream/models"
-
-    def events(self) -> list[dict]:
-        out = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-        return out
 
     def pause(self) -> None:
         os.kill(self.proc.pid, signal.SIGSTOP)
@@ -55,16 +42,6 @@ class ServiceProcess:
     def kill(self) -> None:
         self.proc.kill()
         self.proc.wait(10)
-
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
 
 
 def start_service(tmp_path: Path, *settings: str, port: int | None = None, token: str | None = TOKEN, timeout: float = 90.0) -> ServiceProcess:
@@ -79,16 +56,9 @@ def start_service(tmp_path: Path, *settings: str, port: int | None = None, token
         env["BEDSIDE_EMOTION__SERVICE__TOKEN"] = token
     with log_path.open("wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-    service = ServiceProcess(proc, port, log_path)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if any(e.get("event") == "ready" for e in service.events()):
-            return service
-        if proc.poll() is not None:
-            raise AssertionError(f"emotion service exited with {proc.returncode}:\n{log_path.read_text()[-3000:]}")
-        time.sleep(0.1)
-    service.stop()
-    raise AssertionError(f"emotion service not ready in {timeout}s:\n{log_path.read_text()[-3000:]}")
+    service = ServiceProcess(proc, log_path, port)
+    service.wait_ready(timeout, "emotion service")
+    return service
 
 
 def wav(x: np.ndarray, rate: int = 16000, fmt: str = "WAV") -> bytes:

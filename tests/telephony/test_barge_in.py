@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from agent.config import BargeInConfig
 from telephony.audio import SAMPLE_RATE, split_frames
