@@ -54,7 +54,10 @@ def free_port() -> int:
 
 async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "agent.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true",
-           "--set", "emotion.service.port=0"]
+           "--set", "emotion.service.port=0",
+           # The caller plays test sentences, not a clinic conversation: the graph would clarify,
+           # then transfer. Scripted replies measure the call path itself; --set can override.
+           "--set", "turn.responder=scripted"]
     if args.config:
         cmd += ["--config", args.config]
     for item in args.set:
@@ -176,7 +179,8 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
         except TimeoutError:
             server.kill()
 
-    lines.append(f"## Voice-to-voice latency ({args.calls} call(s) x {args.turns} turns, responder={config.turn.responder})")
+    responder = next((item.split("=", 1)[1] for item in reversed(args.set) if item.startswith("turn.responder=")), "scripted")
+    lines.append(f"## Voice-to-voice latency ({args.calls} call(s) x {args.turns} turns, responder={responder})")
     lines.append("")
     lines.append("| stage (from end of caller speech) | n | p50 ms | p95 ms |")
     lines.append("|---|---|---|---|")

@@ -292,12 +292,30 @@ class CallAgent:
         self._last_activity = self.clock()
         if reply.end_call and not spoken.interrupted:
             transfer = next((a for a in reply.actions if a.type == "transfer"), None)
-            # No SIP transfer (REFER) yet: the request is in the call record and the log, and the
-            # call ends after the line that announced it (docs/graph.md).
-            reason = f"transfer requested: {transfer.to}" if transfer is not None else "responder ended call"
+            reason = await self._transfer(transfer.to) if transfer is not None else "responder ended call"
             self.summary.end_reason = reason
             await self.session.hangup(reason)
         return spoken
+
+    async def _transfer(self, to: str) -> str:
+        """Blind transfer to the SIP URI configured for ``to``; returns the call's end reason.
+        Without a URI the request stays in the record and the call ends after the announcement."""
+        uri = self.config.sip.transfer_targets.get(to)
+        if not uri:
+            self.log.warning("transfer_not_configured", to=to)
+            return f"transfer requested: {to}"
+        started = self.clock()
+        status = await self.session.transfer(uri, self.config.sip.transfer_timeout_s)
+        waited_ms = round((self.clock() - started) * 1000)
+        if 200 <= status < 300:
+            self.metrics.inc("transfers")
+            self.log.info("call_transferred", to=to, status=status, waited_ms=waited_ms)
+            return f"transferred: {to}"
+        self.metrics.inc("transfers_failed")
+        self.log.warning("transfer_failed", to=to, status=status, waited_ms=waited_ms)
+        if not self.session.ended.is_set():
+            await self.speaker.say(AgentReply(self.config.turn.transfer_failed), label="transfer-failed")
+        return f"transfer failed ({status}): {to}"
 
     def _record_actions(self, reply: AgentReply) -> None:
         """Actions go into the call record as they are decided (a hang-up must not lose a

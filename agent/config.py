@@ -111,6 +111,11 @@ class TurnConfig(_Strict):
         "We have reached the time limit for this call. Please call again if you need more help. Goodbye.",
         description="said when max_call_s is reached",
     )
+    transfer_failed: str = Field(
+        "I'm sorry, I couldn't put you through just now. Please call us back in a few minutes, "
+        "and if this is an emergency, hang up and dial 911.",
+        description="said when a transfer (REFER) fails, before the call ends",
+    )
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
 
 

@@ -80,7 +80,9 @@ class BedsideServer:
         self.responders = await self._responders()
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)
-        await self.phrases.warm(self.responders.scripted_lines())
+        turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
+        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.transfer_failed]
+        await self.phrases.warm(list(dict.fromkeys([*self.responders.scripted_lines(), *own])))
         if self.pool is not None:
             await self.pool.wait_ready()
         await self.ua.start()

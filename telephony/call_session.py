@@ -66,10 +66,22 @@ class CallSession:
         self.answered_monotonic: float | None = None
         self._hangup_hook: Callable[[str], Awaitable[None]] | None = None
         self._dtmf_hook: Callable[[str], Awaitable[None]] | None = None
+        self._transfer_hook: Callable[[str], Awaitable[None]] | None = None
+        self._transfer_result: asyncio.Future[int] | None = None
 
     # ---- called by the pjsip side (already marshalled onto the loop) ---------------------
-    def bind(self, hangup: Callable[[str], Awaitable[None]], dtmf: Callable[[str], Awaitable[None]]) -> None:
-        self._hangup_hook, self._dtmf_hook = hangup, dtmf
+    def bind(
+        self, hangup: Callable[[str], Awaitable[None]], dtmf: Callable[[str], Awaitable[None]],
+        transfer: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
+        self._hangup_hook, self._dtmf_hook, self._transfer_hook = hangup, dtmf, transfer
+
+    def transfer_progress(self, status: int, final: bool) -> None:
+        """A NOTIFY about the transfer (or the REFER's own failure): the caller's side reports how
+        its call to the target is going. The first final status settles ``transfer()``."""
+        future = self._transfer_result
+        if future is not None and not future.done() and (final or status >= 200):
+            future.set_result(status)
 
     def push_audio_threadsafe(self, frame: bytes) -> None:
         """From the media clock thread: hand one received frame to the loop."""
@@ -136,6 +148,19 @@ class CallSession:
         if self.ended.is_set() or self._hangup_hook is None:
             return
         await self._hangup_hook(reason)
+
+    async def transfer(self, target_uri: str, timeout_s: float) -> int:
+        """Blind transfer (SIP REFER) of the caller to ``target_uri``. Returns the final status the
+        caller's side reported for its call to the target (2xx: connected), or 0 when it never
+        said within ``timeout_s`` or the REFER could not be sent."""
+        if self.ended.is_set() or self._transfer_hook is None:
+            return 0
+        self._transfer_result = self.loop.create_future()
+        await self._transfer_hook(target_uri)
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._transfer_result), timeout_s)
+        except TimeoutError:
+            return 0
 
     async def send_dtmf(self, digits: str) -> None:
         if self._dtmf_hook is None:

@@ -56,6 +56,12 @@ class SipConfig(_Strict):
     )
     rtp_timeout_s: float = Field(15.0, gt=0, description="hang up a call whose RTP stops for this long")
     drain_timeout_s: float = Field(300.0, ge=0, description="on SIGTERM, wait this long for calls to end")
+    transfer_targets: dict[str, str] = Field(
+        default_factory=dict,
+        description="graph transfer names -> SIP URIs for blind transfer (REFER), e.g. operator: sip:desk@pbx.local; "
+        "a name without a URI: the request is recorded and the call ends after the announcement",
+    )
+    transfer_timeout_s: float = Field(15.0, gt=0, le=120, description="wait this long for the transferred call to connect")
     user_agent: str = Field("Bedside/0.1", description="User-Agent header")
     jitter_buffer_init_ms: int = Field(
         -1, ge=-1, le=1000, description="initial jitter-buffer prefetch in ms (-1 = pjmedia's adaptive default)"

@@ -87,6 +87,19 @@ class SipCall(pj.Call):
         self.log.info("call_redirected")
         return pj.PJSIP_REDIRECT_ACCEPT_REPLACE
 
+    def onCallTransferRequest(self, prm: pj.OnCallTransferRequestParam) -> None:  # noqa: N802
+        # Being transferred away (a REFER from the far end) is declined: following it would need
+        # a new pjsua2 Call for the new leg, and pjsua2 crashes when it makes one on its own.
+        self.log.info("transfer_request_declined")
+        prm.statusCode = pj.PJSIP_SC_DECLINE
+
+    def onCallTransferStatus(self, prm: pj.OnCallTransferStatusParam) -> None:  # noqa: N802
+        status, final = int(prm.statusCode), bool(prm.finalNotify)
+        self.log.info("transfer_status", status=status, final=final)
+        self.session.loop.call_soon_threadsafe(self.session.transfer_progress, status, final)
+        if final or status >= 200:
+            prm.cont = False  # no more NOTIFYs needed
+
     def onDtmfDigit(self, prm: pj.OnDtmfDigitParam) -> None:  # noqa: N802
         digit = str(prm.digit)
         self.log.info("dtmf_received", method=int(prm.method))
@@ -117,6 +130,14 @@ class SipCall(pj.Call):
             self.hangup(prm)
         except pj.Error as exc:
             self.log.warning("hangup_failed", error=exc.reason)
+
+    def transfer_quietly(self, target_uri: str) -> None:
+        """Send REFER; a failure to send is reported like a failed transfer (status 0)."""
+        try:
+            self.xfer(target_uri, pj.CallOpParam())
+        except pj.Error as exc:
+            self.log.warning("transfer_failed", error=exc.reason)
+            self.session.loop.call_soon_threadsafe(self.session.transfer_progress, 0, True)
 
     def _detach_media(self) -> None:
         # pjsua has already removed the call's stream from the bridge by DISCONNECTED;

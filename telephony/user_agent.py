@@ -172,7 +172,10 @@ class SipUserAgent:
         async def dtmf(digits: str) -> None:
             await self.endpoint.run(on_pjsip(lambda c: c.dialDtmf(digits)))
 
-        loop.call_soon_threadsafe(session.bind, hangup, dtmf)
+        async def transfer(target_uri: str) -> None:
+            await self.endpoint.run(on_pjsip(lambda c: c.transfer_quietly(target_uri)))
+
+        loop.call_soon_threadsafe(session.bind, hangup, dtmf, transfer)
         return call
 
     def _on_incoming(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
