@@ -30,9 +30,8 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import openai
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.logs import get_logger
@@ -41,6 +40,9 @@ from emotion.breaker import BreakerState, BreakerTransition, CircuitBreaker
 from graph.prompt import WordingRequest, chat_messages, scripted_only_reason
 from graph.sensitive import detect_topics, violation_category, violations
 from tts.sentences import SentenceBuffer, split_sentences
+
+if TYPE_CHECKING:  # the client is imported when an LLM is configured: every CLI start skips ~1 s
+    import openai
 
 NO_KEY = "unused"
 """Sent as the API key when the key's environment variable is unset (local servers need none)."""
@@ -170,6 +172,8 @@ class LlmWriter:
         if not key:
             self._log.info("llm_no_api_key", env=config.api_key_env, sent=NO_KEY)
         # No retries: a retry would blow the first-sentence budget; the breaker handles outages.
+        import openai
+
         return openai.AsyncOpenAI(
             base_url=config.base_url,
             api_key=key or NO_KEY,

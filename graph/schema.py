@@ -80,6 +80,7 @@ class Say(_Spec):
 
     def variants(self, expression: Expression) -> list[str]:
         """The lines for ``expression``, falling back towards neutral."""
+        expression = Expression(expression)
         for candidate in (expression, *EXPRESSION_FALLBACK.get(expression, ()), Expression.NEUTRAL):
             lines = getattr(self, candidate.value)
             if lines is not None:
