@@ -23,6 +23,7 @@ from agent.logs import get_logger
 from agent.metrics import Metrics
 from agent.responder import AgentReply, CallerTurn, Responder
 from agent.speaker import Speaker, Spoken
+from agent.webhooks import WebhookSender
 from agent.stt import SttOverloaded, SttWorker
 from emotion.events import EmotionUpdate, Trend
 from emotion.timeline import Timeline
@@ -87,6 +88,7 @@ class CallAgent:
         emotion: EmotionSink,
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
+        webhooks: WebhookSender | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -111,6 +113,8 @@ class CallAgent:
         self._reprompts = 0
         self._dtmf = ""
         self._dtmf_at = 0.0
+        self.webhooks = webhooks
+        self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def run(self) -> CallSummary:
@@ -147,6 +151,8 @@ class CallAgent:
             if not self.session.ended.is_set():
                 await self.session.hangup("agent")
             await self._finish_listening()
+            if self._deliveries:  # each has its own timeout; this bounds a stuck one
+                await asyncio.wait(set(self._deliveries), timeout=35)
             await self.emotion.close()
             self.summary.emotion = self.emotion.latest
             self.summary.emotion_timeline = timeline = self.emotion.timeline
@@ -319,14 +325,26 @@ class CallAgent:
 
     def _record_actions(self, reply: AgentReply) -> None:
         """Actions go into the call record as they are decided (a hang-up must not lose a
-        call-back request). Slot names only in the log; values stay in the record."""
+        call-back request), webhooks are sent in the background. The log gets the action's
+        kind and target, never slot values; those stay in the record."""
         if reply.node:
             self.summary.nodes.append(reply.node)
-        for action in reply.actions:
-            self.summary.actions.append(action.model_dump(mode="json"))
-            self.metrics.inc(f"action_{action.type}")
-            self.log.info("agent_action", action=str(action.type), node=reply.node,
-                          **{k: v for k, v in action.model_dump(mode="json").items() if k in ("to", "team", "event", "priority")})
+        records = reply.records or tuple(a.model_dump(mode="json") for a in reply.actions)
+        for record in records:
+            record = dict(record)
+            self.summary.actions.append(record)
+            self.metrics.inc(f"action_{record['type']}")
+            self.log.info("agent_action", action=str(record["type"]), node=reply.node, hook=record.get("event"),
+                          **{k: v for k, v in record.items() if k in ("to", "team", "priority")})
+            if record["type"] == "webhook" and record.get("url") and self.webhooks is not None:
+                task = asyncio.create_task(self._deliver(record))
+                self._deliveries.add(task)
+                task.add_done_callback(self._deliveries.discard)
+
+    async def _deliver(self, record: dict) -> None:
+        payload = {"event": record["event"], "call_id": self.session.call_id, "node": record.get("node"),
+                   "slots": record.get("slots", {})}
+        record["delivery"] = await self.webhooks.send(record["url"], payload, record["timeout_s"], self.session.call_id)
 
     async def _goodbye(self, text: str, reason: str) -> None:
         self._supersede_reply()

@@ -51,6 +51,7 @@ class AgentReply:
     expression: Expression = Expression.NEUTRAL
     sentences: AsyncIterator[str] | None = None  # streamed wording (LLM): spoken as each sentence completes
     actions: tuple[Action, ...] = ()
+    records: tuple[dict[str, Any], ...] = ()  # the actions for the call record, with their slot values
     node: str = ""
     topics: frozenset[Topic] = field(default_factory=frozenset)
 
@@ -175,6 +176,7 @@ class GraphResponder:
             expression=expression,
             sentences=sentences,
             actions=step.actions,
+            records=step.records,
             node=step.node,
             topics=step.topics,
         )

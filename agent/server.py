@@ -1,7 +1,9 @@
 """``bedside serve``: wires the SIP gateway to one ``CallAgent`` per call.
 
 Shared, loaded once: the STT worker (bounded queue), the piper voice and its phrase cache
-(every scripted line pre-synthesized before the first call), the silero VAD model, and (in the
+(every scripted line pre-synthesized before the first call), the silero VAD model, the
+conversation graph (validated, compiled, watched for edits: ``graph.store``), the LLM writer
+and the webhook sender when configured, and (in the
 front process, by default) the emotion service, which every call of every process reaches over
 its own WebSocket (``emotion.service.mode``: in_process, remote or off).
 SIGTERM/SIGINT stop new calls (503) and let calls in progress finish, up to
@@ -21,6 +23,7 @@ from agent.logs import get_logger
 from agent.metrics import Metrics
 from agent.responder import GraphResponderFactory, ResponderFactory, ResponderKind, create_responder_factory
 from agent.speaker import Speaker
+from agent.webhooks import WebhookSender
 from agent.stt import SttWorker
 from agent.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
 from emotion.burst_delivery import load_burst_delivery
@@ -50,6 +53,7 @@ class BedsideServer:
         self.graphs: GraphStore | None = None  # the conversation graph and its hot reload (responder: graph)
         self.wording: LlmWriter | None = LlmWriter(config.llm, self.metrics) if config.llm.base_url else None
         self.responders: ResponderFactory | None = None
+        self.webhooks: WebhookSender | None = None  # created on the loop, in start()
         self._graph_watch: asyncio.Task[None] | None = None
         self.stt = SttWorker(config.stt)
         self.synth = PiperSynthesizer(config.tts)
@@ -78,6 +82,7 @@ class BedsideServer:
             await self.pool.spawn(self.emotion_url)
         self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
         self.responders = await self._responders()
+        self.webhooks = WebhookSender(self.metrics)
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)
         turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
@@ -150,6 +155,8 @@ class BedsideServer:
             await asyncio.gather(self._graph_watch, return_exceptions=True)
         if self.wording is not None:
             await self.wording.aclose()
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
         await self.ua.stop()
         await self.stt.stop()
         if self.emotion_service is not None:
@@ -182,6 +189,7 @@ class BedsideServer:
                 segmenter=Segmenter(self.config.segmentation, create_vad(self.config.segmentation, self.vad_model)),
                 emotion=self._emotion_client(session.call_id),
                 metrics=self.metrics,
+                webhooks=self.webhooks,
             )
             await agent.run()
         except Exception:  # noqa: BLE001 - one call's bug must not take the server down

@@ -107,6 +107,7 @@ class Step:
     chosen: Chosen | None = None
     filled: Mapping[str, SlotValue] = field(default_factory=dict)  # slots filled this turn
     node: str = ""  # where the call is now
+    records: tuple[dict[str, object], ...] = ()  # the actions for the call record (Navigator.action_record)
 
     @property
     def end_call(self) -> bool:
@@ -185,6 +186,15 @@ class Navigator:
         patient record; a clinic does that in its webhook (docs/graph.md)."""
         kinds = {self._slot_kind(name) for name in self.slots}
         return {SlotKind.NAME, SlotKind.DATE_OF_BIRTH} <= kinds
+
+    def action_record(self, action: Action) -> dict[str, object]:
+        """An action as it goes into the call record: its settings plus the values of the slots it
+        ``include``s (PHI: the record is for staff; logs get the action type only)."""
+        record: dict[str, object] = action.model_dump(mode="json")
+        include = getattr(action, "include", [])
+        record["slots"] = {name: self.slots[name].value for name in include if name in self.slots}
+        record["node"] = self.node_id
+        return record
 
     def spoken_slots(self) -> dict[str, str]:
         return {name: value.spoken for name, value in self.slots.items()}
@@ -326,6 +336,7 @@ class Navigator:
 
     def _run(self, action: Action, builder: _StepBuilder) -> None:
         builder.actions.append(action)
+        builder.records.append(self.action_record(action))
         self.actions.append(action)
         if isinstance(action, WebhookAction) and action.event == "appointment_booked":
             # The embedded schedule stands in for the clinic's calendar: the booked time is taken.
@@ -413,10 +424,11 @@ class _StepBuilder:
         self.topics: set[Topic] = set()
         self.actions: list[Action] = []
         self.filled: dict[str, SlotValue] = {}
+        self.records: list[dict[str, object]] = []
 
     def build(self, node: str) -> Step:
         return Step(self.kind, tuple(self.path), tuple(self.prompts), frozenset(self.topics), tuple(self.actions),
-                    self.chosen, MappingProxyType(dict(self.filled)), node)
+                    self.chosen, MappingProxyType(dict(self.filled)), node, tuple(self.records))
 
 
 def emotion_holds(condition: EmotionCondition, emotion: EmotionUpdate | None) -> bool:

@@ -136,3 +136,13 @@ async def test_emergency_lines_are_never_reworded(clinic):
             assert not standin.requests
         finally:
             await writer.aclose()
+
+
+async def test_action_records_carry_the_included_slot_values_for_staff(clinic):
+    r = responder(clinic)
+    await identify(r)
+    await r.respond(CallerTurn("c1", 4, "Have my test results come back?"))
+    reply = await r.respond(CallerTurn("c1", 5, "It's 555 123 4567."))
+    (record,) = reply.records
+    assert record["type"] == "callback" and record["team"] == "clinician" and record["node"] == "results_callback"
+    assert record["slots"] == {"full_name": "Maria Lopez", "date_of_birth": "1985-03-03", "callback_phone": "5551234567"}
