@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -223,7 +223,7 @@ class CallAgent:
             return
         self.summary.turns += 1
         self._supersede_reply()
-        self._reply_task = asyncio.create_task(self._answer_utterance(item, self.summary.turns))
+        self._reply_task = asyncio.create_task(self._guarded(self._answer_utterance(item, self.summary.turns)))
 
     def _on_emotion(self, update: EmotionUpdate) -> None:
         """The caller's emotional state changed. Replies read ``self.emotion.latest``; the log
@@ -257,7 +257,7 @@ class CallAgent:
             digits, self._dtmf = self._dtmf, ""
             self.summary.turns += 1
             self._supersede_reply()
-            self._reply_task = asyncio.create_task(self._answer_dtmf(digits, self.summary.turns))
+            self._reply_task = asyncio.create_task(self._guarded(self._answer_dtmf(digits, self.summary.turns)))
             return False
         busy = (
             self.speaker.speaking
@@ -285,6 +285,19 @@ class CallAgent:
         if self._reply_task is not None and not self._reply_task.done():
             self._reply_task.cancel()
             self.speaker.interrupt()
+
+    async def _guarded(self, answer: Awaitable[None]) -> None:
+        """A bug in answering one turn must not leave the caller in silence: it is logged and
+        counted, and the caller hears the apology line (then the turn loop carries on)."""
+        try:
+            await answer
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001
+            self.metrics.inc("reply_errors")
+            self.log.exception("reply_failed")
+            if not self.session.ended.is_set():
+                await self.speaker.say(AgentReply(self.config.turn.not_understood), label="reply-failed")
 
     def _start_reply(self, reply: AgentReply, label: str) -> None:
         self._supersede_reply()

@@ -103,7 +103,7 @@ class TurnConfig(_Strict):
         description="said before hanging up on a silent caller",
     )
     not_understood: str = Field(
-        "Sorry, I didn't catch that. Could you say it again?", description="echo responder: empty transcript"
+        "Sorry, I didn't catch that. Could you say it again?", description="echo responder: empty transcript; any responder: a turn that failed"
     )
     dtmf_timeout_s: float = Field(2.0, gt=0, description="keypad digits are collected until this pause")
     max_call_s: float = Field(900.0, gt=0, description="calls are ended politely after this long")

@@ -86,7 +86,7 @@ class BedsideServer:
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)
         turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
-        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.transfer_failed]
+        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.transfer_failed, turn.not_understood]
         await self.phrases.warm(list(dict.fromkeys([*self.responders.scripted_lines(), *own])))
         if self.pool is not None:
             await self.pool.wait_ready()
