@@ -31,6 +31,7 @@ from graph.config import DeliveryConfig
 from graph.navigator import CallerInput, CompiledGraph, Navigator, Step
 from graph.schema import PLACEHOLDER, Action, Topic
 from tts.expression import Expression
+from tts.sentences import split_sentences
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +48,7 @@ class CallerTurn:
 class AgentReply:
     text: str  # the scripted wording (also what is said if a streamed wording fails)
     end_call: bool = False
-    scripted: bool = True  # fixed wording: eligible for the pre-synthesized phrase cache
+    scripted: bool = True  # fixed wording: its sentences come from the phrase cache when they are there
     expression: Expression = Expression.NEUTRAL
     sentences: AsyncIterator[str] | None = None  # streamed wording (LLM): spoken as each sentence completes
     actions: tuple[Action, ...] = ()
@@ -172,7 +173,7 @@ class GraphResponder:
         return AgentReply(
             text=text,
             end_call=step.end_call,
-            scripted=sentences is None and _cacheable(step, expression),
+            scripted=sentences is None,  # the graph's own words: cached sentence by sentence
             expression=expression,
             sentences=sentences,
             actions=step.actions,
@@ -200,15 +201,6 @@ class GraphResponder:
             yield worded.text
 
 
-def _cacheable(step: Step, expression: Expression) -> bool:
-    """The same words on every call (clinic facts may be filled in, slot values may not): worth
-    keeping in the phrase cache."""
-    return all(
-        name.startswith("clinic.") for p in step.prompts for line in p.say.variants(expression)
-        for name in PLACEHOLDER.findall(line)
-    )
-
-
 class GraphResponderFactory:
     """Gives each call a GraphResponder on the graph in use when the call started."""
 
@@ -226,16 +218,19 @@ class GraphResponderFactory:
         return GraphResponder(self._current(), call_id, self.bursts, self.delivery, self.metrics, self.wording)
 
     def scripted_lines(self) -> list[str]:
-        """The graph's fixed lines (no placeholders), neutral and sympathetic first: the greeting
-        plays from cache on every call."""
+        """The graph's fixed sentences (no slot placeholders), the greeting first: it plays from
+        the cache on every call."""
         spec = self._current().spec
-        lines = [self.for_call("warm-up").greeting().text]
+        warm_up = self.for_call("warm-up")
+        lines = [warm_up.greeting().text]
+        clinic = warm_up.navigator.clinic_values()
         says = [n.say for n in spec.nodes if n.say] + [s.ask for n in spec.nodes for s in n.collect]
         says.append(spec.settings.clarify)
         for say in says:
-            lines.extend(line for line in say.all_lines() if not PLACEHOLDER.search(line))
-        # Lines said on their own (a clarification, a slot asked again) hit this cache; lines
-        # said together with others are synthesized sentence by sentence as they stream.
+            for line in say.all_lines():
+                # Sentences without the caller's details are the same on every call: cached.
+                line = PLACEHOLDER.sub(lambda m: clinic.get(m.group(1), m.group(0)), line)
+                lines.extend(s for s in split_sentences(line) if not PLACEHOLDER.search(s))
         return list(dict.fromkeys(lines))
 
 

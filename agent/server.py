@@ -24,6 +24,7 @@ from agent.metrics import Metrics
 from agent.responder import GraphResponderFactory, ResponderFactory, ResponderKind, create_responder_factory
 from agent.speaker import Speaker
 from agent.webhooks import WebhookSender
+from tts.sentences import split_sentences
 from agent.stt import SttWorker
 from agent.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
 from emotion.burst_delivery import load_burst_delivery
@@ -87,7 +88,9 @@ class BedsideServer:
         await asyncio.to_thread(self.synth.warm)
         turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
         own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.transfer_failed, turn.not_understood]
-        await self.phrases.warm(list(dict.fromkeys([*self.responders.scripted_lines(), *own])))
+        # Cached by sentence: the speaker plays fixed lines sentence by sentence.
+        lines = [*self.responders.scripted_lines(), *own]
+        await self.phrases.warm(list(dict.fromkeys(s for line in lines for s in split_sentences(line))))
         if self.pool is not None:
             await self.pool.wait_ready()
         await self.ua.start()

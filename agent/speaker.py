@@ -1,8 +1,9 @@
 """Speaks agent replies into one call and knows when they started, ended or were cut off.
 
-Scripted lines come from the pre-synthesized phrase cache (no synthesis on the hot path);
-anything else (a line with the caller's details in it, an LLM's sentences as they stream) is
-synthesized and queued sentence by sentence, so the first sentence is
+Scripted lines are played sentence by sentence from the pre-synthesized phrase cache (no
+synthesis on the hot path); a sentence that is not cached (one with the caller's name in it)
+and anything else (an LLM's sentences as they stream, an echo) is synthesized and queued
+sentence by sentence, so the first sentence is
 already playing while the rest is being synthesized. ``interrupt()`` is barge-in: it
 stops the current reply within one 20 ms tick and drops sentences not yet queued."""
 
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent.responder import AgentReply
+from tts.sentences import split_sentences
 from telephony.call_session import CallSession, MarkReached
 
 
@@ -23,6 +25,8 @@ class PhraseSource(Protocol):
 
 
 class StreamSource(Protocol):
+    sentence_pause: bytes
+
     def stream(self, text: str) -> AsyncIterator[bytes]: ...
 
 
@@ -107,10 +111,20 @@ class Speaker:
                 async for chunk in self._streamer.stream(sentence):
                     yield chunk
             return
-        cached = self._phrases.get(reply.text) if reply.scripted else None
-        if cached is not None:
-            yield cached
+        if not reply.scripted:
+            async for chunk in self._streamer.stream(reply.text):
+                yield chunk
             return
-        # Not cached: stream sentence by sentence, so a long line does not delay its first word.
-        async for chunk in self._streamer.stream(reply.text):
-            yield chunk
+        # Fixed wording, sentence by sentence: cached sentences play at once, and only those that
+        # are new (one with the caller's name in it) are synthesized. Pauses as in stream().
+        sentences = split_sentences(reply.text)
+        for index, sentence in enumerate(sentences):
+            pause = self._streamer.sentence_pause if index < len(sentences) - 1 else b""
+            cached = self._phrases.get(sentence)
+            if cached is not None:
+                yield cached + pause
+                continue
+            async for chunk in self._streamer.stream(sentence):
+                yield chunk
+            if pause:
+                yield pause

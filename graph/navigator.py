@@ -392,6 +392,10 @@ class Navigator:
         self._said[key] = turn + 1
         return Prompt(node_id, say, MappingProxyType(self._values()), turn)
 
+    def clinic_values(self) -> dict[str, str]:
+        """The placeholders that are the same on every call: the clinic's facts."""
+        return {k: v for k, v in self._values().items() if k.startswith("clinic.")}
+
     def _values(self) -> dict[str, str]:
         clinic = self.spec.clinic
         now = self.clock()

@@ -217,6 +217,12 @@ class PiperSynthesizer:
             if not pending.done():
                 pending.cancel()
 
+    @property
+    def sentence_pause(self) -> bytes:
+        """The silence put between sentences (``sentence_pause_ms``), for callers that join
+        sentences themselves (cached ones next to freshly synthesized ones)."""
+        return self._pause
+
     def warm(self) -> float:
         """Synthesize a short phrase so onnxruntime allocates its buffers before the first
         call; returns the seconds it took."""
