@@ -309,8 +309,10 @@ class CallAgent:
         self._record_actions(reply)
         spoken = await self.speaker.say(reply, label, on_first_audio)
         self._last_activity = self.clock()
-        if reply.end_call and not spoken.interrupted:
-            transfer = next((a for a in reply.actions if a.type == "transfer"), None)
+        transfer = next((a for a in reply.actions if a.type == "transfer"), None)
+        # A goodbye the caller talks over is not the end (they have more to say); a transfer
+        # (a person, an emergency) goes ahead even if they talk over its announcement.
+        if reply.end_call and (not spoken.interrupted or transfer is not None):
             reason = await self._transfer(transfer.to) if transfer is not None else "responder ended call"
             self.summary.end_reason = reason
             await self.session.hangup(reason)

@@ -207,6 +207,12 @@ class Navigator:
 
     def handle(self, said: CallerInput, emotion: EmotionUpdate | None = None) -> Step:
         """The caller's turn: words and/or keypad digits, with the caller's current emotional state."""
+        if self.ended and any(a.type is ActionType.TRANSFER for a in self.node.actions):
+            # The caller spoke over a transfer's announcement (a person, an emergency): the call
+            # stays handed off. The node is entered again, so its line and transfer repeat.
+            builder = _StepBuilder(StepKind.TRANSITION, Chosen(self.node_id, self.node_id, 1.0, "ended", False))
+            self._enter(self.node_id, builder, emotion)
+            return builder.build(self.node_id)
         utterance = self.compiled.matcher.embed(said.text, said.dtmf)
         chosen = self._best(self.spec.global_transitions, utterance, emotion, source="*", words_only=True,
                             threshold=self.spec.settings.global_threshold)

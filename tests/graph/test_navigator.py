@@ -166,6 +166,12 @@ def test_ordinary_lines_are_not_emergencies(clinic, line):
     assert steps[-1].kind is not StepKind.GLOBAL, steps[-1]
 
 
+def test_a_call_being_handed_off_stays_handed_off(clinic):
+    nav, steps = walk(clinic, "Yes.", "I've got chest pain.", "Hello? Hello?")
+    assert steps[-2].transfer_to == "emergency"
+    assert steps[-1].path == ("emergency",) and steps[-1].transfer_to == "emergency"  # not a clarification
+
+
 def test_asking_for_a_person_transfers(clinic):
     _, steps = walk(clinic, *identified("Can I just talk to a real person please?"))
     assert steps[-1].kind is StepKind.GLOBAL and steps[-1].transfer_to == "operator"
