@@ -14,15 +14,14 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 from agent.audio_files import load_pcm16k
+from agent.child_process import ChildNotReady, free_port, start_until_ready
 from agent.config import BedsideConfig
 from agent.qa_caller import QaCaller, ScriptItem
 from telephony.config import SipConfig
@@ -46,12 +45,6 @@ def caller_sentences() -> list[Path]:
     return files
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "agent.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true",
            "--set", "emotion.service.port=0",
@@ -62,17 +55,10 @@ async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> a
         cmd += ["--config", args.config]
     for item in args.set:
         cmd += ["--set", item]
-    log = log_path.open("wb")
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if b'"event": "ready"' in log_path.read_bytes():
-            return proc
-        if proc.returncode is not None:
-            break
-        await asyncio.sleep(0.2)
-    proc.kill()
-    raise SystemExit(f"bench: server did not start; see {log_path}")
+    try:
+        return await start_until_ready(cmd, log_path)
+    except ChildNotReady:
+        raise SystemExit(f"bench: server did not start; see {log_path}") from None
 
 
 CALLS_PER_CALLER_PROCESS = 4  # pjsua2's per-process limit applies to the caller side too

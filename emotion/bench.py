@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.child_process import free_port, start_until_ready
 from emotion.client import wav_bytes
 from emotion.protocol import PATH, encode_audio_request, encode_text_request
 
@@ -42,28 +43,12 @@ def _speech_segments(n: int = 40) -> list[bytes]:
     return [wav_bytes((np.clip(speech_crop(load_audio(c.path)), -1, 1) * 32767).astype("<i2").tobytes()) for c in clips]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def _start_service(port: int, log: Path, settings: list[str]) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "agent.cli", "emotion", "serve", "--port", str(port)]
     for item in settings:
         cmd += ["--set", item]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k == "BEDSIDE_SHARED"}
-    with log.open("wb") as out:
-        proc = await asyncio.create_subprocess_exec(*cmd, stdout=out, stderr=out, env=env)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if b'"event": "ready"' in log.read_bytes():
-            return proc
-        if proc.returncode is not None:
-            break
-        await asyncio.sleep(0.2)
-    proc.kill()
-    raise RuntimeError(f"emotion service did not start:\n{log.read_text()[-2000:]}")
+    return await start_until_ready(cmd, log, env=env)
 
 
 async def _call(url: str, segments: list[bytes], seconds: float, paced: bool, offset: float, latencies: list[float]) -> int:
@@ -111,7 +96,7 @@ async def _level(url: str, segments: list[bytes], calls: int, seconds: float, pa
 async def run_emotion_bench(args: argparse.Namespace) -> int:
     levels = [int(c) for c in str(args.calls).split(",")]
     segments = _speech_segments()
-    port = _free_port()
+    port = free_port(socket.SOCK_STREAM)
     log = Path(tempfile.mkdtemp(prefix="bedside-bench-")) / "emotion-service.log"
     proc = await _start_service(port, log, list(args.set))
     url = f"ws://127.0.0.1:{port}{PATH}"

@@ -1,0 +1,37 @@
+"""Benchmarks start Bedside itself as a child process and wait until it logs ``ready``."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+
+class ChildNotReady(RuntimeError):
+    """The child exited or did not log ``ready`` in time; the message ends with its log tail."""
+
+
+def free_port(kind: int = socket.SOCK_DGRAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def start_until_ready(
+    cmd: Sequence[str], log_path: Path, timeout_s: float = 120.0, env: Mapping[str, str] | None = None,
+) -> asyncio.subprocess.Process:
+    """Start ``cmd`` with stdout and stderr to ``log_path``; return once its JSON log says ``ready``."""
+    with log_path.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=out, stderr=out, env=env)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if b'"event": "ready"' in log_path.read_bytes():
+            return proc
+        if proc.returncode is not None:
+            break
+        await asyncio.sleep(0.2)
+    if proc.returncode is None:
+        proc.kill()
+    raise ChildNotReady(f"{' '.join(cmd[2:5])} did not start:\n{log_path.read_text(errors='replace')[-2000:]}")
