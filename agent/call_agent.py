@@ -344,8 +344,7 @@ class CallAgent:
         kind and target, never slot values; those stay in the record."""
         if reply.node:
             self.summary.nodes.append(reply.node)
-        records = reply.records or tuple(a.model_dump(mode="json") for a in reply.actions)
-        for record in records:
+        for record in reply.records:
             record = dict(record)
             self.summary.actions.append(record)
             self.metrics.inc(f"action_{record['type']}")

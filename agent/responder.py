@@ -220,10 +220,9 @@ class GraphResponderFactory:
     def scripted_lines(self) -> list[str]:
         """The graph's fixed sentences (no slot placeholders), the greeting first: it plays from
         the cache on every call."""
-        spec = self._current().spec
         warm_up = self.for_call("warm-up")
+        spec, clinic = warm_up.compiled.spec, warm_up.compiled.clinic_values
         lines = [warm_up.greeting().text]
-        clinic = warm_up.navigator.clinic_values()
         says = [n.say for n in spec.nodes if n.say] + [s.ask for n in spec.nodes for s in n.collect]
         says.append(spec.settings.clarify)
         for say in says:

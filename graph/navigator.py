@@ -131,6 +131,15 @@ class CompiledGraph:
         self.nodes: dict[str, Node] = {n.id: n for n in spec.nodes}
         self.matcher = TransitionMatcher(spec, embedder)
         self.schedule = Schedule(spec.clinic)
+        clinic = spec.clinic
+        self.clinic_values: dict[str, str] = {  # the placeholders that are the same on every call
+            "clinic.name": clinic.name,
+            "clinic.phone": clinic.phone,
+            "clinic.address": clinic.address,
+            "clinic.directions": clinic.directions,
+            "clinic.hours": describe_hours(clinic.hours),
+        }
+        self.slot_kinds: dict[str, SlotKind] = {slot.name: slot.kind for node in spec.nodes for slot in node.collect}
         self.graph = nx.DiGraph()
         for node in spec.nodes:
             self.graph.add_node(node.id, topics=tuple(node.topics))
@@ -184,7 +193,7 @@ class Navigator:
     def identity_verified(self) -> bool:
         """A name and a date of birth were given. The embedded default cannot check them against a
         patient record; a clinic does that in its webhook (docs/graph.md)."""
-        kinds = {self._slot_kind(name) for name in self.slots}
+        kinds = {self.compiled.slot_kinds.get(name) for name in self.slots}
         return {SlotKind.NAME, SlotKind.DATE_OF_BIRTH} <= kinds
 
     def action_record(self, action: Action) -> dict[str, object]:
@@ -398,31 +407,15 @@ class Navigator:
         self._said[key] = turn + 1
         return Prompt(node_id, say, MappingProxyType(self._values()), turn)
 
-    def clinic_values(self) -> dict[str, str]:
-        """The placeholders that are the same on every call: the clinic's facts."""
-        return {k: v for k, v in self._values().items() if k.startswith("clinic.")}
-
     def _values(self) -> dict[str, str]:
-        clinic = self.spec.clinic
         now = self.clock()
         values = {
-            "clinic.name": clinic.name,
-            "clinic.phone": clinic.phone,
-            "clinic.address": clinic.address,
-            "clinic.directions": clinic.directions,
-            "clinic.hours": describe_hours(clinic.hours),
+            **self.compiled.clinic_values,
             "today": now.strftime("%A, %B %-d"),
             "offers": describe_times(self.offers, now) if self.offers else "",
         }
         values.update(self.spoken_slots())
         return values
-
-    def _slot_kind(self, name: str) -> SlotKind | None:
-        for node in self.spec.nodes:
-            for slot in node.collect:
-                if slot.name == name:
-                    return slot.kind
-        return None
 
 
 class _StepBuilder:
