@@ -140,11 +140,21 @@ class BedsideServer:
         if watcher is not None:
             watcher.cancel()
         self.log.info("draining", active_calls=self.ua.active_calls)
-        drains = [self.ua.drain(self.config.sip.drain_timeout_s)]
+        timeout = self.config.sip.drain_timeout_s
+        drains = [self._drain_calls(timeout)]
         if self.pool is not None:
-            drains.append(self.pool.drain_and_stop(self.config.sip.drain_timeout_s))
+            drains.append(self.pool.drain_and_stop(timeout))
         await asyncio.gather(*drains)
         await self.stop()
+
+    async def _drain_calls(self, timeout: float) -> None:
+        """Waits for SIP legs to end, then for their agents to finish the call's bookkeeping
+        (summary, webhooks, ``call_ended``): a leg is gone before its agent has wrapped up."""
+        started = time.monotonic()
+        await self.ua.drain(timeout)
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        if self._calls:
+            await asyncio.wait(set(self._calls), timeout=remaining)
 
     def request_stop(self) -> None:
         self._stop.set()
