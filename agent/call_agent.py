@@ -18,7 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent.call_phase import CallPhaseTracker
 from agent.config import BedsideConfig
+from agent.escalation import Escalator
 from agent.logs import get_logger
 from agent.metrics import Metrics
 from agent.responder import AgentReply, CallerTurn, Responder
@@ -27,10 +29,12 @@ from agent.webhooks import WebhookSender
 from agent.stt import SttOverloaded, SttWorker
 from emotion.events import EmotionUpdate, Trend
 from emotion.timeline import Timeline
+from graph.schema import TransferAction
 from telephony.barge_in import BargeInDetector
 from telephony.call_session import CallSession
 from telephony.events import DtmfDigit, Hangup, Segment, SpeechStarted, Utterance
 from telephony.segmenter import Segmenter
+from tts.expression import Expression
 
 
 class EmotionSink(Protocol):
@@ -73,7 +77,9 @@ class CallSummary:
     emotion: EmotionUpdate | None = None  # the caller's state when the call ended
     emotion_timeline: Timeline | None = None  # scores per segment/utterance, states, bursts (no words)
     nodes: list[str] = field(default_factory=list)  # graph node after each reply
-    actions: list[dict] = field(default_factory=list)  # transfers, call-backs, webhooks, end of call
+    actions: list[dict] = field(default_factory=list)  # transfers, call-backs, webhooks, urgency, end of call
+    urgent: bool = False  # the urgency flag went up (agent/call_phase.py)
+    handed_off: bool = False  # a person took the call over (bridged transfer)
 
 
 class CallAgent:
@@ -89,6 +95,7 @@ class CallAgent:
         metrics: Metrics,
         clock: Callable[[], float] = time.monotonic,
         webhooks: WebhookSender | None = None,
+        escalator: Escalator | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -115,6 +122,10 @@ class CallAgent:
         self._dtmf_at = 0.0
         self.webhooks = webhooks
         self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
+        self.escalator = escalator
+        self._phase = CallPhaseTracker(config.call_phase, clock())
+        self._escalate = False  # the urgency flag is up and the hand-off waits for a quiet moment
+        self._handed_off = False  # bridged to a person: the agent has dropped out of the conversation
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def run(self) -> CallSummary:
@@ -122,6 +133,7 @@ class CallAgent:
         self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec)
         self.metrics.inc("calls")
         self.emotion.start()
+        self._phase = CallPhaseTracker(self.config.call_phase, self.clock())
         deadline = self.clock() + turn.max_call_s
         helpers = [
             asyncio.create_task(self._listen(), name=f"listen-{self.session.call_id}"),
@@ -171,6 +183,8 @@ class CallAgent:
                 turns=self.summary.turns,
                 barge_ins=self.summary.barge_ins,
                 reprompts=self.summary.reprompts,
+                urgent=self.summary.urgent,
+                handed_off=self.summary.handed_off,
                 frames_received=self.session.stats.frames_received,
                 frames_dropped=self.session.stats.frames_dropped,
             )
@@ -181,6 +195,8 @@ class CallAgent:
         barge = self.config.turn.barge_in
         while True:
             frame = await self.session.audio.get()
+            if self._handed_off:
+                continue  # a person has the call: the agent no longer listens, transcribes or scores
             events = self.segmenter.feed(frame)
             if barge.enabled and self.speaker.speaking and self.session.is_playing:
                 if self._barge_in.update(self.segmenter.last_probability):
@@ -206,6 +222,8 @@ class CallAgent:
             self._inbox.put_nowait(await self.session.events.get())
 
     async def _handle(self, item: _UtteranceReady | _CallerSpeaking | DtmfDigit) -> None:
+        if self._handed_off:
+            return
         self._last_activity = self.clock()
         self._reprompts = 0
         if isinstance(item, _CallerSpeaking):
@@ -229,6 +247,8 @@ class CallAgent:
         """The caller's emotional state changed. Replies read ``self.emotion.latest``; the log
         shows trend and availability changes at INFO (scores only, never words)."""
         self.metrics.inc("emotion_updates")
+        if self._phase.observe(update, self.clock()):
+            self._raise_urgency(update)
         shown = (update.trend, update.available)
         if shown != self._emotion_shown:
             self._emotion_shown = shown
@@ -236,6 +256,26 @@ class CallAgent:
                 "emotion_state", trend=str(update.trend), available=update.available,
                 valence=round(update.valence, 2), arousal=round(update.arousal, 2), coherence=round(update.coherence, 2),
             )
+
+    def _raise_urgency(self, update: EmotionUpdate) -> None:
+        """Sustained negative valence: flag the call (record, metric, log) and, when a person can
+        be reached, put the caller through at the next quiet moment (not over their words)."""
+        negative_s = round(self._phase.negative_s(self.clock()), 1)
+        self.summary.urgent = True
+        self.summary.actions.append({"type": "urgency", "negative_s": negative_s, "valence": round(update.valence, 2)})
+        self.metrics.inc("urgency_flags")
+        escalation = self.config.escalation
+        reachable = self.escalator is not None and self.escalator.can_reach(escalation.urgent_to)
+        self._escalate = escalation.on_urgency and reachable
+        self.log.warning("urgency_flag", negative_s=negative_s, valence=round(update.valence, 2), escalate=self._escalate)
+
+    def _escalation_reply(self) -> AgentReply:
+        escalation = self.config.escalation
+        action = TransferAction(type="transfer", to=escalation.urgent_to, reason="urgency flag")
+        return AgentReply(
+            escalation.urgent_line, end_call=True, expression=Expression.CONCERNED, actions=(action,),
+            records=({"type": "transfer", "to": escalation.urgent_to, "reason": "urgency flag"},), node="urgency",
+        )
 
     # ---- timers ----------------------------------------------------------------------------
     def _next_timer(self, deadline: float) -> float:
@@ -249,6 +289,8 @@ class CallAgent:
         """Returns True when the call should end now."""
         turn = self.config.turn
         now = self.clock()
+        if self._handed_off:
+            return False  # the person on the line decides when the call ends
         if now >= deadline:
             self.log.info("max_call_length")
             await self._goodbye(turn.max_call_goodbye, "max call length")
@@ -264,6 +306,10 @@ class CallAgent:
             or self.segmenter.in_speech
             or (self._reply_task is not None and not self._reply_task.done())
         )
+        if self._escalate and not self.speaker.speaking and not self.segmenter.in_speech:
+            self._escalate = False  # a reply being prepared is superseded: the person comes first
+            self._start_reply(self._escalation_reply(), label="urgency")
+            return False
         if busy:
             self._last_activity = now
             return False
@@ -313,30 +359,29 @@ class CallAgent:
         # A goodbye the caller talks over is not the end (they have more to say); a transfer
         # (a person, an emergency) goes ahead even if they talk over its announcement.
         if reply.end_call and (not spoken.interrupted or transfer is not None):
-            reason = await self._transfer(transfer.to) if transfer is not None else "responder ended call"
+            urgent = transfer is not None and transfer.reason == "urgency flag"
+            reason = await self._transfer(transfer.to, urgent) if transfer is not None else "responder ended call"
             self.summary.end_reason = reason
             await self.session.hangup(reason)
         return spoken
 
-    async def _transfer(self, to: str) -> str:
-        """Blind transfer to the SIP URI configured for ``to``; returns the call's end reason.
-        Without a URI the request stays in the record and the call ends after the announcement."""
-        uri = self.config.sip.transfer_targets.get(to)
-        if not uri:
+    async def _transfer(self, to: str, urgent: bool) -> str:
+        """Put the caller through to the target named ``to`` (agent/escalation.py); returns the
+        call's end reason. A transfer that does not connect leaves a call-back request."""
+        if self.escalator is None:
             self.log.warning("transfer_not_configured", to=to)
             return f"transfer requested: {to}"
-        started = self.clock()
-        status = await self.session.transfer(uri, self.config.sip.transfer_timeout_s)
-        waited_ms = round((self.clock() - started) * 1000)
-        if 200 <= status < 300:
-            self.metrics.inc("transfers")
-            self.log.info("call_transferred", to=to, status=status, waited_ms=waited_ms)
-            return f"transferred: {to}"
-        self.metrics.inc("transfers_failed")
-        self.log.warning("transfer_failed", to=to, status=status, waited_ms=waited_ms)
-        if not self.session.ended.is_set():
-            await self.speaker.say(AgentReply(self.config.turn.transfer_failed), label="transfer-failed")
-        return f"transfer failed ({status}): {to}"
+        handoff = await self.escalator.hand_off(self.session, self.speaker, to, urgent, on_bridged=self._drop_out)
+        if handoff.callback is not None:
+            self.summary.actions.append(handoff.callback)
+            self.metrics.inc("action_callback")
+            self.log.info("agent_action", action="callback", node="transfer", team=to, priority=handoff.callback["priority"])
+        return handoff.reason
+
+    def _drop_out(self) -> None:
+        """The caller is bridged to a person: stop listening, replying and timing the call."""
+        self._handed_off = self.summary.handed_off = True
+        self._escalate = False
 
     def _record_actions(self, reply: AgentReply) -> None:
         """Actions go into the call record as they are decided (a hang-up must not lose a
@@ -368,7 +413,8 @@ class CallAgent:
 
     async def _answer_dtmf(self, digits: str, index: int) -> None:
         reply = await self.responder.respond(
-            CallerTurn(self.session.call_id, index, None, dtmf=digits, emotion=self.emotion.latest)
+            CallerTurn(self.session.call_id, index, None, dtmf=digits, emotion=self.emotion.latest,
+                       phase=self._phase.current(self.clock()))
         )
         await self._speak(reply, label=f"turn-{index}")
 
@@ -383,7 +429,8 @@ class CallAgent:
             transcript = await asyncio.shield(stt_task)
             transcript_at = self.clock()
         reply = await self.responder.respond(
-            CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s, emotion=self.emotion.latest)
+            CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s, emotion=self.emotion.latest,
+                       phase=self._phase.current(self.clock()))
         )
         reply_at = self.clock()
         stages = {"vad_ms": ready.detected_at, "reply_ready_ms": reply_at}

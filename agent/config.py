@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.call_phase import CallPhaseConfig
+from agent.escalation import EscalationConfig
 from agent.llm import LlmConfig
 from agent.yaml_source import ConfigError, key_positions, read_mapping, validation_problems
 from emotion.config import EmotionConfig
@@ -111,11 +113,6 @@ class TurnConfig(_Strict):
         "We have reached the time limit for this call. Please call again if you need more help. Goodbye.",
         description="said when max_call_s is reached",
     )
-    transfer_failed: str = Field(
-        "I'm sorry, I couldn't put you through just now. Please call us back in a few minutes, "
-        "and if this is an emergency, hang up and dial 911.",
-        description="said when a transfer (REFER) fails, before the call ends",
-    )
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)
 
 
@@ -132,6 +129,8 @@ class BedsideConfig(_Strict):
     tts: TtsConfig = Field(default_factory=TtsConfig)
     turn: TurnConfig = Field(default_factory=TurnConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    call_phase: CallPhaseConfig = Field(default_factory=CallPhaseConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)

@@ -1,48 +1,51 @@
 """Which expression a reply is spoken with, chosen *before* its first word is rendered.
 
-The rule, in order (numbers in ``DeliveryConfig``; docs/graph.md explains them):
+The rule, first match wins (numbers in ``DeliveryConfig``; docs/expressions.md explains them):
 
 1. the reply touches an **emergency**: ``direct`` (clear and steady; the line itself is fixed);
-2. the caller made a **vocal burst** in the last ``burst_recent_s``: the burst-to-delivery table
-   (``configs/burst_delivery.yaml``: a cry or sigh -> sympathetic, a laugh -> enthusiastic ...),
-   except that a happy burst never makes a sensitive reply enthusiastic;
-3. the reply touches a **sensitive topic** (test results, billing, bereavement ...): ``sympathetic``
-   (``medication`` is sensitive for privacy, not for tone, and does not count here);
-4. the caller sounds **tense** (arousal above ``tense_arousal`` with negative valence): ``calm``;
-5. the caller sounds **low** (valence below ``sad_valence``) or is **deteriorating**: ``sympathetic``;
-6. the caller sounds **happy** (valence above ``happy_valence``): ``enthusiastic``;
-7. otherwise ``neutral``. With no emotional reading (service down, breaker open) only the
-   topic rules apply: the workspace default delivery."""
+2. the reply touches a **sensitive topic** (test results, billing, bereavement ...):
+   ``sympathetic``, from the first word and whatever the caller sounds like so far: this is
+   proactive (``medication`` is sensitive for privacy, not for tone, and does not count here);
+3. the caller made a **vocal burst** in the last ``burst_recent_s``: the burst-to-delivery table
+   (``configs/burst_delivery.yaml``: a cry or sigh -> sympathetic, a laugh -> enthusiastic ...);
+4. the **call phase** says hurry (a long call that is getting worse, or the urgency flag):
+   ``direct`` (agent/call_phase.py);
+5. the rolling **window**: tense (arousal above ``tense_arousal`` with negative valence) ->
+   ``calm``; low (valence below ``sad_valence``) or deteriorating -> ``sympathetic``; happy
+   (valence above ``happy_valence``) -> ``enthusiastic``; otherwise ``neutral``;
+6. with no emotional reading at all (service down, breaker open, nothing heard yet) rules 3-5
+   cannot apply: the workspace default, ``default_expression``."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from agent.call_phase import CallPhase
 from emotion.burst_delivery import BurstDeliveryTable
 from emotion.events import EmotionUpdate, Trend
 from graph.config import DeliveryConfig
 from graph.schema import Topic
 from tts.expression import Expression
 
-_HAPPY = frozenset({Expression.ENTHUSIASTIC})
-
 
 def choose_expression(
-    topics: Iterable[Topic], emotion: EmotionUpdate | None, bursts: BurstDeliveryTable, config: DeliveryConfig
+    topics: Iterable[Topic], emotion: EmotionUpdate | None, bursts: BurstDeliveryTable, config: DeliveryConfig,
+    phase: CallPhase | None = None,
 ) -> Expression:
     topics = frozenset(topics)
     if Topic.EMERGENCY in topics:
         return Expression.DIRECT
-    sensitive = bool(topics - {Topic.MEDICATION})
-    heard = emotion is not None and emotion.available and emotion.readings > 0
-    if heard and emotion.last_burst is not None and emotion.at_s - emotion.last_burst.at_s <= config.burst_recent_s:
-        from_burst = bursts.expression(emotion.last_burst.name)
-        if from_burst is not None and not (sensitive and from_burst in _HAPPY):
-            return from_burst
-    if sensitive:
+    if topics - {Topic.MEDICATION}:
         return Expression.SYMPATHETIC
+    heard = emotion is not None and emotion.available and emotion.readings > 0
     if not heard:
-        return Expression.NEUTRAL
+        return config.default_expression
+    if emotion.last_burst is not None and emotion.at_s - emotion.last_burst.at_s <= config.burst_recent_s:
+        from_burst = bursts.expression(emotion.last_burst.name)
+        if from_burst is not None:
+            return from_burst
+    if phase is not None and phase.hurry:
+        return Expression.DIRECT
     if emotion.arousal > config.tense_arousal and emotion.valence < 0:
         return Expression.CALM
     if emotion.valence < config.sad_valence or emotion.trend is Trend.DETERIORATING:

@@ -22,6 +22,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from agent.config import TurnConfig
+from agent.call_phase import CallPhase
 from agent.delivery import choose_expression
 from agent.logs import get_logger
 from agent.metrics import Metrics
@@ -42,6 +43,7 @@ class CallerTurn:
     dtmf: str = ""
     speech_s: float = 0.0
     emotion: EmotionUpdate | None = None  # the caller's state when the turn ended
+    phase: CallPhase | None = None  # how long the call has run, and whether it must hurry
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,11 +155,13 @@ class GraphResponder:
         self.metrics.observe_ms("navigation_ms", (time.perf_counter() - started) * 1000)
         if said.text:
             self.history.append(("caller", said.text))
-        return self._reply(step, turn.emotion, said.text or None)
+        return self._reply(step, turn.emotion, said.text or None, turn.phase)
 
-    def _reply(self, step: Step, emotion: EmotionUpdate | None, caller_text: str | None) -> AgentReply:
+    def _reply(
+        self, step: Step, emotion: EmotionUpdate | None, caller_text: str | None, phase: CallPhase | None = None,
+    ) -> AgentReply:
         self.steps.append(step)
-        expression = choose_expression(step.topics, emotion, self.bursts, self.delivery)
+        expression = choose_expression(step.topics, emotion, self.bursts, self.delivery, phase)
         text = step.text(expression)
         chosen = step.chosen
         self.log.info(
@@ -168,7 +172,7 @@ class GraphResponder:
         )
         sentences = None
         if self.wording is not None and self._wordable(step) and caller_text is not None:
-            sentences = self._worded(step, text, expression, emotion, caller_text)
+            sentences = self._worded(step, text, expression, emotion, caller_text, phase)
         self.history.append(("agent", text))
         return AgentReply(
             text=text,
@@ -188,6 +192,7 @@ class GraphResponder:
 
     async def _worded(
         self, step: Step, scripted: str, expression: Expression, emotion: EmotionUpdate | None, caller_text: str,
+        phase: CallPhase | None,
     ) -> AsyncIterator[str]:
         from graph.prompt import WordingRequest
 
@@ -195,7 +200,7 @@ class GraphResponder:
         request = WordingRequest(
             call_id=self.call_id, node=node, clinic=self.compiled.spec.clinic, scripted=scripted, expression=expression,
             slots=self.navigator.spoken_slots(), identity_verified=self.navigator.identity_verified, emotion=emotion,
-            history=tuple(self.history[-7:-1]), caller_text=caller_text,
+            history=tuple(self.history[-7:-1]), caller_text=caller_text, hurry=phase is not None and phase.hurry,
         )
         async for worded in self.wording.sentences(request):
             yield worded.text

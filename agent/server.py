@@ -17,6 +17,7 @@ import signal
 import time
 
 from agent.call_agent import CallAgent
+from agent.escalation import Escalator
 from agent.config import BedsideConfig
 from agent.llm import LlmWriter
 from agent.logs import get_logger
@@ -37,6 +38,7 @@ from telephony.call_session import CallSession
 from telephony.segmenter import Segmenter
 from telephony.user_agent import SipUserAgent
 from telephony.vad import create_vad, load_shared_vad_model
+from tts.expression import Expression
 from tts.phrase_cache import PhraseCache
 from tts.synthesizer import PiperSynthesizer
 
@@ -58,7 +60,8 @@ class BedsideServer:
         self._graph_watch: asyncio.Task[None] | None = None
         self.stt = SttWorker(config.stt)
         self.synth = PiperSynthesizer(config.tts)
-        self.phrases = PhraseCache(self.synth, config.tts.cache_entries)
+        self.phrases = PhraseCache(self.synth)
+        self._presynthesis: asyncio.Task[None] | None = None
         self.bursts = load_burst_delivery(config.emotion.burst_delivery)  # validated now: a bad table stops startup
         self.emotion_service = None
         self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
@@ -87,10 +90,18 @@ class BedsideServer:
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)
         turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
-        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.transfer_failed, turn.not_understood]
+        escalation = self.config.escalation  # ... and the hand-off's
+        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.not_understood, escalation.urgent_line,
+               escalation.hold_message, escalation.no_answer]
         # Cached by sentence: the speaker plays fixed lines sentence by sentence.
         lines = [*self.responders.scripted_lines(), *own]
-        await self.phrases.warm(list(dict.fromkeys(s for line in lines for s in split_sentences(line))))
+        sentences = list(dict.fromkeys(s for line in lines for s in split_sentences(line)))
+        # The default expression is ready before the first call; the others follow in the background.
+        default = self.config.graph.delivery.default_expression
+        await self.phrases.warm(sentences, self.synth.params_for(default))
+        if self.config.tts.presynthesize:
+            others = [e for e in Expression if e != default]
+            self._presynthesis = asyncio.create_task(self._presynthesize(sentences, others), name="presynthesis")
         if self.pool is not None:
             await self.pool.wait_ready()
         await self.ua.start()
@@ -106,6 +117,20 @@ class BedsideServer:
             emotion=self.emotion_url is not None,
             startup_s=round(time.monotonic() - started, 2),
         )
+
+    async def _presynthesize(self, sentences: list[str], expressions: list[Expression]) -> None:
+        """Every scripted sentence in every other expression, one at a time and only while no call
+        is up: a live call's sentences must never queue behind pre-synthesis on the TTS worker."""
+        started = time.monotonic()
+        made = 0
+        for expression in expressions:
+            made += await self.phrases.warm(sentences, self.synth.params_for(expression), wait_while=self._busy)
+        self.log.info("presynthesized", expressions=len(expressions) + 1, sentences=len(sentences), synthesized=made,
+                      entries=len(self.phrases), mb=round(self.phrases.bytes / 1e6, 1), evictions=self.phrases.evictions,
+                      took_s=round(time.monotonic() - started, 1))
+
+    def _busy(self) -> bool:
+        return self.ua.active_calls > 0
 
     async def _responders(self) -> ResponderFactory:
         kind = ResponderKind(self.config.turn.responder)
@@ -160,6 +185,9 @@ class BedsideServer:
         self._stop.set()
 
     async def stop(self) -> None:
+        if self._presynthesis is not None:
+            self._presynthesis.cancel()
+            await asyncio.gather(self._presynthesis, return_exceptions=True)
         for task in list(self._calls):
             task.cancel()
         await asyncio.gather(*self._calls, return_exceptions=True)
@@ -176,6 +204,9 @@ class BedsideServer:
             await self.emotion_service.stop()
             self.emotion_service.engine.close()
         self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
+
+    def _speaker(self, session: CallSession) -> Speaker:
+        return Speaker(session, self.phrases, self.synth)
 
     def _report_load(self, active: int) -> None:
         print_status("load", self.ua.port, active)
@@ -198,11 +229,14 @@ class BedsideServer:
                 config=self.config,
                 responder=self.responders.for_call(session.call_id),
                 stt=self.stt,
-                speaker=Speaker(session, self.phrases, self.synth),
+                speaker=self._speaker(session),
                 segmenter=Segmenter(self.config.segmentation, create_vad(self.config.segmentation, self.vad_model)),
                 emotion=self._emotion_client(session.call_id),
                 metrics=self.metrics,
                 webhooks=self.webhooks,
+                escalator=Escalator(
+                    self.config.escalation, self.config.sip, self.ua, self._speaker, self.metrics, session.call_id,
+                ),
             )
             await agent.run()
         except Exception:  # noqa: BLE001 - one call's bug must not take the server down

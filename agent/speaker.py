@@ -16,18 +16,22 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent.responder import AgentReply
-from tts.sentences import split_sentences
 from telephony.call_session import CallSession, MarkReached
+from tts.expression import Expression
+from tts.sentences import split_sentences
+from tts.synthesizer import VoiceParams
 
 
 class PhraseSource(Protocol):
-    def get(self, text: str) -> bytes | None: ...
+    def get(self, text: str, params: VoiceParams | None = None) -> bytes | None: ...
 
 
 class StreamSource(Protocol):
-    sentence_pause: bytes
+    def params_for(self, expression: Expression | None) -> VoiceParams: ...
 
-    def stream(self, text: str) -> AsyncIterator[bytes]: ...
+    def pause(self, params: VoiceParams | None = None) -> bytes: ...
+
+    def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,26 +109,32 @@ class Speaker:
         )
 
     async def _chunks(self, reply: AgentReply) -> AsyncIterator[bytes]:
+        # The reply's expression (chosen before its first word) shapes every sentence of it.
+        params = self._streamer.params_for(reply.expression)
         if reply.sentences is not None:
             # Streamed wording (LLM): each sentence is synthesized as soon as it is complete.
+            pause = b""
             async for sentence in reply.sentences:
-                async for chunk in self._streamer.stream(sentence):
+                if pause:
+                    yield pause
+                async for chunk in self._streamer.stream(sentence, params):
                     yield chunk
+                pause = self._streamer.pause(params)
             return
         if not reply.scripted:
-            async for chunk in self._streamer.stream(reply.text):
+            async for chunk in self._streamer.stream(reply.text, params):
                 yield chunk
             return
         # Fixed wording, sentence by sentence: cached sentences play at once, and only those that
         # are new (one with the caller's name in it) are synthesized. Pauses as in stream().
         sentences = split_sentences(reply.text)
         for index, sentence in enumerate(sentences):
-            pause = self._streamer.sentence_pause if index < len(sentences) - 1 else b""
-            cached = self._phrases.get(sentence)
+            pause = self._streamer.pause(params) if index < len(sentences) - 1 else b""
+            cached = self._phrases.get(sentence, params)
             if cached is not None:
                 yield cached + pause
                 continue
-            async for chunk in self._streamer.stream(sentence):
+            async for chunk in self._streamer.stream(sentence, params):
                 yield chunk
             if pause:
                 yield pause

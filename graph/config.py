@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tts.expression import Expression
+
 DEFAULT_GRAPH = Path(__file__).resolve().parents[1] / "configs" / "graphs" / "clinic.yaml"
 
 
@@ -18,12 +20,14 @@ class _Strict(BaseModel):
 
 class DeliveryConfig(_Strict):
     """How the expression of a reply is chosen from its topics and the caller's state
-    (:mod:`agent.delivery`; the rule and its numbers are in docs/graph.md)."""
+    (:mod:`agent.delivery`; the rule and its numbers are in docs/expressions.md)."""
 
     sad_valence: float = Field(-0.3, ge=-1, le=0, description="caller valence below this: sympathetic")
     tense_arousal: float = Field(0.65, ge=0, le=1, description="arousal above this with negative valence: calm")
     happy_valence: float = Field(0.45, ge=0, le=1, description="valence above this (and nothing sensitive): enthusiastic")
     burst_recent_s: float = Field(10.0, gt=0, le=60, description="a burst this recent sets the delivery (burst table)")
+    default_expression: Expression = Field(
+        Expression.NEUTRAL, description="the workspace default: used when there is no emotional reading (service down, breaker open)")
 
 
 class GraphConfig(_Strict):

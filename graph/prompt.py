@@ -101,6 +101,7 @@ class WordingRequest:
     emotion: EmotionUpdate | None  # None or not .available: no emotional context
     history: Sequence[tuple[Speaker, str]] = ()  # oldest first, the last few turns
     caller_text: str | None = None  # what the caller just said
+    hurry: bool = False  # call phase: a long call that is getting worse (agent/call_phase.py)
 
 
 # ---- privacy -----------------------------------------------------------------------------
@@ -260,12 +261,16 @@ def _slots_section(req: WordingRequest) -> str:
     return "CALLER DETAILS (from this call): " + "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in slots.items())
 
 
-def _delivery(expression: Expression) -> str:
+def _delivery(expression: Expression, hurry: bool = False) -> str:
     article = "an" if expression.value[0] in "aeiou" else "a"
-    return (
+    line = (
         f"DELIVERY: your words will be spoken in {article} {expression.value} voice ({EXPRESSION_STYLE[expression]}); "
         "word them to match."
     )
+    if hurry:
+        line += (" CALL PHASE: this call has gone on for a while and the caller is getting more upset: be brief "
+                 "and direct, one short sentence, straight to what they need.")
+    return line
 
 
 # ---- emotion -----------------------------------------------------------------------------
@@ -372,7 +377,7 @@ def system_prompt(req: WordingRequest) -> str:
         _clinic_section(req.clinic),
         _slots_section(req),
         emotional_context(req.emotion),
-        _delivery(req.expression),
+        _delivery(req.expression, req.hurry),
     )
     return "\n\n".join(section for section in sections if section)
 

@@ -116,15 +116,37 @@ class SipUserAgent:
         await self.endpoint.run(make_call)
         answered = asyncio.ensure_future(session.answered.wait())
         ended = asyncio.ensure_future(session.ended.wait())
-        done, pending = await asyncio.wait({answered, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        for task in pending:
-            task.cancel()
+        try:
+            await asyncio.wait({answered, ended}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            await session.hangup("cancelled")  # e.g. the caller being put through hung up first
+            raise
+        finally:
+            answered.cancel()
+            ended.cancel()
         if session.answered.is_set() and not session.ended.is_set():
             return session
         if not session.ended.is_set():
             await session.hangup("timeout")
             raise CallFailed(408, "no answer")
         raise CallFailed(session.status_code, session.end_reason)
+
+    async def bridge(self, a: CallSession, b: CallSession) -> None:
+        """Connect two live calls' audio both ways in pjmedia's conference bridge (an attended
+        transfer: Bedside stays the media path, the two parties hear each other). Each call's
+        own port stays connected too, so the agent can still play to either; the bridge goes
+        away with the first leg that ends. Raises ``CallFailed`` if a leg is already gone."""
+
+        def connect() -> None:
+            legs = [self._calls.get(a.call_id), self._calls.get(b.call_id)]
+            if any(leg is None or leg.disconnected or leg.audio_media is None for leg in legs):
+                raise CallFailed(0, "a leg ended before it could be bridged")
+            first, second = legs
+            first.audio_media.startTransmit(second.audio_media)
+            second.audio_media.startTransmit(first.audio_media)
+            self.log.info("calls_bridged", call_id=a.call_id, other=b.call_id)
+
+        await self.endpoint.run(connect)
 
     # ---- pjsip thread ---------------------------------------------------------------------
     def _create_account(self) -> None:

@@ -1,6 +1,9 @@
-"""Text-to-speech configuration (piper)."""
+"""Text-to-speech configuration (piper). How each expression sounds is its own file
+(``expressions``, default ``configs/expressions.yaml``; see tts/expression.py)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -9,10 +12,10 @@ class TtsConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     voice: str = Field("joe", description="'joe' (bundled en_US-joe-medium) or a path to a piper .onnx voice")
-    length_scale: float = Field(1.0, gt=0.2, lt=3.0, description="piper speaking pace (>1 slower)")
-    noise_scale: float = Field(0.667, ge=0, le=2, description="piper phoneme noise (variability of delivery)")
-    noise_w_scale: float = Field(0.8, ge=0, le=2, description="piper phoneme-width noise (rhythm variability)")
-    volume: float = Field(1.0, gt=0, le=2.0, description="linear gain on the synthesized audio")
-    sentence_pause_ms: int = Field(120, ge=0, le=2000, description="silence inserted between sentences")
-    cache_entries: int = Field(256, ge=0, description="pre-synthesized phrases kept in memory (LRU)")
+    expressions: Path | None = Field(None, description="expression presets (pace, pauses, warmth ...); empty = the bundled configs/expressions.yaml")
+    length_scale: float = Field(1.0, gt=0.2, lt=3.0, description="global pace, multiplied into every expression's (>1 slower)")
+    volume: float = Field(1.0, gt=0, le=2.0, description="global linear gain, on top of every expression's gain_db")
+    cache_entries: int = Field(1024, ge=0, description="most pre-synthesized sentences kept in memory (LRU)")
+    cache_mb: float = Field(96.0, ge=0, description="and at most this much audio (16 kHz PCM: 1 MB is 33 s)")
+    presynthesize: bool = Field(True, description="at start-up, synthesize every scripted line in every expression (default expression first, the rest in the background)")
     threads: int = Field(1, ge=1, le=8, description="onnxruntime threads per synthesis")

@@ -1,16 +1,17 @@
-"""LRU of pre-synthesized phrases (greetings, "one moment please", ...).
+"""LRU of pre-synthesized phrases (greetings, "one moment please", every line of the graph).
 
 Fixed phrases are said on nearly every call; synthesizing them once at start-up removes
 their latency entirely. Entries are keyed by the normalized text *and* everything else
-that shapes the audio (voice, pace, noise, volume, pause), so switching settings or an
-expressive preset can never replay audio made with the old ones."""
+that shapes the audio (voice and the expression's rendering settings), so switching settings
+or expression can never replay audio made with the old ones. The cache is bounded both in
+entries and in bytes of audio; the least recently used go first."""
 
 from __future__ import annotations
 
 import asyncio
 import unicodedata
 from collections import OrderedDict
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 
 from agent.logs import get_logger
 from tts.synthesizer import PiperSynthesizer, VoiceParams
@@ -26,10 +27,13 @@ def normalize_phrase(text: str) -> str:
 
 
 class PhraseCache:
-    def __init__(self, synthesizer: PiperSynthesizer, max_entries: int | None = None) -> None:
+    def __init__(self, synthesizer: PiperSynthesizer, max_entries: int | None = None, max_bytes: int | None = None) -> None:
         self._synth = synthesizer
         self.max_entries = synthesizer.config.cache_entries if max_entries is None else max_entries
+        self.max_bytes = round(synthesizer.config.cache_mb * 1_000_000) if max_bytes is None else max_bytes
         self._entries: OrderedDict[CacheKey, bytes] = OrderedDict()
+        self.bytes = 0  # audio held now
+        self.evictions = 0
         self._inflight: dict[CacheKey, asyncio.Task[bytes]] = {}
         self.hits = 0
         self.misses = 0  # == number of syntheses this cache started
@@ -66,19 +70,31 @@ class PhraseCache:
         if task.cancelled() or task.exception() is not None:
             return  # exception() also marks it retrieved; awaiters still see it
         pcm = task.result()
-        if pcm and self.max_entries > 0:
-            self._entries[key] = pcm
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+        if not pcm or self.max_entries <= 0 or len(pcm) > self.max_bytes:
+            return
+        old = self._entries.pop(key, None)
+        self.bytes += len(pcm) - (len(old) if old is not None else 0)
+        self._entries[key] = pcm
+        while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
+            _, evicted = self._entries.popitem(last=False)
+            self.bytes -= len(evicted)
+            self.evictions += 1
 
-    async def warm(self, phrases: Iterable[str], params: VoiceParams | None = None) -> None:
-        """Pre-synthesize phrases (at start-up). One at a time: they share one worker anyway."""
+    async def warm(
+        self, phrases: Iterable[str], params: VoiceParams | None = None, wait_while: Callable[[], bool] | None = None
+    ) -> int:
+        """Pre-synthesize phrases; returns how many were synthesized (not already cached). One at
+        a time: they share one worker anyway. With ``wait_while``, each phrase waits until it is
+        false (background warming gives way to live calls, which need the worker first)."""
         count = 0
         for phrase in phrases:
-            await self.get_or_synthesize(phrase, params)
-            count += 1
-        log.info("tts phrase cache warmed", phrases=count, entries=len(self._entries))
+            while wait_while is not None and wait_while():
+                await asyncio.sleep(0.25)
+            if self.get(phrase, params) is None:
+                await self.get_or_synthesize(phrase, params)
+                count += 1
+        log.info("tts phrase cache warmed", phrases=count, entries=len(self._entries), mb=round(self.bytes / 1e6, 1))
+        return count
 
     def __contains__(self, text: object) -> bool:
         return isinstance(text, str) and self.key(text) in self._entries
@@ -88,3 +104,4 @@ class PhraseCache:
 
     def clear(self) -> None:
         self._entries.clear()
+        self.bytes = 0

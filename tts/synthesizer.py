@@ -25,8 +25,10 @@ from piper.config import PiperConfig
 from agent.logs import get_logger
 from telephony.audio import SAMPLE_RATE, duration_s, float_to_pcm16
 from tts.config import TtsConfig
+from tts.expression import Expression, ExpressionBook, ExpressionPreset, load_expressions
 from tts.resample import resample
 from tts.sentences import split_sentences
+from tts.voicing import carries_key_fact, clauses, db_to_gain, tilt
 
 log = get_logger("tts")
 
@@ -42,16 +44,36 @@ WARM_PHRASE: Final = "Hello."
 
 @dataclass(frozen=True, slots=True)
 class VoiceParams:
-    """Per-utterance synthesis settings (expressive presets will be sets of these)."""
+    """Everything besides the text that shapes one rendering: an expression's preset with the
+    workspace's global pace and volume folded in (so it is also the phrase-cache key)."""
 
     length_scale: float = 1.0
     noise_scale: float = 0.667
     noise_w_scale: float = 0.8
-    volume: float = 1.0
+    volume: float = 1.0  # linear gain
+    sentence_pause_ms: int = 120
+    clause_pause_ms: int = 0
+    emphasis_db: float = 0.0
+    emphasis_slowdown: float = 1.0
+    warmth_db: float = 0.0
 
     @classmethod
-    def from_config(cls, config: TtsConfig) -> VoiceParams:
-        return cls(config.length_scale, config.noise_scale, config.noise_w_scale, config.volume)
+    def from_preset(cls, preset: ExpressionPreset, config: TtsConfig) -> VoiceParams:
+        return cls(
+            length_scale=preset.length_scale * config.length_scale,
+            noise_scale=preset.noise_scale,
+            noise_w_scale=preset.noise_w_scale,
+            volume=config.volume * db_to_gain(preset.gain_db),
+            sentence_pause_ms=preset.sentence_pause_ms,
+            clause_pause_ms=preset.clause_pause_ms,
+            emphasis_db=preset.emphasis_db,
+            emphasis_slowdown=preset.emphasis_slowdown,
+            warmth_db=preset.warmth_db,
+        )
+
+    @property
+    def splits_clauses(self) -> bool:
+        return self.clause_pause_ms > 0 or self.emphasis_db > 0 or self.emphasis_slowdown > 1.0
 
 
 def resolve_voice(voice: str) -> tuple[Path, Path]:
@@ -95,12 +117,16 @@ def soft_limit(x: np.ndarray, knee: float = LIMIT_KNEE, ceiling: float = LIMIT_C
     return y
 
 
-def to_call_pcm(audio: np.ndarray, voice_rate: int, volume: float) -> bytes:
-    """Piper float audio at the voice's rate -> 16 kHz int16 PCM with volume applied."""
+def to_call_pcm(audio: np.ndarray, voice_rate: int, volume: float, warmth_db: float = 0.0) -> bytes:
+    """Piper float audio at the voice's rate -> 16 kHz int16 PCM, warmth and volume applied."""
     if audio.size == 0:
         return b""
-    x = resample(audio, voice_rate, SAMPLE_RATE) * np.float32(HEADROOM * volume)
+    x = tilt(resample(audio, voice_rate, SAMPLE_RATE), warmth_db, SAMPLE_RATE) * np.float32(HEADROOM * volume)
     return float_to_pcm16(soft_limit(x))
+
+
+def silence(ms: int) -> bytes:
+    return bytes(2 * round(SAMPLE_RATE * ms / 1000))
 
 
 class PiperSynthesizer:
@@ -113,16 +139,17 @@ class PiperSynthesizer:
 
     sample_rate: Final = SAMPLE_RATE
 
-    def __init__(self, config: TtsConfig | None = None) -> None:
+    def __init__(self, config: TtsConfig | None = None, expressions: ExpressionBook | None = None) -> None:
         self.config = config or TtsConfig()
-        self.params = VoiceParams.from_config(self.config)
+        self.expressions = expressions or load_expressions(self.config.expressions)
+        self._params = {e: VoiceParams.from_preset(p, self.config) for e, p in self.expressions.presets.items()}
+        self.params = self._params[Expression.NEUTRAL]
         self.model_path, self.config_path = resolve_voice(self.config.voice)
         started = perf_counter()
         self._voice = _load_voice(self.model_path, self.config_path, self.config.threads)
         self.voice_rate: int = self._voice.config.sample_rate
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
-        self._pause = bytes(2 * round(SAMPLE_RATE * self.config.sentence_pause_ms / 1000))
         self.sentences_synthesized = 0
         self.audio_seconds = 0.0
         self.synthesis_seconds = 0.0
@@ -143,27 +170,53 @@ class PiperSynthesizer:
         """Synthesis time / audio time over everything synthesized so far (0 before any)."""
         return self.synthesis_seconds / self.audio_seconds if self.audio_seconds else 0.0
 
+    def params_for(self, expression: Expression | None) -> VoiceParams:
+        """The rendering settings of an expression (None: neutral)."""
+        return self._params[expression] if expression is not None else self.params
+
     def cache_key(self, params: VoiceParams | None = None) -> tuple[object, ...]:
         """Everything besides the text that changes the audio (for PhraseCache)."""
-        return (self.voice_id, params or self.params, self.config.sentence_pause_ms)
+        return (self.voice_id, params or self.params)
 
-    def synthesize_sentence(self, sentence: str, params: VoiceParams | None = None) -> bytes:
-        """PCM for one sentence, no pause. Blocking. Errors are logged, not raised: a
-        sentence piper cannot say is skipped rather than ending the call."""
-        params = params or self.params
+    def _render(self, text: str, params: VoiceParams, length_scale: float) -> np.ndarray:
         syn_config = SynthesisConfig(
-            length_scale=params.length_scale,
+            length_scale=length_scale,
             noise_scale=params.noise_scale,
             noise_w_scale=params.noise_w_scale,
             normalize_audio=True,
             volume=1.0,  # applied after resampling, where the limiter can see it
         )
+        with self._lock:
+            chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(text, syn_config=syn_config)]
+        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+
+    def _render_sentence(self, sentence: str, params: VoiceParams) -> np.ndarray:
+        """One sentence at the voice's rate. An expression with clause pauses or emphasis renders
+        it clause by clause: key facts slower and louder, a pause after each clause."""
+        if not params.splits_clauses:
+            return self._render(sentence, params, params.length_scale)
+        pause = np.zeros(round(self.voice_rate * params.clause_pause_ms / 1000), dtype=np.float32)
+        emphasis = np.float32(db_to_gain(params.emphasis_db))
+        parts: list[np.ndarray] = []
+        for clause in clauses(sentence):
+            key = carries_key_fact(clause)
+            audio = self._render(clause, params, params.length_scale * (params.emphasis_slowdown if key else 1.0))
+            if parts and audio.size:
+                parts.append(pause)
+            parts.append(audio * emphasis if key else audio)
+        audio = np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
+        peak = float(np.max(np.abs(audio))) if audio.size else 0.0
+        # Emphasis is relative: the loudest clause goes back to piper's peak level.
+        return audio / np.float32(peak) if peak > 1.0 else audio
+
+    def synthesize_sentence(self, sentence: str, params: VoiceParams | None = None) -> bytes:
+        """PCM for one sentence, no pause. Blocking. Errors are logged, not raised: a
+        sentence piper cannot say is skipped rather than ending the call."""
+        params = params or self.params
         started = perf_counter()
         try:
-            with self._lock:
-                chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(sentence, syn_config=syn_config)]
-            audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
-            pcm = to_call_pcm(audio, self.voice_rate, params.volume)
+            audio = self._render_sentence(sentence, params)
+            pcm = to_call_pcm(audio, self.voice_rate, params.volume, params.warmth_db)
         except Exception:
             log.exception("tts sentence failed", chars=len(sentence))
             return b""
@@ -184,7 +237,7 @@ class PiperSynthesizer:
     def synthesize(self, text: str, params: VoiceParams | None = None) -> bytes:
         """PCM for a whole text, sentences joined by ``sentence_pause_ms`` of silence. Blocking."""
         parts = [self.synthesize_sentence(sentence, params) for sentence in split_sentences(text)]
-        return self._pause.join(part for part in parts if part)
+        return self.pause(params).join(part for part in parts if part)
 
     async def synthesize_async(self, text: str, params: VoiceParams | None = None) -> bytes:
         """``synthesize`` on the worker thread."""
@@ -204,6 +257,7 @@ class PiperSynthesizer:
         def submit(sentence: str) -> asyncio.Future[bytes]:
             return loop.run_in_executor(self._executor, self.synthesize_sentence, sentence, params)
 
+        pause = self.pause(params)
         pending = submit(sentences[0])
         try:
             for index in range(len(sentences)):
@@ -212,16 +266,15 @@ class PiperSynthesizer:
                 if not last:
                     pending = submit(sentences[index + 1])  # runs while the caller plays this chunk
                 if pcm:
-                    yield pcm if last else pcm + self._pause
+                    yield pcm if last else pcm + pause
         finally:
             if not pending.done():
                 pending.cancel()
 
-    @property
-    def sentence_pause(self) -> bytes:
-        """The silence put between sentences (``sentence_pause_ms``), for callers that join
-        sentences themselves (cached ones next to freshly synthesized ones)."""
-        return self._pause
+    def pause(self, params: VoiceParams | None = None) -> bytes:
+        """The silence put between sentences in ``params`` (``sentence_pause_ms``), for callers
+        that join sentences themselves (cached ones next to freshly synthesized ones)."""
+        return silence((params or self.params).sentence_pause_ms)
 
     def warm(self) -> float:
         """Synthesize a short phrase so onnxruntime allocates its buffers before the first

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tts.config import TtsConfig
+from tts.expression import Expression, load_expressions
 from tts.phrase_cache import PhraseCache, normalize_phrase
 from tts.synthesizer import PiperSynthesizer, VoiceParams
 
@@ -18,12 +19,12 @@ class FakeSynth:
 
     def __init__(self, config: TtsConfig | None = None, delay: float = 0.0) -> None:
         self.config = config or TtsConfig()
-        self.params = VoiceParams.from_config(self.config)
+        self.params = VoiceParams.from_preset(load_expressions()[Expression.NEUTRAL], self.config)
         self.calls: list[str] = []
         self.delay = delay
 
     def cache_key(self, params: VoiceParams | None = None) -> tuple[object, ...]:
-        return ("fake-voice", params or self.params, self.config.sentence_pause_ms)
+        return ("fake-voice", params or self.params)
 
     async def synthesize_async(self, text: str, params: VoiceParams | None = None) -> bytes:
         self.calls.append(text)
@@ -31,9 +32,9 @@ class FakeSynth:
         return f"{text}|{params or self.params}".encode() if text.strip() else b""
 
 
-def make(max_entries: int | None = None, **kwargs) -> tuple[PhraseCache, FakeSynth]:
+def make(max_entries: int | None = None, max_bytes: int | None = None, **kwargs) -> tuple[PhraseCache, FakeSynth]:
     synth = FakeSynth(**kwargs)
-    return PhraseCache(synth, max_entries), synth  # type: ignore[arg-type]
+    return PhraseCache(synth, max_entries, max_bytes), synth  # type: ignore[arg-type]
 
 
 async def test_hit_returns_same_bytes_without_resynthesis() -> None:
@@ -103,10 +104,25 @@ async def test_cancelled_waiter_does_not_cancel_others() -> None:
     assert "Goodbye." in cache
 
 
-async def test_warm_and_empty_text() -> None:
+async def test_size_is_bounded_in_bytes_too() -> None:
     cache, synth = make()
-    await cache.warm(["Hello.", "Please hold.", "Hello."])
+    entry = len(await cache.get_or_synthesize("one"))
+    cache, synth = make(max_bytes=2 * entry + 1)
+    for word in ("one", "two", "six"):  # same length, so each entry is `entry` bytes
+        await cache.get_or_synthesize(word)
+    assert "one" not in cache and "two" in cache and "six" in cache
+    assert cache.bytes == 2 * entry and cache.evictions == 1
+    await cache.get_or_synthesize("x" * 10 * entry)  # larger than the whole bound: never cached
+    assert len(cache) == 2 and cache.bytes == 2 * entry
+
+
+async def test_warm_skips_cached_and_waits_while_busy() -> None:
+    cache, synth = make()
+    busy = [True, True, False]
+    assert await cache.warm(["Hello.", "Please hold.", "Hello."], wait_while=lambda: bool(busy) and busy.pop(0)) == 2
     assert len(cache) == 2 and synth.calls == ["Hello.", "Please hold."]
+    assert busy == []  # it waited until the busy signal cleared
+    assert await cache.warm(["Hello."]) == 0
     assert await cache.get_or_synthesize("   ") == b""
     assert len(cache) == 2
 

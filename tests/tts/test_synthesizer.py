@@ -117,7 +117,8 @@ def test_round_trip_through_whisper(synth: PiperSynthesizer, whisper) -> None:
 @pytest.mark.slow
 async def test_stream_yields_one_chunk_per_sentence_in_order(synth: PiperSynthesizer) -> None:
     text = "Yes. Your appointment with the cardiologist is confirmed for next Tuesday afternoon at three. Bye."
-    pause = bytes(2 * SAMPLE_RATE * synth.config.sentence_pause_ms // 1000)
+    pause = synth.pause()
+    assert len(pause) == 2 * SAMPLE_RATE * synth.params.sentence_pause_ms // 1000
     started = time.perf_counter()
     first_at = None
     chunks: list[bytes] = []
