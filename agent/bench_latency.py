@@ -50,15 +50,34 @@ async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> a
            "--set", "emotion.service.port=0",
            # The caller plays test sentences, not a clinic conversation: the graph would clarify,
            # then transfer. Scripted replies measure the call path itself; --set can override.
-           "--set", "turn.responder=scripted"]
+           "--set", "turn.responder=scripted",
+           # The full loop by default: the in-process emotion service scores every segment.
+           "--set", "emotion.service.mode=in_process" if args.emotion == "on" else "emotion.service.mode='off'"]
     if args.config:
         cmd += ["--config", args.config]
     for item in args.set:
         cmd += ["--set", item]
     try:
-        return await start_until_ready(cmd, log_path)
+        server = await start_until_ready(cmd, log_path)
     except ChildNotReady:
         raise SystemExit(f"bench: server did not start; see {log_path}") from None
+    await _wait_for_presynthesis(server, log_path)
+    return server
+
+
+async def _wait_for_presynthesis(server: asyncio.subprocess.Process, log_path: Path, timeout: float = 600.0) -> None:
+    """Pre-synthesis of the other expressions runs in the background after ``ready`` and gives
+    way to calls; measuring before it is done would time its catching up between calls."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline and server.returncode is None:
+        events = [json.loads(line) for line in log_path.read_text(errors="replace").splitlines() if line.startswith("{")]
+        ready = next((e for e in events if e.get("event") == "ready"), None)
+        if ready is not None and not ready.get("presynthesis"):
+            return
+        if any(e.get("event") == "presynthesized" for e in events):
+            return
+        await asyncio.sleep(0.5)
 
 
 CALLS_PER_CALLER_PROCESS = 4  # pjsua2's per-process limit applies to the caller side too
@@ -166,7 +185,8 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
             server.kill()
 
     responder = next((item.split("=", 1)[1] for item in reversed(args.set) if item.startswith("turn.responder=")), "scripted")
-    lines.append(f"## Voice-to-voice latency ({args.calls} call(s) x {args.turns} turns, responder={responder})")
+    lines.append(f"## Voice-to-voice latency ({args.calls} call(s) x {args.turns} turns, responder={responder}, "
+                 f"emotion={args.emotion})")
     lines.append("")
     lines.append("| stage (from end of caller speech) | n | p50 ms | p95 ms |")
     lines.append("|---|---|---|---|")

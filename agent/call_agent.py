@@ -36,6 +36,8 @@ from telephony.events import DtmfDigit, Hangup, Segment, SpeechStarted, Utteranc
 from telephony.segmenter import Segmenter
 from tts.expression import Expression
 
+URGENCY = "urgency flag"  # the reason on the transfer the urgency flag starts
+
 
 class EmotionSink(Protocol):
     """Where the call's 2-second segments and transcripts go: the call's emotion client
@@ -279,10 +281,10 @@ class CallAgent:
 
     def _escalation_reply(self) -> AgentReply:
         escalation = self.config.escalation
-        action = TransferAction(type="transfer", to=escalation.urgent_to, reason="urgency flag")
+        action = TransferAction(type="transfer", to=escalation.urgent_to, reason=URGENCY)
         return AgentReply(
             escalation.urgent_line, end_call=True, expression=Expression.CONCERNED, actions=(action,),
-            records=({"type": "transfer", "to": escalation.urgent_to, "reason": "urgency flag"},), node="urgency",
+            records=({"type": "transfer", "to": escalation.urgent_to, "reason": URGENCY},), node="urgency",
         )
 
     # ---- timers ----------------------------------------------------------------------------
@@ -368,7 +370,7 @@ class CallAgent:
         # A goodbye the caller talks over is not the end (they have more to say); a transfer
         # (a person, an emergency) goes ahead even if they talk over its announcement.
         if reply.end_call and (not spoken.interrupted or transfer is not None):
-            urgent = transfer is not None and transfer.reason == "urgency flag"
+            urgent = transfer is not None and transfer.reason == URGENCY
             reason = await self._transfer(transfer.to, urgent) if transfer is not None else "responder ended call"
             self.summary.end_reason = reason
             await self.session.hangup(reason)

@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--calls", type=int, default=1, help="concurrent calls for the p50/p95 table")
     latency.add_argument("--max-calls", type=int, default=8, help="largest concurrency tried in the sweep")
     latency.add_argument("--no-sweep", action="store_true", help="skip the max-calls sweep")
+    latency.add_argument("--emotion", choices=("on", "off"), default="on",
+                         help="run the in-process emotion service (the full loop) or not")
     latency.add_argument("--output", help="also write the table (markdown) to this file")
     _config_args(latency)
     emotion_bench = bench_sub.add_parser("emotion", help="emotion service throughput and latency per concurrent calls")
@@ -68,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     emotion_bench.add_argument("--seconds", type=float, default=30.0, help="length of each level's run")
     emotion_bench.add_argument("--output", help="also write the table (markdown) to this file")
     _config_args(emotion_bench)
+    expressions_bench = bench_sub.add_parser("expressions", help="pace, loudness and spectral tilt of every expression preset")
+    expressions_bench.add_argument("--repeats", type=int, default=5, help="renders per expression (piper samples noise)")
+    expressions_bench.add_argument("--output", help="also write the table (markdown) to this file")
+    _config_args(expressions_bench)
 
     from emotion.cli import add_parser as add_emotion_parser
 
@@ -185,6 +191,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _configure_logging(_quiet(_load(args)))
             return asyncio.run(run_emotion_bench(args))
+        if args.command == "bench" and args.bench == "expressions":
+            from tts.bench import run_expression_bench
+
+            config = _load(args)
+            _configure_logging(_quiet(config))
+            return run_expression_bench(args, config.tts)
         if args.command == "bench":
             from agent.bench_latency import run_latency_bench
 

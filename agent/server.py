@@ -115,6 +115,7 @@ class BedsideServer:
             llm=self.wording is not None,
             stt_model=self.config.stt.model.value,
             emotion=self.emotion_url is not None,
+            presynthesis=self._presynthesis is not None,  # the other expressions follow in the background
             startup_s=round(time.monotonic() - started, 2),
         )
 
@@ -124,7 +125,10 @@ class BedsideServer:
         started = time.monotonic()
         made = 0
         for expression in expressions:
-            made += await self.phrases.warm(sentences, self.synth.params_for(expression), wait_while=self._busy)
+            params = self.synth.params_for(expression)
+            made += await self.phrases.warm(sentences, params, wait_while=self._busy, stop_when_full=True)
+            if self.phrases.full:
+                break  # the size bound wins: the default expression, warmed first, stays whole
         self.log.info("presynthesized", expressions=len(expressions) + 1, sentences=len(sentences), synthesized=made,
                       entries=len(self.phrases), mb=round(self.phrases.bytes / 1e6, 1), evictions=self.phrases.evictions,
                       took_s=round(time.monotonic() - started, 1))

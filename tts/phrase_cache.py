@@ -80,16 +80,25 @@ class PhraseCache:
             self.bytes -= len(evicted)
             self.evictions += 1
 
+    @property
+    def full(self) -> bool:
+        return len(self._entries) >= self.max_entries or self.bytes >= self.max_bytes
+
     async def warm(
-        self, phrases: Iterable[str], params: VoiceParams | None = None, wait_while: Callable[[], bool] | None = None
+        self, phrases: Iterable[str], params: VoiceParams | None = None, wait_while: Callable[[], bool] | None = None,
+        stop_when_full: bool = False,
     ) -> int:
         """Pre-synthesize phrases; returns how many were synthesized (not already cached). One at
         a time: they share one worker anyway. With ``wait_while``, each phrase waits until it is
-        false (background warming gives way to live calls, which need the worker first)."""
+        false (background warming gives way to live calls, which need the worker first). With
+        ``stop_when_full`` it stops at the size bound instead of evicting what was warmed first."""
         count = 0
         for phrase in phrases:
             while wait_while is not None and wait_while():
                 await asyncio.sleep(0.25)
+            if stop_when_full and self.full:
+                log.warning("tts phrase cache full", entries=len(self._entries), mb=round(self.bytes / 1e6, 1))
+                break
             if self.get(phrase, params) is None:
                 await self.get_or_synthesize(phrase, params)
                 count += 1

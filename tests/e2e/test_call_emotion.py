@@ -5,6 +5,7 @@ processes on loopback; the emotion service is killed with SIGKILL mid-call."""
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -49,17 +50,31 @@ def test_killing_the_emotion_service_mid_call_does_not_hurt_the_call(tmp_path: P
     emotion = start_service(tmp_path)
     server = start_server(
         tmp_path, "sip.max_calls=4", "emotion.service.mode=remote", f"emotion.service.url={emotion.url}",
-        f"emotion.service.token={TOKEN}", "emotion.client.breaker.open_s=2",
+        f"emotion.service.token={TOKEN}", "emotion.client.breaker.open_s=2", "turn.responder=graph",
     )
     try:
         call = start_call(server.uri, "--play", str(_caller_audio(shared, tmp_path)), "--duration", "45")
         server.wait_for("emotion_connected", timeout=30)
         time.sleep(3.0)
+        killed_at = datetime.now(UTC)
         emotion.kill()  # mid-call
         out, err = call.communicate(timeout=120)
         assert call.returncode == 0, err.decode()[-2000:]
         (ended,) = server.wait_for("call_ended", timeout=30)
         assert ended["turns"] >= 2  # the agent kept answering
+        # No gap in the agent's speech beyond a normal turn: every reply after the kill started as
+        # fast as the replies before it (within 400 ms) and within 1.5 s of the caller stopping.
+        turns = server.events_named("turn")
+        after = [t["first_audio_ms"] for t in turns if datetime.fromisoformat(t["timestamp"]) > killed_at]
+        before = [t["first_audio_ms"] for t in turns if datetime.fromisoformat(t["timestamp"]) <= killed_at]
+        assert after, turns
+        assert max(after) <= 1500 and max(after) <= max([*before, 1100]) + 400, (before, after)
+        # ... and once the breaker was open, replies were delivered with the workspace default.
+        opened = next(datetime.fromisoformat(e["timestamp"]) for e in server.events_named("emotion_breaker")
+                      if e["after"] == "open")
+        late = [s for s in server.events_named("graph_step")
+                if s["call_id"] != "warm-up" and datetime.fromisoformat(s["timestamp"]) > opened and not s["topics"]]
+        assert late and {s["expression"] for s in late} == {"neutral"}, late
         breaker = server.events_named("emotion_breaker")
         assert any(e["after"] == "open" for e in breaker), breaker
         (summary,) = server.wait_for("call_emotion", timeout=30)

@@ -123,6 +123,13 @@ async def test_warm_skips_cached_and_waits_while_busy() -> None:
     assert len(cache) == 2 and synth.calls == ["Hello.", "Please hold."]
     assert busy == []  # it waited until the busy signal cleared
     assert await cache.warm(["Hello."]) == 0
+
+
+async def test_background_warming_stops_at_the_bound_instead_of_evicting() -> None:
+    cache, synth = make(max_entries=2)
+    await cache.warm(["one.", "two."])
+    made = await cache.warm(["three.", "four."], stop_when_full=True)
+    assert made == 0 and "one." in cache and "two." in cache and cache.full
     assert await cache.get_or_synthesize("   ") == b""
     assert len(cache) == 2
 
