@@ -10,9 +10,11 @@ The rule, first match wins (numbers in ``DeliveryConfig``; docs/expressions.md e
    (``configs/burst_delivery.yaml``: a cry or sigh -> sympathetic, a laugh -> enthusiastic ...);
 4. the **call phase** says hurry (a long call that is getting worse, or the urgency flag):
    ``direct`` (agent/call_phase.py);
-5. the rolling **window**: tense (arousal above ``tense_arousal`` with negative valence) ->
-   ``calm``; low (valence below ``sad_valence``) or deteriorating -> ``sympathetic``; happy
-   (valence above ``happy_valence``) -> ``enthusiastic``; otherwise ``neutral``;
+5. the rolling **window**: words and voice disagree (coherence below ``low_coherence``) while
+   the voice sounds low -> ``concerned`` ("I'm fine" said in a breaking voice: check in gently);
+   tense (arousal above ``tense_arousal`` with negative valence) -> ``calm``; low (valence below
+   ``sad_valence``) or deteriorating -> ``sympathetic``; happy (valence above
+   ``happy_valence``) -> ``enthusiastic``; otherwise ``neutral``;
 6. with no emotional reading at all (service down, breaker open, nothing heard yet) rules 3-5
    cannot apply: the workspace default, ``default_expression``."""
 
@@ -22,7 +24,7 @@ from collections.abc import Iterable
 
 from agent.call_phase import CallPhase
 from emotion.burst_delivery import BurstDeliveryTable
-from emotion.events import EmotionUpdate, Trend
+from emotion.events import Channel, EmotionUpdate, Trend
 from graph.config import DeliveryConfig
 from graph.schema import Topic
 from tts.expression import Expression
@@ -46,6 +48,9 @@ def choose_expression(
             return from_burst
     if phase is not None and phase.hurry:
         return Expression.DIRECT
+    voice = emotion.channels.get(Channel.PROSODY)
+    if emotion.coherence < config.low_coherence and voice is not None and voice < config.sad_valence:
+        return Expression.CONCERNED
     if emotion.arousal > config.tense_arousal and emotion.valence < 0:
         return Expression.CALM
     if emotion.valence < config.sad_valence or emotion.trend is Trend.DETERIORATING:

@@ -25,6 +25,8 @@ class DeliveryConfig(_Strict):
     sad_valence: float = Field(-0.3, ge=-1, le=0, description="caller valence below this: sympathetic")
     tense_arousal: float = Field(0.65, ge=0, le=1, description="arousal above this with negative valence: calm")
     happy_valence: float = Field(0.45, ge=0, le=1, description="valence above this (and nothing sensitive): enthusiastic")
+    low_coherence: float = Field(
+        0.35, ge=0, le=1, description="words and voice disagree below this coherence: a low voice then means concerned")
     burst_recent_s: float = Field(10.0, gt=0, le=60, description="a burst this recent sets the delivery (burst table)")
     default_expression: Expression = Field(
         Expression.NEUTRAL, description="the workspace default: used when there is no emotional reading (service down, breaker open)")

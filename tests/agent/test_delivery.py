@@ -8,7 +8,7 @@ import pytest
 from agent.call_phase import CallPhase, Phase
 from agent.delivery import choose_expression
 from emotion.burst_delivery import load_burst_delivery
-from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
+from emotion.events import BurstEvent, Channel, EmotionUpdate, Trend, UpdateSource
 from graph.config import DeliveryConfig
 from graph.schema import Topic
 from tts.expression import Expression
@@ -19,10 +19,11 @@ HURRY = CallPhase(Phase.HURRY, 400.0, 0.0)
 
 
 def heard(valence: float = 0.0, arousal: float = 0.3, trend: Trend = Trend.STABLE, burst: str | None = None,
-          available: bool = True) -> EmotionUpdate:
+          available: bool = True, coherence: float = 1.0, voice: float | None = None) -> EmotionUpdate:
     bursts = (BurstEvent(burst, 9.0, 0.9),) if burst else ()
-    return EmotionUpdate("c", 10.0, valence, arousal, trend, 0.0, 1.0, UpdateSource.READING, available=available,
-                         recent_bursts=bursts, readings=4)
+    channels = {Channel.PROSODY: voice} if voice is not None else {}
+    return EmotionUpdate("c", 10.0, valence, arousal, trend, 0.0, coherence, UpdateSource.READING, available=available,
+                         channels=channels, recent_bursts=bursts, readings=4)
 
 
 @pytest.mark.parametrize(
@@ -34,6 +35,9 @@ def heard(valence: float = 0.0, arousal: float = 0.3, trend: Trend = Trend.STABL
         ({Topic.MEDICATION}, heard(), None, Expression.NEUTRAL),  # sensitive for privacy, not for tone
         (set(), heard(burst="sigh"), HURRY, Expression.SYMPATHETIC),  # a burst beats the phase
         (set(), heard(valence=0.8), HURRY, Expression.DIRECT),  # the phase beats the window
+        (set(), heard(valence=-0.2, coherence=0.2, voice=-0.6), None, Expression.CONCERNED),  # "I'm fine", shakily
+        (set(), heard(valence=-0.2, coherence=0.9, voice=-0.6), None, Expression.NEUTRAL),  # agreeing channels: the window
+        (set(), heard(valence=0.3, coherence=0.2, voice=0.5), None, Expression.NEUTRAL),  # disagreeing, but not low
         (set(), heard(valence=-0.5, arousal=0.9), None, Expression.CALM),
         (set(), heard(valence=-0.5), None, Expression.SYMPATHETIC),
         (set(), heard(trend=Trend.DETERIORATING), None, Expression.SYMPATHETIC),
