@@ -43,15 +43,18 @@ async def _synthesize(synth: PiperSynthesizer, text: str) -> bytes:
 @pytest.mark.parametrize(("outcome", "transferred"), [("200 OK", True), ("486 Busy Here", False)])
 def test_asking_for_a_person_transfers_the_call(tmp_path: Path, sipp: str, sox: str, outcome: str, transferred: bool):
     _caller_wav(tmp_path, sox)
+    # SIPp streams the caller's line once and then no RTP at all: the RTP timeout is lengthened so
+    # the apology and call-back line after a refused transfer is not cut off by it.
     server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=4", "escalation.mode=refer",
-                          f"sip.transfer_targets={{operator: '{DESK}'}}")
+                          "sip.rtp_timeout_s=45", f"sip.transfer_targets={{operator: '{DESK}'}}")
     try:
         run = run_sipp(sipp, server, "uac_transferred.xml", tmp_path, "-key", "caller", f"sipp-{uuid.uuid4().hex[:8]}",
                        "-key", "outcome", outcome, timeout=90)
         assert run.returncode == 0, run.explain()
         assert f"Refer-To: <{DESK}>" in run.messages or f"Refer-To: {DESK}" in run.messages, run.messages[-3000:]
         (ended,) = server.wait_for("call_ended", timeout=30)
-        (action,) = server.events_named("agent_action")
+        actions = server.events_named("agent_action")
+        action = actions[0]
         assert action["action"] == "transfer" and action["to"] == "operator" and action["node"] == "human"
         if transferred:
             (done,) = server.events_named("call_transferred")
@@ -59,6 +62,10 @@ def test_asking_for_a_person_transfers_the_call(tmp_path: Path, sipp: str, sox: 
         else:
             (failed,) = server.events_named("transfer_failed")
             assert failed["status"] == 486 and ended["reason"] == "transfer failed (486): operator"
+            (callback,) = actions[1:]  # nobody took the call: a call-back request instead
+            assert callback["action"] == "callback" and callback["team"] == "operator"
+        if transferred:
+            assert len(actions) == 1
     finally:
         assert server.stop() == 0
 
