@@ -83,11 +83,18 @@ def validation_problems(exc: ValidationError, path: Path | str | None, positions
     return problems
 
 
-def load_model(path: str | Path, model: type[M]) -> M:
-    """Read and validate a YAML file as ``model``; every problem is reported, each with its position."""
+def load_model(path: str | Path, model: type[M], root_key: str | None = None) -> M:
+    """Read and validate a YAML file as ``model``; every problem is reported, each with its position.
+    Whole-model problems (a model validator's) point at ``root_key`` when given, e.g. the one
+    mapping a table's completeness check is about."""
     path = Path(path)
     data = read_mapping(path)
+    positions = key_positions(path)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("\n".join(validation_problems(exc, path, key_positions(path)))) from None
+        problems = validation_problems(exc, path, positions)
+        if root_key is not None:
+            at = f"{locate(path, positions, (root_key,))}: {root_key}:"
+            problems = [p.replace(f"{path}: (root):", at) for p in problems]
+        raise ConfigError("\n".join(problems)) from None

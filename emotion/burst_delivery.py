@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.yaml_source import ConfigError, key_positions, locate, read_mapping, validation_problems
+from agent.yaml_source import load_model
 from emotion.models.burst import NONE, output_labels
 from tts.expression import Expression
 
@@ -49,13 +49,5 @@ class BurstDeliveryTable(BaseModel):
 
 
 def load_burst_delivery(path: str | Path | None = None) -> BurstDeliveryTable:
-    path = Path(path) if path is not None else DEFAULT_PATH
-    data = read_mapping(path)
-    positions = key_positions(path)
-    try:
-        return BurstDeliveryTable.model_validate(data)
-    except ValidationError as exc:
-        problems = validation_problems(exc, path, positions)
-        # Whole-table problems (missing/unknown types) point at the `bursts:` key.
-        problems = [p.replace(f"{path}: (root):", f"{locate(path, positions, ('bursts',))}: bursts:") for p in problems]
-        raise ConfigError("\n".join(problems)) from None
+    # Whole-table problems (missing/unknown types) point at the `bursts:` key.
+    return load_model(path if path is not None else DEFAULT_PATH, BurstDeliveryTable, root_key="bursts")

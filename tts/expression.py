@@ -21,9 +21,9 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.yaml_source import ConfigError, key_positions, locate, read_mapping, validation_problems
+from agent.yaml_source import load_model
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "expressions.yaml"
 
@@ -71,12 +71,4 @@ class ExpressionBook(BaseModel):
 
 
 def load_expressions(path: str | Path | None = None) -> ExpressionBook:
-    path = Path(path) if path is not None else DEFAULT_PATH
-    data = read_mapping(path)
-    positions = key_positions(path)
-    try:
-        return ExpressionBook.model_validate(data)
-    except ValidationError as exc:
-        problems = validation_problems(exc, path, positions)
-        problems = [p.replace(f"{path}: (root):", f"{locate(path, positions, ('presets',))}: presets:") for p in problems]
-        raise ConfigError("\n".join(problems)) from None
+    return load_model(path if path is not None else DEFAULT_PATH, ExpressionBook, root_key="presets")
