@@ -79,7 +79,7 @@ class VadEngine(StrEnum):
 
 
 class SegmentationConfig(_Strict):
-    """How caller audio is cut into utterances (for STT) and fixed segments (for emotion)."""
+    """How caller audio is cut into utterances (for STT) and segments (for emotion)."""
 
     vad_engine: VadEngine = Field(VadEngine.SILERO, description="silero (ONNX, default) or webrtc")
     speech_threshold: float = Field(0.5, gt=0, lt=1, description="VAD speech probability threshold")
@@ -89,10 +89,16 @@ class SegmentationConfig(_Strict):
     )
     min_utterance_ms: int = Field(200, ge=0, description="shorter speech bursts are not utterances")
     max_utterance_s: float = Field(20.0, gt=1, description="force-cut an utterance this long")
-    pre_roll_ms: int = Field(200, ge=0, description="audio kept before speech onset")
+    pre_roll_ms: int = Field(200, ge=0, description="audio kept before speech onset (and before the first sound of a segment)")
     speech_start_ms: int = Field(60, ge=20, description="speech needed to open an utterance")
     segment_s: float = Field(2.0, gt=0, description="length of emotion segments")
     segment_min_speech_ratio: float = Field(0.1, ge=0, le=1, description="ratio above which a segment has speech")
+    segment_onset_dbfs: float | None = Field(
+        -50.0,
+        le=0,
+        description="after nothing but frames quieter than this, a segment restarts at the first louder one, pre_roll_ms "
+        "before it (the quiet is not scored anyway), so a sigh or laugh after a pause lands in one segment, not cut in two; null = a fixed grid",
+    )
     silence_threshold: float | None = Field(
         None,
         gt=0,

@@ -1,4 +1,4 @@
-"""Cut a call's caller audio into utterances (for STT) and fixed segments (for emotion).
+"""Cut a call's caller audio into utterances (for STT) and segments (for emotion).
 
 ``Segmenter`` is synchronous and pure: it is fed 20 ms frames in order, asks its ``Vad``
 for one probability per frame, and returns the events each frame completes. Time is the
@@ -15,7 +15,10 @@ Events, in the order they happen:
   ``tail_ms``) or ``SpeechDiscarded`` (speech was shorter than ``min_utterance_ms``).
   An utterance reaching ``max_utterance_s`` is cut there and, if the caller is still
   talking, a new one opens at once (``SpeechStarted`` again, no pre-roll: no audio twice).
-* ``Segment`` every ``segment_s`` of audio regardless of speech.
+* ``Segment`` every ``segment_s`` of audio regardless of speech, except that a segment holding
+  only quiet frames (under ``segment_onset_dbfs``) is dropped at the first louder frame, all but
+  its last ``pre_roll_ms``, and the segment starts there: a 2-s grid fixed from the answer would cut a one-second sigh that
+  starts 1.2 s into a segment in two, and neither half sounds like a sigh any more.
 
 Within an utterance the silence threshold is lower than the speech threshold
 (hysteresis), so a soft syllable does not end it.
@@ -25,7 +28,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from telephony.audio import FRAME_BYTES, FRAME_MS
+from telephony.audio import FRAME_BYTES, FRAME_MS, rms_dbfs
 from telephony.config import SegmentationConfig
 from telephony.events import Segment, SpeechDiscarded, SpeechStarted, Utterance
 from telephony.vad import Vad
@@ -85,6 +88,7 @@ class Segmenter:
         self._seg = bytearray()
         self._seg_start = 0
         self._seg_speech = 0
+        self._seg_sounded = False  # a frame of it reached segment_onset_dbfs
 
     # ---- state the turn loop reads ---------------------------------------------------
     @property
@@ -197,6 +201,16 @@ class Segmenter:
         self._silence = 0
 
     def _segment(self, frame: bytes, is_speech: bool, events: list[SegmenterEvent]) -> None:
+        onset = self.config.segment_onset_dbfs
+        if not self._seg_sounded and onset is not None and rms_dbfs(frame) >= onset:
+            self._seg_sounded = True
+            # Only quiet so far: the segment starts at this first sound instead (after the
+            # pre-roll, as an utterance does: a soft onset is under the threshold).
+            drop = max(0, len(self._seg) // FRAME_BYTES - self._pre_roll_frames)
+            if drop:
+                self._seg_start += drop
+                del self._seg[: drop * FRAME_BYTES]
+                self._seg_speech = 0  # quiet frames are not speech frames
         self._seg += frame
         self._seg_speech += is_speech
         if len(self._seg) >= self._segment_frames * FRAME_BYTES:
@@ -217,3 +231,4 @@ class Segmenter:
         self._seg = bytearray()
         self._seg_start += frames
         self._seg_speech = 0
+        self._seg_sounded = False

@@ -15,6 +15,7 @@ class TtsConfig(BaseModel):
     expressions: Path | None = Field(None, description="expression presets (pace, pauses, warmth ...); empty = the bundled configs/expressions.yaml")
     length_scale: float = Field(1.0, gt=0.2, lt=3.0, description="global pace, multiplied into every expression's (>1 slower)")
     volume: float = Field(1.0, gt=0, le=2.0, description="global linear gain, on top of every expression's gain_db")
+    trim_silence_db: float | None = Field(-50.0, lt=0, description="cut piper's own silence at the edges of each rendered sentence or clause: quieter than this many dB below its peak (null: keep it), so the pauses are the expression's and replies start without a lag")
     cache_entries: int = Field(1024, ge=0, description="most pre-synthesized sentences kept in memory (LRU)")
     cache_mb: float = Field(96.0, ge=0, description="and at most this much audio (16 kHz PCM: 1 MB is 33 s)")
     presynthesize: bool = Field(True, description="at start-up, synthesize every scripted line in every expression (default expression first, the rest in the background)")

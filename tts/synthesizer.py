@@ -28,7 +28,7 @@ from tts.config import TtsConfig
 from tts.expression import Expression, ExpressionBook, ExpressionPreset, load_expressions
 from tts.resample import resample
 from tts.sentences import split_sentences
-from tts.voicing import carries_key_fact, clauses, db_to_gain, tilt
+from tts.voicing import carries_key_fact, clauses, db_to_gain, tilt, trim_edges
 
 log = get_logger("tts")
 
@@ -188,7 +188,10 @@ class PiperSynthesizer:
         )
         with self._lock:
             chunks = [chunk.audio_float_array for chunk in self._voice.synthesize(text, syn_config=syn_config)]
-        return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+        audio = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float32)
+        if self.config.trim_silence_db is None:
+            return audio
+        return trim_edges(audio, self.voice_rate, self.config.trim_silence_db)
 
     def _render_sentence(self, sentence: str, params: VoiceParams) -> np.ndarray:
         """One sentence at the voice's rate. An expression with clause pauses or emphasis renders

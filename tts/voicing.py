@@ -9,7 +9,10 @@ Pure functions, no model: the synthesizer calls them, tests call them directly.
 * :func:`tilt` is the warmth filter: an RBJ low shelf at 400 Hz raised and a high shelf at
   2.5 kHz lowered by the same dB (negative: brighter), then scaled back to the loudness it
   had, so warmth colours the voice and ``gain_db`` alone sets how loud it is. Shelves rather
-  than pitch shifting because they leave the timing untouched and cost two biquads."""
+  than pitch shifting because they leave the timing untouched and cost two biquads;
+* :func:`trim_edges` cuts piper's own silence before and after a rendered piece (up to 300 ms
+  before a sentence that starts with "I"), so the pauses between sentences and clauses are the
+  expression's alone and a reply's first sound is not late."""
 
 from __future__ import annotations
 
@@ -21,6 +24,11 @@ from scipy.signal import sosfilt
 
 WARM_LOW_HZ = 400.0
 WARM_HIGH_HZ = 2500.0
+# Kept around the first and last sound when trimming: a soft onset ("h", "f") starts a little
+# before its 10 ms window crosses the threshold, and a final consonant fades out after it.
+TRIM_WINDOW_MS = 10
+TRIM_LEAD_MS = 30
+TRIM_TAIL_MS = 60
 
 _CLAUSE_END = re.compile(r"(?<=[,;:])\s+|\s+(?=[-–—]\s)")
 _MIN_CLAUSE_CHARS = 12  # shorter pieces ("Yes," "Oh,") stay attached: a pause there sounds odd
@@ -79,3 +87,21 @@ def tilt(audio: np.ndarray, warmth_db: float, rate: int) -> np.ndarray:
 
 def db_to_gain(db: float) -> float:
     return float(10 ** (db / 20))
+
+
+def trim_edges(audio: np.ndarray, rate: int, below_db: float) -> np.ndarray:
+    """``audio`` without the quiet before its first and after its last 10 ms window within
+    ``below_db`` of its peak, keeping ``TRIM_LEAD_MS`` / ``TRIM_TAIL_MS`` around them.
+    All-quiet or empty audio comes back as it is."""
+    window = max(1, rate * TRIM_WINDOW_MS // 1000)
+    frames = audio.size // window
+    if frames == 0:
+        return audio
+    rms = np.sqrt(np.mean(np.square(audio[: frames * window].reshape(frames, window), dtype=np.float64), axis=1))
+    peak = float(np.max(np.abs(audio)))
+    loud = np.flatnonzero(rms > peak * db_to_gain(below_db))
+    if peak == 0 or loud.size == 0:
+        return audio
+    start = max(0, int(loud[0]) * window - rate * TRIM_LEAD_MS // 1000)
+    end = min(audio.size, (int(loud[-1]) + 1) * window + rate * TRIM_TAIL_MS // 1000)
+    return audio[start:end]

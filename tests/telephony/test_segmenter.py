@@ -136,7 +136,8 @@ def test_flush_drops_segment_under_half_a_second() -> None:
 
 
 def test_segments_every_two_seconds_with_speech_ratio() -> None:
-    events = scripted([(0.0, 100), (0.9, 100), (0.9, 5), (0.0, 145)])  # 7 s
+    fixed_grid = SegmentationConfig(segment_onset_dbfs=None)
+    events = scripted([(0.0, 100), (0.9, 100), (0.9, 5), (0.0, 145)], fixed_grid)  # 7 s
     segs = kinds(events, Segment)
     assert [(s.start_time, s.end_time) for s in segs] == [
         (pytest.approx(0.0), pytest.approx(2.0)),
@@ -147,6 +148,31 @@ def test_segments_every_two_seconds_with_speech_ratio() -> None:
     assert [s.has_speech for s in segs] == [False, True, False, False]
     assert [s.speech_ratio for s in segs] == [0.0, 1.0, 0.05, 0.0]
     assert all(len(s.pcm) == round((s.end_time - s.start_time) * SAMPLE_RATE) * 2 for s in segs)
+
+
+QUIET, LOUD = frame_of(0), frame_of(3000)  # -120 and -21 dBFS
+
+
+def test_a_sound_after_quiet_starts_a_segment_so_it_is_not_cut_in_two() -> None:
+    """1.3 s of quiet, a 1 s sound, 3 s of quiet: on a fixed grid the sound would straddle
+    the 2.0 s boundary; here the quiet before it is dropped but for the 200 ms pre-roll, and
+    its segment starts with it."""
+    frames = [QUIET] * 65 + [LOUD] * 50 + [QUIET] * 150
+    segs = kinds(run(Segmenter(CFG, ScriptedVad([])), frames), Segment)
+    assert [(s.start_time, s.end_time) for s in segs] == [
+        (pytest.approx(1.1), pytest.approx(3.1)),  # pre-roll, the whole sound, then quiet
+        (pytest.approx(3.1), pytest.approx(5.1)),  # a quiet segment still comes every 2 s
+    ]
+    assert segs[0].pcm == b"".join(frames[55:155])
+
+
+def test_a_pause_inside_a_sounding_segment_does_not_restart_it() -> None:
+    frames = [LOUD] * 25 + [QUIET] * 25 + [LOUD] * 100 + [QUIET] * 50
+    segs = kinds(run(Segmenter(CFG, ScriptedVad([])), frames), Segment)
+    assert [(s.start_time, s.end_time) for s in segs] == [
+        (pytest.approx(0.0), pytest.approx(2.0)),
+        (pytest.approx(2.0), pytest.approx(4.0)),
+    ]
 
 
 def test_wrong_frame_length_is_refused() -> None:
@@ -206,12 +232,36 @@ def test_seven_second_stream_segments(data: Path, model: SileroModel) -> None:
     x = np.concatenate([silence(2.0), speech, silence(7.0 - 2.0 - len(speech) / SAMPLE_RATE)])
     seg = Segmenter(CFG, SileroVad(model))
     segs = kinds(run(seg, split_frames(pcm(through_phone(x))), flush=False), Segment)
-    assert [(round(s.start_time, 3), round(s.end_time, 3)) for s in segs] == [(0.0, 2.0), (2.0, 4.0), (4.0, 6.0)]
-    segs += kinds(seg.flush(), Segment)  # the last second arrives at hangup
-    assert (segs[-1].start_time, segs[-1].end_time) == (pytest.approx(6.0), pytest.approx(7.0))
+    first_sound = 2.0 + np.argmax(frame_db(through_phone(speech)) >= CFG.segment_onset_dbfs) * 0.02
+    assert 2.1 <= first_sound <= 2.2
+    first_sound = max(2.0, first_sound - CFG.pre_roll_ms / 1000)  # the pre-roll, within what is left
+    # The silent first 2 s, then segments from the first sound on (less the pre-roll).
+    assert [(round(s.start_time, 3), round(s.end_time, 3)) for s in segs] == [
+        (0.0, 2.0), (round(first_sound, 3), round(first_sound + 2, 3)), (round(first_sound + 2, 3), round(first_sound + 4, 3))
+    ]
+    segs += kinds(seg.flush(), Segment)  # the last second or so arrives at hangup
+    assert (segs[-1].start_time, segs[-1].end_time) == (pytest.approx(first_sound + 4), pytest.approx(7.0))
     assert [s.has_speech for s in segs[:2]] == [False, True]
     assert segs[0].speech_ratio == 0.0 and segs[1].speech_ratio > 0.7
     assert segs[3].speech_ratio == 0.0
+
+
+def test_a_real_sigh_after_a_pause_lies_in_one_segment(data: Path, model: SileroModel) -> None:
+    """A sigh from the nonverbal set (the VAD does not take it for speech), 1.1 s into a line's
+    quiet and through the phone: all of it (every frame within 20 dB of its peak; the clip's
+    own room noise, 30 dB down, starts half a second earlier) is in one segment."""
+    from emotion.data import nonverbal_clips
+
+    clip = next(c for c in nonverbal_clips(data.parent) if c.label == "sighing" and c.path.name == "C4DX_7_9_0_20_0_0_0.flac")
+    sigh = load16(clip.path)
+    x = through_phone(np.concatenate([silence(1.1), sigh, silence(3.0)]))
+    events = segment_real(x, model)
+    assert not kinds(events, Utterance)
+    db = frame_db(x)
+    audible = np.flatnonzero(db >= db.max() - 20) * 0.02
+    assert audible[-1] - audible[0] > 0.5 and audible[0] % 2.0 > 0.2  # on a fixed grid it would be cut
+    holding = [s for s in kinds(events, Segment) if s.start_time <= audible[0] < s.end_time]
+    assert len(holding) == 1 and audible[-1] < holding[0].end_time, (audible[[0, -1]], holding)
 
 
 @pytest.mark.parametrize("engine", [VadEngine.SILERO, VadEngine.WEBRTC])

@@ -135,6 +135,38 @@ async def test_stream_yields_one_chunk_per_sentence_in_order(synth: PiperSynthes
     assert all(rms_dbfs(c) > -40 for c in chunks)
 
 
+def _quiet_runs_ms(pcm: bytes, below_dbfs: float = -60.0) -> list[int]:
+    """Lengths of the runs of 20 ms frames quieter than ``below_dbfs``, edges included."""
+    frames = [rms_dbfs(pcm[i: i + 640]) < below_dbfs for i in range(0, len(pcm) - 639, 640)]
+    runs, run = [], 0
+    for quiet in [*frames, False]:
+        if quiet:
+            run += 1
+        elif run or not runs:
+            runs.append(run * 20)
+            run = 0
+    return runs
+
+
+@pytest.mark.slow
+def test_the_silence_between_sentences_is_the_expressions_pause(synth: PiperSynthesizer) -> None:
+    """Piper pads a sentence with its own silence (300 ms before one starting with "I"); it is
+    trimmed, so the gap a caller hears between sentences is sentence_pause_ms and a reply's
+    first sound is not late. Untrimmed, this gap is about 600 ms: long enough for a caller to
+    take the turn in the middle of a reply."""
+    pcm = synth.synthesize("How can I help today? I can book or move an appointment.")
+    quiet = _quiet_runs_ms(pcm)
+    assert quiet[0] <= 40, quiet  # the reply's first sound
+    pause = synth.params.sentence_pause_ms
+    assert pause <= max(quiet[1:]) <= pause + 140, (quiet, pause)  # the margins kept: 30 + 60 ms
+
+    untrimmed = PiperSynthesizer(synth.config.model_copy(update={"trim_silence_db": None}))
+    try:
+        assert max(_quiet_runs_ms(untrimmed.synthesize("How can I help today? I can book or move an appointment."))[1:]) > pause + 200
+    finally:
+        untrimmed.close()
+
+
 @pytest.mark.slow
 async def test_stream_synthesizes_one_ahead_without_blocking_loop(synth: PiperSynthesizer) -> None:
     sentence = "Please remember to bring your insurance card and a list of your current medications."

@@ -7,7 +7,7 @@ import pytest
 from scipy.signal import sosfreqz
 
 from tts.measure import loudness_dbfs, spectral_tilt
-from tts.voicing import _tilt_sos, carries_key_fact, clauses, db_to_gain, tilt
+from tts.voicing import TRIM_LEAD_MS, TRIM_TAIL_MS, _tilt_sos, carries_key_fact, clauses, db_to_gain, tilt, trim_edges
 
 
 @pytest.mark.parametrize(
@@ -52,3 +52,24 @@ def test_loudness_follows_gain_and_ignores_silence() -> None:
     padded = np.concatenate([tone, np.zeros(48000, dtype=np.float32)])
     assert loudness_dbfs(padded) == pytest.approx(loudness_dbfs(tone), abs=0.1)  # pauses do not dilute it
     assert loudness_dbfs(tone * db_to_gain(-6)) == pytest.approx(loudness_dbfs(tone) - 6, abs=0.1)
+
+
+def test_trim_edges_cuts_quiet_edges_and_keeps_a_margin_round_the_sound() -> None:
+    rate = 16000
+    rng = np.random.default_rng(3)
+    sound = (0.5 * rng.standard_normal(rate // 2)).astype(np.float32)
+    hiss = (1e-4 * rng.standard_normal(rate // 4)).astype(np.float32)  # -74 dB below the sound's peak
+    trimmed = trim_edges(np.concatenate([hiss, sound, hiss]), rate, below_db=-50.0)
+    lead, tail = rate * TRIM_LEAD_MS // 1000, rate * TRIM_TAIL_MS // 1000
+    assert trimmed.size == sound.size + lead + tail  # the sound starts and ends on a 10 ms window
+    assert np.array_equal(trimmed[lead: lead + 100], sound[:100])  # the sound itself is untouched
+
+
+def test_trim_edges_leaves_sound_quiet_audio_and_nothing_alone() -> None:
+    rate = 16000
+    tone = np.sin(2 * np.pi * 220 * np.arange(rate) / rate).astype(np.float32)
+    assert np.array_equal(trim_edges(tone, rate, -50.0), tone)  # loud to the edges: nothing to cut
+    quiet = np.zeros(rate, np.float32)
+    assert np.array_equal(trim_edges(quiet, rate, -50.0), quiet)  # no sound at all: kept as it is
+    assert trim_edges(np.zeros(0, np.float32), rate, -50.0).size == 0
+    assert trim_edges(tone[:50], rate, -50.0).size == 50  # shorter than one window
