@@ -15,10 +15,11 @@ Events, in the order they happen:
   ``tail_ms``) or ``SpeechDiscarded`` (speech was shorter than ``min_utterance_ms``).
   An utterance reaching ``max_utterance_s`` is cut there and, if the caller is still
   talking, a new one opens at once (``SpeechStarted`` again, no pre-roll: no audio twice).
-* ``Segment`` every ``segment_s`` of audio regardless of speech, except that a segment holding
-  only quiet frames (under ``segment_onset_dbfs``) is dropped at the first louder frame, all but
-  its last ``pre_roll_ms``, and the segment starts there: a 2-s grid fixed from the answer would cut a one-second sigh that
-  starts 1.2 s into a segment in two, and neither half sounds like a sigh any more.
+* ``Segment`` every ``segment_s`` of audio regardless of speech, except that a segment that has
+  held only quiet frames (under ``segment_onset_dbfs``) is dropped at the first louder frame,
+  all but its last ``pre_roll_ms``, and restarts there: a 2-s grid fixed from the answer would
+  cut a one-second sigh that starts 1.2 s into a segment in two, and neither half sounds like
+  a sigh any more.
 
 Within an utterance the silence threshold is lower than the speech threshold
 (hysteresis), so a soft syllable does not end it.
