@@ -13,7 +13,7 @@ run: install
 	.venv/bin/bedside serve $(ARGS)
 
 test: install-tests
-	.venv/bin/python -m pytest -q -ra $(PYTEST_ARGS)
+	scripts/test.sh $(PYTEST_ARGS)
 
 bench: install
 	.venv/bin/bedside bench latency --turns 10 --output docs/benchmarks-latest.md

@@ -26,6 +26,7 @@ from agent.logs import get_logger
 from telephony.audio import SAMPLE_RATE, duration_s, float_to_pcm16
 from tts.config import TtsConfig
 from tts.expression import Expression, ExpressionBook, ExpressionPreset, load_expressions
+from tts.measure import loudness_dbfs
 from tts.resample import resample
 from tts.sentences import split_sentences
 from tts.voicing import carries_key_fact, clauses, db_to_gain, tilt, trim_edges
@@ -37,6 +38,7 @@ log = get_logger("tts")
 logging.getLogger("piper").setLevel(logging.INFO)
 
 HEADROOM: Final = 10 ** (-1.0 / 20)  # piper peak-normalizes to full scale; keep 1 dB below it
+MAX_LEVEL_GAIN_DB: Final = 20.0  # a near-silent rendering is not blown up to speech level
 LIMIT_KNEE: Final = 0.9  # above this the soft limiter bends the signal ...
 LIMIT_CEILING: Final = 0.98  # ... so it never reaches full scale, whatever the volume
 WARM_PHRASE: Final = "Hello."
@@ -117,12 +119,26 @@ def soft_limit(x: np.ndarray, knee: float = LIMIT_KNEE, ceiling: float = LIMIT_C
     return y
 
 
-def to_call_pcm(audio: np.ndarray, voice_rate: int, volume: float, warmth_db: float = 0.0) -> bytes:
-    """Piper float audio at the voice's rate -> 16 kHz int16 PCM, warmth and volume applied."""
+def level_gain(x: np.ndarray, level_dbfs: float | None) -> float:
+    """The gain that puts 16 kHz float audio at ``level_dbfs`` active speech level (None:
+    piper's peak normalisation, ``HEADROOM`` under full scale)."""
+    if level_dbfs is None:
+        return HEADROOM
+    current = loudness_dbfs(x)
+    if not np.isfinite(current):
+        return 1.0
+    return db_to_gain(min(level_dbfs - current, MAX_LEVEL_GAIN_DB))
+
+
+def to_call_pcm(
+    audio: np.ndarray, voice_rate: int, volume: float, warmth_db: float = 0.0, level_dbfs: float | None = None
+) -> bytes:
+    """Piper float audio at the voice's rate -> 16 kHz int16 PCM: warmth, then the speech level,
+    then the expression's volume, peaks bent under full scale by the soft limiter."""
     if audio.size == 0:
         return b""
-    x = tilt(resample(audio, voice_rate, SAMPLE_RATE), warmth_db, SAMPLE_RATE) * np.float32(HEADROOM * volume)
-    return float_to_pcm16(soft_limit(x))
+    x = tilt(resample(audio, voice_rate, SAMPLE_RATE), warmth_db, SAMPLE_RATE)
+    return float_to_pcm16(soft_limit(x * np.float32(level_gain(x, level_dbfs) * volume)))
 
 
 def silence(ms: int) -> bytes:
@@ -219,7 +235,7 @@ class PiperSynthesizer:
         started = perf_counter()
         try:
             audio = self._render_sentence(sentence, params)
-            pcm = to_call_pcm(audio, self.voice_rate, params.volume, params.warmth_db)
+            pcm = to_call_pcm(audio, self.voice_rate, params.volume, params.warmth_db, self.config.speech_level_dbfs)
         except Exception:
             log.exception("tts sentence failed", chars=len(sentence))
             return b""

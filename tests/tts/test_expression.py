@@ -1,8 +1,9 @@
 """Expression presets: the YAML is validated with positions, and the presets really sound
 different. The second part renders one clinic reply in every expression with the real piper
 voice and measures it (tts/measure.py): speaking rate from faster-whisper word timestamps,
-active speech level and spectral tilt. Piper samples noise, so margins are set well inside the
-measured gaps (docs/expressions.md has the table)."""
+active speech level and spectral tilt. Piper samples noise, so the pace varies from render to
+render and its margins are set well inside the measured gaps (docs/expressions.md has the table);
+loudness is pinned by ``tts.speech_level_dbfs``, so it follows each preset's gain_db."""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from structlog.testing import capture_logs
 
 from telephony.audio import SAMPLE_RATE, duration_s, pcm16_to_float, rms_dbfs
 from tts.config import TtsConfig
+from tts.measure import loudness_dbfs
 from tts.synthesizer import LIMIT_CEILING, PiperSynthesizer, resolve_voice, soft_limit, to_call_pcm
 
 HELLO = "Hello, you have reached the clinic."
@@ -68,6 +69,21 @@ def test_louder_volume_is_louder() -> None:
     audio = (0.3 * np.sin(np.arange(22_050) / 10)).astype(np.float32)
     assert rms_dbfs(to_call_pcm(audio, 22_050, 0.5)) < rms_dbfs(to_call_pcm(audio, 22_050, 1.0))
     assert to_call_pcm(np.zeros(0, dtype=np.float32), 22_050, 1.0) == b""
+
+
+def test_speech_level_sets_the_active_level_whatever_the_input_peak() -> None:
+    t = np.arange(22_050) / 22_050
+    for peak in (1.0, 0.05):  # piper's peak normalisation, and a rendering far below it
+        audio = (peak * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+        assert loudness_dbfs(pcm16_to_float(to_call_pcm(audio, 22_050, 1.0, level_dbfs=-22.0))) == pytest.approx(-22.0, abs=0.1)
+    # the expression's volume is applied on top of the level, in dB as configured
+    audio = np.sin(2 * np.pi * 300 * t).astype(np.float32)
+    louder = to_call_pcm(audio, 22_050, 10 ** (3 / 20), level_dbfs=-22.0)
+    assert loudness_dbfs(pcm16_to_float(louder)) == pytest.approx(-19.0, abs=0.1)
+    # silence stays silence (no gain to infinity), and near-silence is not blown up to speech level
+    assert not samples(to_call_pcm(np.zeros(22_050, dtype=np.float32), 22_050, 1.0, level_dbfs=-22.0)).any()
+    hiss = (1e-4 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
+    assert loudness_dbfs(pcm16_to_float(to_call_pcm(hiss, 22_050, 1.0, level_dbfs=-22.0))) < -50
 
 
 # --- real piper voice ----------------------------------------------------------------
@@ -228,6 +244,17 @@ def test_volume_param_is_applied_without_clipping(synth: PiperSynthesizer) -> No
     loud = synth.synthesize("Thank you.", dataclasses.replace(synth.params, volume=2.0))
     assert rms_dbfs(loud) > rms_dbfs(quiet) + 6
     assert np.max(np.abs(samples(loud).astype(np.int32))) < FULL_SCALE
+
+
+@pytest.mark.slow
+def test_every_sentence_is_rendered_at_the_speech_level(synth: PiperSynthesizer) -> None:
+    """Piper peak-normalises each rendering, so its loudness drifts with the sentence and the
+    sampling noise; the configured speech level takes that drift out (a short "Okay." and a long
+    sentence sound equally loud, and an expression's gain_db is exactly what a caller hears)."""
+    level = synth.config.speech_level_dbfs
+    assert level is not None
+    for text in ("Okay.", "Thanks, Maria Lopez.", "Please hold while I put you through to the front desk."):
+        assert loudness_dbfs(pcm16_to_float(synth.synthesize(text))) == pytest.approx(level, abs=0.3), text
 
 
 @pytest.mark.slow
