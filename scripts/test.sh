@@ -3,24 +3,29 @@
 #   1. everything but the SIP call tests, one process: model and unit tests use both cores;
 #   2. the call tests (`-m call`), two at a time: a call test is mostly real-time audio on the
 #      wire, so two of them share the cores without slowing each other's media (each runs its
-#      own `bedside serve` on free ports). This halves the ~22 min the calls take one by one.
-# A pass that selects nothing (pytest exit 5, e.g. a path with no call tests) is not a failure.
+#      own `bedside serve` on free ports; a test module stays on one worker, with its server).
+#      About 13.5 min instead of the ~22 the calls take one by one.
+# Both passes always run, so one report shows every failure; the exit status is the first
+# failing pass's. A pass that selects nothing (pytest exit 5, e.g. a path with no call tests)
+# is not a failure.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY=.venv/bin/python
 CALL_WORKERS="${BEDSIDE_TEST_CALL_WORKERS:-2}"
+status=0
 
 run_pass() {
   "$PY" -m pytest -q -ra --durations=15 "$@"
   local rc=$?
-  if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ]; then
-    exit "$rc"
+  if [ "$rc" -ne 0 ] && [ "$rc" -ne 5 ] && [ "$status" -eq 0 ]; then
+    status=$rc
   fi
 }
 
 run_pass -m "not call" "$@"
 if [ "$CALL_WORKERS" -gt 1 ]; then
-  run_pass -m call -n "$CALL_WORKERS" --dist worksteal "$@"
+  run_pass -m call -n "$CALL_WORKERS" --dist loadfile "$@"
 else
   run_pass -m call "$@"
 fi
+exit "$status"
