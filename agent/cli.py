@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="send RFC 4733 DTMF digits (repeatable)")
     call.add_argument("--record", metavar="WAV", help="write what the agent said (16 kHz mono WAV)")
     call.add_argument("--duration", type=float, metavar="S", help="hang up after S seconds at most")
+    call.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                      help="after the script, hang up only once the agent has been silent for S seconds "
+                           "(default: at the end of its reply, 0.7 s of silence)")
     call.add_argument("--at", type=float, metavar="S", help="start the script S seconds after answer (default: after the greeting)")
     call.add_argument("--codec", action="append", metavar="NAME", help="offer only these codecs: PCMU, PCMA, G722")
     call.add_argument("--json", action="store_true", help="one JSON object per line, summary last")
@@ -133,7 +136,7 @@ async def _call(args: argparse.Namespace, config: BedsideConfig) -> int:
     await ua.start()
     try:
         caller = QaCaller(ua, stt, synth, console_emitter(args.json))
-        report = await caller.run(args.uri, script, duration_s=args.duration, at_s=args.at)
+        report = await caller.run(args.uri, script, duration_s=args.duration, at_s=args.at, quiet_s=args.wait_quiet)
         if args.record and report.answered:
             caller.save_recording(args.record)
     finally:

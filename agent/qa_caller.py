@@ -128,8 +128,12 @@ class QaCaller:
         return time.monotonic() - self._t0
 
     async def run(
-        self, uri: str, script: list[ScriptItem], duration_s: float | None = None, at_s: float | None = None
+        self, uri: str, script: list[ScriptItem], duration_s: float | None = None, at_s: float | None = None,
+        quiet_s: float = 0.0,
     ) -> CallReport:
+        """Dial, run the script, and hang up at the end of the agent's last reply (or when the
+        agent has said nothing for ``quiet_s``, if longer: a reply that stalls mid-way on a loaded
+        server is then heard whole), after ``duration_s`` at most, or when the agent hangs up."""
         prepared = [await self._prepare(item) for item in script]
         try:
             session = await self.ua.dial(uri)
@@ -142,7 +146,7 @@ class QaCaller:
         self.emit({"event": "answered", "codec": session.stats.codec})
         reader = asyncio.create_task(self._read(session))
         try:
-            runner = self._run_script(session, prepared, at_s)
+            runner = self._run_script(session, prepared, at_s, quiet_s)
             limit = None if duration_s is None else duration_s
             try:
                 await asyncio.wait_for(runner, timeout=limit)
@@ -189,7 +193,9 @@ class QaCaller:
             return item, await asyncio.to_thread(self.synth.synthesize, item.value), item.value
         return item, b"", item.value
 
-    async def _run_script(self, session: CallSession, prepared: list[tuple[ScriptItem, bytes, str]], at_s: float | None) -> None:
+    async def _run_script(
+        self, session: CallSession, prepared: list[tuple[ScriptItem, bytes, str]], at_s: float | None, quiet_s: float
+    ) -> None:
         if at_s is not None:
             await asyncio.sleep(max(0.0, at_s - self.now()))
         else:
@@ -201,6 +207,7 @@ class QaCaller:
                 await self._wait_agent_turn(session)
             await self._perform(session, item, pcm, text)
         await self._wait_agent_turn(session)
+        await self._wait_quiet(session, quiet_s)
 
     async def _wait_agent_turn(self, session: CallSession) -> None:
         """Wait for the agent to say something and finish (or for the call to end)."""
@@ -210,6 +217,14 @@ class QaCaller:
         await asyncio.wait({ended, turn}, timeout=self.turn_timeout_s, return_when=asyncio.FIRST_COMPLETED)
         ended.cancel()
         turn.cancel()
+
+    async def _wait_quiet(self, session: CallSession, quiet_s: float, poll_s: float = 0.05) -> None:
+        """Wait until the agent has been silent for ``quiet_s`` (from its last audible frame)."""
+        while quiet_s > 0 and not session.ended.is_set():
+            last = self.tracker.last_audio_at
+            if not self.tracker.talking and (last is None or self.now() - last >= quiet_s):
+                return
+            await asyncio.sleep(poll_s)
 
     async def _perform(self, session: CallSession, item: ScriptItem, pcm: bytes, text: str) -> None:
         report = CallerItemReport(kind=item.kind, start=self.now())

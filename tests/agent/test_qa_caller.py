@@ -1,6 +1,9 @@
+import asyncio
+from types import SimpleNamespace
+
 import numpy as np
 
-from agent.qa_caller import AgentVoiceTracker
+from agent.qa_caller import AgentVoiceTracker, QaCaller
 from telephony.audio import FRAME_BYTES, float_to_pcm16
 
 LOUD = float_to_pcm16(0.3 * np.sin(2 * np.pi * 440 * np.arange(320) / 16000))
@@ -31,3 +34,32 @@ def test_silence_alone_is_no_turn():
     tracker = AgentVoiceTracker()
     assert all(s is None and e is None for s, e in feed(tracker, [QUIET] * 100))
     assert tracker.turns == []
+
+
+async def test_waiting_for_quiet_hears_a_reply_that_stalls_midway():
+    """--wait-quiet: a reply with a 0.4 s stall in it (longer than the tracker's hangover, so two
+    turns) is heard to its end before the caller would hang up. No SIP here: the session is only
+    its ``ended`` event, and frames are fed as the call's reader would."""
+    caller = QaCaller(ua=None, stt=None, synth=None, emit=lambda event: None)
+    caller.tracker = AgentVoiceTracker(hangover_ms=100)
+    session = SimpleNamespace(ended=asyncio.Event())
+
+    async def agent_speaks() -> None:
+        for frame in [LOUD] * 15 + [QUIET] * 20 + [LOUD] * 15 + [QUIET] * 100:
+            caller.tracker.feed(frame, caller.now())
+            await asyncio.sleep(0.02)
+
+    speaking = asyncio.create_task(agent_speaks())
+    await asyncio.sleep(0.1)
+    await caller._wait_quiet(session, 0.6)
+    assert len(caller.tracker.turns) == 2, caller.tracker.turns  # the part after the stall was heard
+    assert caller.now() - caller.tracker.last_audio_at >= 0.6
+    speaking.cancel()
+
+
+async def test_waiting_for_quiet_ends_with_the_call():
+    caller = QaCaller(ua=None, stt=None, synth=None, emit=lambda event: None)
+    caller.tracker.feed(LOUD, caller.now())  # the agent is mid-sentence...
+    session = SimpleNamespace(ended=asyncio.Event())
+    session.ended.set()  # ... when it hangs up
+    await asyncio.wait_for(caller._wait_quiet(session, 5.0), timeout=1.0)

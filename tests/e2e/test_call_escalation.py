@@ -52,7 +52,8 @@ def test_sustained_anger_raises_the_urgency_flag_and_reaches_a_person(tmp_path: 
         assert result.returncode == 0, result.stderr[-2000:]
 
         (flag,) = agent.wait_for("urgency_flag", timeout=10)
-        assert flag["negative_s"] >= 5 and flag["valence"] < -0.1 and flag["escalate"] is True, flag
+        # The log rounds valence to 2 places: a reading of -0.104 is below the threshold and logs as -0.1.
+        assert flag["negative_s"] >= 5 and flag["valence"] <= -0.1 and flag["escalate"] is True, flag
         transfer = next(e for e in agent.events_named("agent_action") if e["action"] == "transfer")
         assert transfer["to"] == "operator" and transfer["node"] == "urgency"
         (connected,) = agent.events_named("call_transferred")
