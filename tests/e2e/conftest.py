@@ -35,7 +35,9 @@ def baresip() -> str:
 
 @pytest.fixture(scope="module")
 def server(request, tmp_path_factory):
-    """One server with default settings for a whole test module; it must stop cleanly."""
-    srv = start_server(tmp_path_factory.mktemp(f"serve-{request.module.__name__.rsplit('.', 1)[-1]}"))
+    """One server for a whole test module, with default settings or the module's
+    ``SERVER_SETTINGS``; it must stop cleanly."""
+    settings = getattr(request.module, "SERVER_SETTINGS", ())
+    srv = start_server(tmp_path_factory.mktemp(f"serve-{request.module.__name__.rsplit('.', 1)[-1]}"), *settings)
     yield srv
     assert srv.stop() == 0, srv.log_path.read_text()[-2000:]

@@ -25,6 +25,8 @@ from tests.e2e.harness import Server, free_sip_port
 from tests.e2e.text import wer
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
+# One call at a time here: one server process (sip.max_calls above 4 starts sibling workers).
+SERVER_SETTINGS = ("sip.max_calls=4",)
 
 TEMPLATES = Path(__file__).parent / "baresip"
 # Same bound as test_call.py: the server's transcript of one sentence after a u-law call.
