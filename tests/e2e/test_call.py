@@ -118,7 +118,7 @@ def test_five_concurrent_calls_all_complete(server, shared):
         for i in range(5)
     ]
     outputs = [p.communicate(timeout=120) for p in procs]
-    for proc, (out, err) in zip(procs, outputs, strict=True):
+    for proc, (_out, err) in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, err.decode()[-2000:]
     ended = server.wait_for("call_ended", before + 5)[before:]
     assert len(ended) == 5
