@@ -473,7 +473,7 @@ def per_clip(keys: list[str], labels: np.ndarray, dists: np.ndarray, out_labels:
     for i, k in enumerate(keys):
         order.setdefault(k, []).append(i)
     y, pred = [], []
-    for k, idx in order.items():
+    for idx in order.values():
         y.append(labels[idx[0]])
         pred.append(out_labels[int(np.argmax(dists[idx].mean(0)))])
     return y, pred

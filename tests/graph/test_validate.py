@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -470,16 +469,10 @@ def test_fuzz_mutated_tiny_graph(tmp_path: Path, data: st.DataObject) -> None:
         parent = doc
         for key in path[:-1]:
             parent = parent[key]
-        edit: Callable[[], None]
         if data.draw(st.booleans()):
-            def edit() -> None:
-                del parent[path[-1]]
+            del parent[path[-1]]
         else:
-            value = data.draw(VALUES)
-
-            def edit() -> None:
-                parent[path[-1]] = value
-        edit()
+            parent[path[-1]] = data.draw(VALUES)
     _validate_text(tmp_path, yaml.safe_dump(doc, allow_unicode=True, sort_keys=False))
 
 
