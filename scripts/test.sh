@@ -4,7 +4,7 @@
 #   2. the call tests (`-m call`), two at a time: a call test is mostly real-time audio on the
 #      wire, so two of them share the cores without slowing each other's media (each runs its
 #      own `bedside serve` on free ports; a test module stays on one worker, with its server).
-#      13.5-15.5 min instead of the ~22 the calls take one by one (2 cores).
+#      12.5 min instead of the ~22 the calls take one by one (2 cores, 2026-12-02).
 # Both passes always run, so one report shows every failure; the exit status is the first
 # failing pass's. A pass that selects nothing (pytest exit 5, e.g. a path with no call tests)
 # is not a failure.
