@@ -108,14 +108,14 @@ def _configure_logging(config: BedsideConfig) -> None:
     configure_logging(log.level, log.json_output, log.log_transcripts)
 
 
-async def _serve(config: BedsideConfig, worker: int | None) -> int:
+async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | None = None) -> int:
     from agent.server import BedsideServer
 
     if worker is not None:
         import structlog
 
         structlog.contextvars.bind_contextvars(worker=worker)
-    server = BedsideServer(config, worker_index=worker)
+    server = BedsideServer(config, worker_index=worker, ticket_key=ticket_key)
     await server.start()
     await server.serve_forever()
     return EXIT_OK
@@ -154,6 +154,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command == "serve" and args.worker is not None:
+            from agent.workers import read_worker_handoff
+
+            config, ticket_key = read_worker_handoff()  # from the front, over a pipe: secrets stay off disk
+            _configure_logging(config)
+            return asyncio.run(_serve(config, args.worker, ticket_key))
         if args.command == "serve":
             sip: dict[str, Any] = {}
             if args.sip_host:

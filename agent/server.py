@@ -34,7 +34,9 @@ from emotion.config import ServiceMode
 from emotion.models.base import ModelLoadError
 from emotion.window import RollingWindow
 from graph.store import GraphStore
+from telephony.admission import Admission, Role
 from telephony.call_session import CallSession
+from telephony.redirect_ticket import RedirectTickets, new_key
 from telephony.segmenter import Segmenter
 from telephony.user_agent import SipUserAgent
 from telephony.vad import create_vad, load_shared_vad_model
@@ -44,12 +46,24 @@ from tts.synthesizer import PiperSynthesizer
 
 
 class BedsideServer:
-    def __init__(self, config: BedsideConfig, worker_index: int | None = None) -> None:
+    def __init__(self, config: BedsideConfig, worker_index: int | None = None, ticket_key: bytes | None = None) -> None:
+        """``worker_index``/``ticket_key``: this process is a sibling SIP worker of a front that
+        redirects callers to it with tickets signed by that key."""
         self.worker_index = worker_index
         processes = 1 if worker_index is not None else process_count(config)
-        self.pool = WorkerPool(config, processes) if processes > 1 else None
-        if self.pool is not None:
+        self.pool: WorkerPool | None = None
+        if worker_index is not None:
+            assert ticket_key is not None, "a worker needs the front's ticket key"
+            tickets = RedirectTickets(ticket_key, config.sip.redirect_ttl_s)
+            admission = Admission(config.sip, Role.WORKER, tickets)
+        elif processes > 1:
+            key = new_key()
+            tickets = RedirectTickets(key, config.sip.redirect_ttl_s)
+            self.pool = WorkerPool(config, processes, tickets, key)
             config = worker_config(config, 0, processes)
+            admission = Admission(config.sip, Role.FRONT, tickets, self.pool.pick, self.pool.load)
+        else:
+            admission = Admission(config.sip, Role.SINGLE)
         self.config = config
         self.log = get_logger("server")
         self.metrics = Metrics()
@@ -69,7 +83,7 @@ class BedsideServer:
         self.ua = SipUserAgent(
             config.sip,
             on_incoming=self._on_call,
-            redirector=self.pool.pick if self.pool is not None else None,
+            admission=admission,
             on_load=self._report_load if worker_index is not None else None,
         )
         self._calls: set[asyncio.Task[object]] = set()

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from ipaddress import ip_network
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
 
 
 class _Strict(BaseModel):
@@ -31,6 +32,29 @@ class RegistrationConfig(_Strict):
     password: SecretStr | None = Field(None, description="prefer BEDSIDE_SIP__REGISTRATION__PASSWORD")
     realm: str = Field("*", description="digest realm (* = any the registrar names)")
     expires_s: int = Field(300, ge=60, description="registration lifetime requested")
+
+
+# Loopback and the private ranges (RFC 1918, RFC 4193 unique-local IPv6): a clinic's PBX or
+# trunk gateway sits on its LAN; the public internet must be let in explicitly.
+DEFAULT_ALLOWED_SOURCES = ("127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+
+
+class InboundAuthConfig(_Strict):
+    """Digest authentication (RFC 3261 §22, MD5 with qop=auth) that callers must pass before an
+    INVITE is answered; off unless a user name is set."""
+
+    username: str | None = Field(None, description="user name callers authenticate as; None = no inbound auth")
+    password: SecretStr | None = Field(None, description="prefer BEDSIDE_SIP__INBOUND_AUTH__PASSWORD")
+    realm: str = Field("bedside", description="digest realm offered in the challenge")
+    nonce_ttl_s: float = Field(30.0, gt=0, le=600, description="a challenge's nonce is good for this long")
+    max_failures: int = Field(5, ge=1, description="failed attempts from one source address before it is locked out")
+    lockout_s: float = Field(60.0, gt=0, description="how long a source that failed max_failures times gets 403")
+
+    @model_validator(mode="after")
+    def _password_with_user(self) -> InboundAuthConfig:
+        if self.username and not self.password:
+            raise ValueError("inbound_auth.username is set but inbound_auth.password is not")
+        return self
 
 
 class SipConfig(_Strict):
@@ -62,7 +86,34 @@ class SipConfig(_Strict):
         "a name without a URI: the request is recorded and the call ends after the announcement",
     )
     transfer_timeout_s: float = Field(15.0, gt=0, le=120, description="wait this long for the transferred call to connect")
-    user_agent: str = Field("Bedside/0.1", description="User-Agent header")
+    user_agent: str = Field(
+        "Bedside", description="User-Agent/Server header; no version, so a scan cannot match it to known flaws"
+    )
+    allowed_sources: list[IPvAnyNetwork] = Field(
+        default_factory=lambda: [ip_network(n) for n in DEFAULT_ALLOWED_SOURCES],
+        description="networks (CIDR) whose SIP requests are served; anything else gets 403 (loopback and private "
+        "ranges by default: list your trunk's or PBX's addresses to take calls from the internet)",
+    )
+    accepted_users: list[str] = Field(
+        default_factory=lambda: ["bedside"],
+        description="user parts of the request URI that reach the agent (e.g. bedside, a DID like +15551234567); "
+        "others get 404; ['*'] = any",
+    )
+    inbound_auth: InboundAuthConfig = Field(default_factory=InboundAuthConfig)
+    ack_timeout_s: float = Field(
+        8.0, gt=0, le=64, description="an answered call whose ACK has not come in this long is hung up (frees its slot)"
+    )
+    retry_after_s: int = Field(30, ge=1, le=3600, description="Retry-After sent with 503 when full or draining")
+    redirect_ttl_s: float = Field(
+        8.0, gt=0, le=60, description="a slot held for a caller redirected (302) to a worker is given back if the "
+        "caller has not arrived within this long; the redirect itself is valid for as long"
+    )
+    tcp_max_connections_per_source: int = Field(
+        8, ge=1, le=60, description="SIP/TCP connections one address may hold open at once"
+    )
+    tcp_first_message_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="a SIP/TCP connection that has not sent one whole message by then is closed"
+    )
     jitter_buffer_init_ms: int = Field(
         -1, ge=-1, le=1000, description="initial jitter-buffer prefetch in ms (-1 = pjmedia's adaptive default)"
     )

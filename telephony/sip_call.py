@@ -34,6 +34,7 @@ class SipCall(pj.Call):
         self.audio_media: pj.AudioMedia | None = None
         self.media_index = -1
         self.confirmed = False
+        self.answered_at: float | None = None  # monotonic time our 200 went out (inbound calls)
         self.disconnected = False
         self.hangup_reason = ""
         self.last_rx_packets = -1

@@ -10,15 +10,14 @@ from collections.abc import Awaitable, Callable
 import pjsua2 as pj
 
 from agent.logs import get_logger
+from telephony.admission import Admission, Decision, IncomingInvite, Role
 from telephony.call_session import CallSession, Direction
 from telephony.config import SipConfig
-from telephony.sdp import SdpError, common_codecs, parse_audio_offer, sip_body
 from telephony.media_port import PortPool
 from telephony.sip_call import SipCall
 from telephony.sip_endpoint import SipEndpoint
 
 IncomingHandler = Callable[[CallSession], Awaitable[None]]
-Redirector = Callable[[], str | None]  # a sibling worker's SIP URI with room, or None
 
 
 class CallFailed(RuntimeError):
@@ -46,9 +45,11 @@ class SipUserAgent:
         config: SipConfig,
         on_incoming: IncomingHandler | None = None,
         name: str = "bedside",
-        redirector: Redirector | None = None,
+        admission: Admission | None = None,
         on_load: Callable[[int], None] | None = None,
     ) -> None:
+        """``admission``: who may call and whether there is room (None with ``on_incoming``:
+        a single process under ``config``'s rules; without ``on_incoming``, calls are refused)."""
         self.config = config
         self.endpoint = SipEndpoint(config, name=name)
         self.log = get_logger("sip.ua", endpoint=name)
@@ -59,7 +60,9 @@ class SipUserAgent:
         self._ports = PortPool()
         self._accepting = on_incoming is not None
         self._active = 0  # calls holding a pjsua slot; changed on the pjsip thread only
-        self._redirector = redirector
+        if admission is None and on_incoming is not None:
+            admission = Admission(config, Role.SINGLE)
+        self._admission = admission
         self._on_load = on_load
         self.rejected: dict[int, int] = {}  # status code -> count
 
@@ -68,7 +71,7 @@ class SipUserAgent:
         self._loop = asyncio.get_running_loop()
         await asyncio.to_thread(self.endpoint.start)
         self.endpoint.on_shutdown(self._shutdown_on_pjsip_thread)
-        self.endpoint.every(1.0, self._watch_rtp)
+        self.endpoint.every(1.0, self._watchdog)
         await self.endpoint.run(self._create_account)
 
     @property
@@ -201,67 +204,54 @@ class SipUserAgent:
         return call
 
     def _on_incoming(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
+        """Decide now, answer on the pjsip thread's next turn: pjsua2 frees its copy of the
+        INVITE after this callback returns, and a final answer sent from inside it makes pjsua
+        free that copy first, so a refused or redirected late-offer INVITE (no SDP) aborted the
+        process (``pjsip_rx_data_free_cloned: Assertion 'rdata' failed``)."""
         assert self._loop is not None
-        message = prm.rdata.wholeMsg
         session = CallSession(self._loop, Direction.INBOUND)
-        call = self._new_call(session, prm.callId)
+        call = self._new_call(session, prm.callId)  # owns the call (pjsua2 answers 500 to unowned ones)
         try:
             info = call.getInfo()
             session.remote_uri, session.sip_call_id = info.remoteUri, info.callIdString
         except pj.Error:
             pass
-        log = self.log.bind(call_id=session.call_id)
-        status, why = self._admission(message)
-        log.info("call_incoming", caller=session.remote_uri, decision=status, why=why)
-        answer = pj.CallOpParam()
-        if status != 200:
-            self.rejected[status] = self.rejected.get(status, 0) + 1
-            answer.statusCode = status
-            call.hangup_reason = f"rejected {status}: {why}"
-            if status == 302:
-                contact = pj.SipHeader()
-                contact.hName, contact.hValue = "Contact", f"<{why}>"
-                answer.txOption.headers.append(contact)
-            try:
-                call.answer(answer)
-            except pj.Error as exc:
-                log.warning("reject_failed", error=exc.reason)
+        invite = IncomingInvite.parse(prm.rdata.wholeMsg, prm.rdata.srcAddress)
+        if self._admission is None:
+            decision = Decision(503, "this user agent takes no calls")
+        else:
+            decision = self._admission.decide(invite, self._accepting, self._active, self.port)
+        call.log.info("call_incoming", caller=session.remote_uri, decision=decision.status, why=decision.why)
+        if decision.accepted:
+            self._count(+1)  # at once, so the next INVITE in this same poll sees the slot taken
+        else:
+            self.rejected[decision.status] = self.rejected.get(decision.status, 0) + 1
+            call.hangup_reason = f"rejected {decision.status}: {decision.why}"
+        self.endpoint.defer(lambda: self._answer(call, decision))
+
+    def _answer(self, call: SipCall, decision: Decision) -> None:
+        if call.disconnected:  # e.g. CANCELled before our answer went out
             return
-        self._count(+1)
+        answer = pj.CallOpParam()
+        for name, value in decision.headers:
+            header = pj.SipHeader()
+            header.hName, header.hValue = name, value
+            answer.txOption.headers.append(header)
         try:
+            if not decision.accepted:
+                answer.statusCode = decision.status
+                call.answer(answer)
+                return
             answer.statusCode = 180
             call.answer(answer)
             answer.statusCode = 200
             call.answer(answer)
+            call.answered_at = time.monotonic()
         except pj.Error as exc:
             # e.g. SDP negotiation failed after all: refuse rather than half-answer
-            log.warning("answer_failed", error=exc.reason)
-            call.hangup_quietly("answer failed", 488)
-
-    def _admission(self, message: str) -> tuple[int, str]:
-        if not self._accepting or self._on_incoming_handler is None:
-            return 503, "not accepting calls (draining)"
-        # pjsua itself answers 486 when all its slots are taken, before we see the INVITE,
-        # so a redirecting front keeps one slot free for the 302s.
-        capacity = self.config.calls_per_process - (1 if self._redirector is not None else 0)
-        if self._active >= capacity:
-            target = self._redirector() if self._redirector is not None else None
-            if target is not None:
-                return 302, target
-            return 486, "all workers at capacity"
-        body = sip_body(message)
-        if not body.strip():
-            return 200, "no SDP offer (offer will come in our answer)"
-        try:
-            offer = parse_audio_offer(body)
-        except SdpError as exc:
-            return 400, f"malformed SDP: {exc}"
-        if offer is None:
-            return 488, "no audio stream offered"
-        usable = common_codecs(offer, [c.value for c in self.config.codecs])
-        if not usable:
-            return 488, f"no supported codec in offer {list(offer.codecs)}"
-        return 200, f"codec {usable[0]}"
+            call.log.warning("answer_failed", status=decision.status, error=exc.reason)
+            if decision.accepted:
+                call.hangup_quietly("answer failed", 488)
 
     def _count(self, delta: int) -> None:
         self._active = max(0, self._active + delta)
@@ -286,12 +276,20 @@ class SipUserAgent:
             call.port = None
         self._calls.pop(call.session.call_id, None)
 
-    def _watch_rtp(self) -> None:
+    def _watchdog(self) -> None:
+        """Every second: calls whose RTP stopped, and answered calls whose ACK never came (an
+        INVITE answered and never ACKed would otherwise hold its slot for a minute)."""
         now = time.monotonic()
         for call in list(self._calls.values()):
-            if call.confirmed and not call.disconnected and call.rtp_idle_s(now) > self.config.rtp_timeout_s:
+            if call.disconnected:
+                continue
+            if call.confirmed and call.rtp_idle_s(now) > self.config.rtp_timeout_s:
                 call.log.warning("rtp_timeout", idle_s=round(now - call.last_rx_change, 1))
                 call.hangup_quietly("rtp timeout")
+            elif (not call.confirmed and call.answered_at is not None
+                  and now - call.answered_at > self.config.ack_timeout_s):
+                call.log.warning("ack_timeout", waited_s=round(now - call.answered_at, 1))
+                call.hangup_quietly("no ACK")
 
     def _hangup_all(self) -> None:
         for call in list(self._calls.values()):

@@ -51,3 +51,33 @@ def test_workers_use_the_fronts_emotion_service():
     data = json.loads(config_json(worker))
     assert data["emotion"]["service"]["token"] == "s3cret"  # pydantic would write '**********'
     assert load_config(overrides=data, environ={}).emotion.service.token.get_secret_value() == "s3cret"
+
+
+def test_the_handoff_carries_every_secret_over_the_pipe_and_round_trips():
+    from agent.workers import worker_handoff
+
+    config = load_config(overrides={"sip": {"max_calls": 8, "inbound_auth": {"username": "pbx", "password": "pw"},
+                                            "registration": {"password": "regpw"}},
+                                    "emotion": {"service": {"token": "tok"}}}, environ={})
+    line = worker_handoff(worker_config(config, 1, 3), b"\x01" * 32)
+    assert line.endswith(b"\n") and line.count(b"\n") == 1
+    data = json.loads(line)
+    assert bytes.fromhex(data["ticket_key"]) == b"\x01" * 32
+    again = load_config(overrides=data["config"], environ={})
+    assert again.sip.inbound_auth.password.get_secret_value() == "pw"
+    assert again.sip.registration.password.get_secret_value() == "regpw"
+    assert again.emotion.service.token.get_secret_value() == "tok"
+    assert again.sip.port == config.sip.port + 1
+
+
+def test_redirect_promises_expire_and_arrivals_consume_them():
+    import time
+
+    from agent.workers import _Worker
+
+    worker = _Worker(1, port=5061, active=1)
+    now = time.monotonic()
+    worker.promised.extend([now + 1, now + 5])
+    assert worker.load(now) == 3
+    assert worker.load(now + 2) == 2  # the first redirected caller never came: its slot is back
+    assert worker.load(now + 6) == 1

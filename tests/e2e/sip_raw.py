@@ -1,0 +1,137 @@
+"""Hand-made SIP over loopback sockets, for tests that attack the server as a PBX or an
+attacker would: late-offer INVITEs, INVITEs never ACKed, floods, fuzzed datagrams. SIPp is
+the tool for well-formed call flows; this is for the datagrams SIPp will not send."""
+
+from __future__ import annotations
+
+import re
+import secrets
+import socket
+import time
+from dataclasses import dataclass, field
+
+SDP_PCMU = (
+    "v=0\r\no=raw 1 1 IN IP4 127.0.0.1\r\ns=raw\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+    "m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
+)
+
+
+@dataclass
+class Response:
+    status: int
+    reason: str
+    headers: dict[str, str]
+    body: str
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+def parse_response(data: bytes) -> Response | None:
+    text = data.decode("utf-8", "replace")
+    head, _, body = text.partition("\r\n\r\n")
+    lines = head.split("\r\n")
+    m = re.match(r"SIP/2\.0 (\d{3}) ?(.*)", lines[0])
+    if not m:
+        return None
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers.setdefault(name.strip().lower(), value.strip())
+    return Response(int(m.group(1)), m.group(2), headers, body)
+
+
+@dataclass
+class Dialog:
+    """One INVITE's identity, so the test can ACK, BYE or CANCEL it."""
+
+    user: str = "bedside"
+    call_id: str = field(default_factory=lambda: secrets.token_hex(8))
+    from_tag: str = field(default_factory=lambda: secrets.token_hex(4))
+    branch: str = field(default_factory=lambda: "z9hG4bK" + secrets.token_hex(6))
+    to_tag: str = ""
+    cseq: int = 1
+
+
+class RawSip:
+    """A UDP SIP client socket on 127.0.0.1 (or another loopback address) that sends text
+    and collects responses."""
+
+    def __init__(self, server_port: int, host: str = "127.0.0.1", bind: str = "127.0.0.1") -> None:
+        self.server = (host, server_port)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind((bind, 0))
+        self.local = self.sock.getsockname()
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def __enter__(self) -> RawSip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def send(self, data: bytes | str) -> None:
+        self.sock.sendto(data.encode() if isinstance(data, str) else data, self.server)
+
+    def responses(self, timeout: float, until: int | None = None) -> list[Response]:
+        """Responses received within ``timeout`` s (stops early at a final >= ``until``)."""
+        out: list[Response] = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except (TimeoutError, socket.timeout):
+                break
+            response = parse_response(data)
+            if response is None:
+                continue
+            out.append(response)
+            if until is not None and response.status >= until:
+                break
+        return out
+
+    def final(self, timeout: float = 5.0) -> Response | None:
+        finals = [r for r in self.responses(timeout, until=200) if r.status >= 200]
+        return finals[-1] if finals else None
+
+    # ---- requests --------------------------------------------------------------------------
+    def request(self, method: str, dialog: Dialog, body: str = "", extra: str = "", uri: str | None = None) -> str:
+        host, port = self.server
+        lhost, lport = self.local
+        uri = uri or f"sip:{dialog.user}@{host}:{port}"
+        to_tag = f";tag={dialog.to_tag}" if dialog.to_tag else ""
+        content_type = "Content-Type: application/sdp\r\n" if body else ""
+        return (
+            f"{method} {uri} SIP/2.0\r\n"
+            f"Via: SIP/2.0/UDP {lhost}:{lport};branch={dialog.branch};rport\r\n"
+            f"Max-Forwards: 70\r\n"
+            f"From: <sip:raw@{lhost}:{lport}>;tag={dialog.from_tag}\r\n"
+            f"To: <sip:{dialog.user}@{host}:{port}>{to_tag}\r\n"
+            f"Call-ID: {dialog.call_id}\r\n"
+            f"CSeq: {dialog.cseq} {method if method != 'ACK' else 'INVITE'}\r\n"
+            f"Contact: <sip:raw@{lhost}:{lport}>\r\n"
+            f"{extra}{content_type}Content-Length: {len(body.encode())}\r\n\r\n{body}"
+        )
+
+    def invite(self, dialog: Dialog, sdp_port: int | None = None, extra: str = "", uri: str | None = None) -> None:
+        """An INVITE; ``sdp_port=None`` sends a late offer (no SDP, as many PBXs do)."""
+        body = SDP_PCMU.format(port=sdp_port) if sdp_port else ""
+        self.send(self.request("INVITE", dialog, body, extra, uri))
+
+    def ack(self, dialog: Dialog, body: str = "") -> None:
+        # An ACK for a 2xx is a new transaction (its own branch); for a non-2xx it reuses the INVITE's.
+        self.send(self.request("ACK", dialog, body))
+
+    def bye(self, dialog: Dialog) -> None:
+        d = Dialog(dialog.user, dialog.call_id, dialog.from_tag, "z9hG4bK" + secrets.token_hex(6), dialog.to_tag,
+                   dialog.cseq + 1)
+        self.send(self.request("BYE", d))
+
+
+def to_tag_of(response: Response) -> str:
+    m = re.search(r";tag=([^;>\s]+)", response.header("to") or "")
+    return m.group(1) if m else ""
