@@ -57,11 +57,15 @@ def run(args: argparse.Namespace, load_config: Callable[..., Any], configure_log
 def _serve(args: argparse.Namespace, load_config: Callable[..., Any], configure_logging: Callable[[Any], None]) -> int:
     import asyncio
 
-    from emotion.service import serve_forever
+    from emotion.service import InsecureListen, serve_forever
 
     config = load_config(args)
     configure_logging(config)
-    asyncio.run(serve_forever(config.emotion.service, args.host, args.port))
+    try:
+        asyncio.run(serve_forever(config.emotion.service, args.host, args.port))
+    except InsecureListen as exc:
+        print(f"bedside {exc}", file=sys.stderr)
+        return EXIT_ERROR
     return EXIT_OK
 
 

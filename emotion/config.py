@@ -22,7 +22,10 @@ class ServiceMode(StrEnum):
 
 class ServiceConfig(_Strict):
     mode: ServiceMode = Field(ServiceMode.IN_PROCESS, description="in_process, remote or off")
-    host: str = Field("127.0.0.1", description="address the service listens on (in_process and `emotion serve`)")
+    host: str = Field(
+        "127.0.0.1",
+        description="address the service listens on (in_process and `emotion serve`); a non-loopback address needs a token",
+    )
     port: int = Field(8765, ge=0, le=65535, description="service port (0 = any free port)")
     url: str | None = Field(None, description="remote mode: ws://host:port/v0/stream/models")
     token: SecretStr | None = Field(
@@ -36,6 +39,17 @@ class ServiceConfig(_Strict):
     )
     workers: int = Field(2, ge=1, le=16, description="scoring threads (the models release the GIL)")
     max_pending: int = Field(64, ge=1, description="payloads waiting for a scoring thread; beyond it, answer 'overloaded'")
+    max_connections: int = Field(
+        64, ge=1, description="open WebSocket connections (each call holds one: keep >= sip.max_calls); beyond it the handshake gets HTTP 503"
+    )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="browser Origins allowed to connect (e.g. https://ops.example.org); a handshake with any other Origin "
+        "gets 403; clients that send no Origin (the calls, SDKs) are not affected",
+    )
+    send_timeout_s: float = Field(
+        10.0, gt=0, description="a reply the client has not taken in this long closes the connection (1008, slow reader)"
+    )
 
     @field_validator("mode", mode="before")
     @classmethod

@@ -100,6 +100,12 @@ def parse_request(message: str | bytes, max_text_chars: int) -> Request:
         body = json.loads(message)
     except json.JSONDecodeError as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"request is not valid JSON: {exc.msg} at character {exc.pos}") from None
+    except RecursionError:
+        # The C parser stops at the interpreter's recursion limit (under 1,000 levels; a request
+        # needs 3) after reading only that many characters, so deep nesting costs nothing.
+        raise ProtocolError(ErrorCode.BAD_JSON, "request is nested too deeply") from None
+    except ValueError:  # e.g. an integer over Python's 4,300-digit limit
+        raise ProtocolError(ErrorCode.BAD_JSON, "request holds a value this parser refuses (e.g. a number too long)") from None
     if not isinstance(body, dict):
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"request must be a JSON object, not {type(body).__name__}")
     payload_id = body.get("payload_id")
@@ -189,6 +195,10 @@ def _language_options(options: dict[str, Any], fail) -> LanguageOptions:
 def _checked_text(text: str, max_chars: int, fail) -> str:
     if len(text) > max_chars:
         raise fail(ErrorCode.TEXT_TOO_LONG, f"text is {len(text):,} characters; the limit is {max_chars:,}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") would fail later, in the tokenizer
+        raise fail(ErrorCode.BAD_REQUEST, "text is not valid Unicode (lone surrogate)") from None
     if not text.strip():
         raise fail(ErrorCode.MISSING_DATA, "text is empty")
     return text

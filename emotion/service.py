@@ -8,12 +8,19 @@ code and the connection stays usable; a connection silent for ``idle_timeout_s``
 WebSocket cannot skip it. With a token configured, the handshake needs ``X-Hume-Api-Key: <token>``,
 ``Authorization: Bearer <token>`` or ``?apikey=<token>``, else HTTP 401. ``GET /healthz`` answers 200.
 
+Hostile clients (docs/emotion-service.md, "Limits"): the service will not start on a non-loopback
+address without a token; a handshake with an Origin not in ``allowed_origins`` gets 403 (browsers
+cannot reach it), one beyond ``max_connections`` gets 503. Audio is checked by its header before it
+is decoded, and decoded off the event loop, ``workers`` payloads at a time. A reply the client does
+not take within ``send_timeout_s`` closes the connection (1008, "slow reader").
+
 Nothing a caller said is logged: requests are logged by size and timing only."""
 
 from __future__ import annotations
 
 import asyncio
 import hmac
+import ipaddress
 import itertools
 import json
 import signal
@@ -26,6 +33,7 @@ import numpy as np
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from agent.logs import get_logger
 from emotion.audio import AudioInputError, AudioTooLong, decode_audio
@@ -44,6 +52,39 @@ from emotion.protocol import Request as ScoreRequest
 from telephony.audio import SAMPLE_RATE
 
 log = get_logger("emotion.service")
+
+# Replies buffered beyond this make send() wait for the client to read, so send_timeout_s applies.
+WRITE_LIMIT_BYTES = 64 * 1024
+# A slow reader rarely takes its close frame; after this long the TCP connection is aborted.
+SLOW_READER_CLOSE_S = 1.0
+SLOW_READER_CODE = 1008  # policy violation: the client does not read its replies
+
+
+class InsecureListen(PermissionError):
+    """Listening beyond loopback with no token: anyone who can reach the port could use it.
+
+    An OSError, so an in-process service that refuses to start leaves the SIP server running on
+    the workspace defaults (``emotion_unavailable``), like a port that is taken."""
+
+
+def is_loopback(host: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and ``localhost``; a host name could resolve anywhere, so False."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host or "").is_loopback
+    except ValueError:
+        return False  # "" or None is every interface; a name may resolve to a public address
+
+
+def check_exposure(config: ServiceConfig, host: str | None) -> None:
+    """Refuses a non-loopback address without a token (InsecureListen, naming the setting)."""
+    token = config.token.get_secret_value() if config.token else ""
+    if not token and not is_loopback(host):
+        raise InsecureListen(
+            f"emotion service: refusing to listen on {host or 'every interface'!r} without a token; "
+            "set BEDSIDE_EMOTION__SERVICE__TOKEN (emotion.service.token) or listen on 127.0.0.1"
+        )
 
 
 class StreamContext:
@@ -69,18 +110,26 @@ class EmotionService:
         self.served = 0
         self._ids = itertools.count(1)
         self._server: Server | None = None
+        # Handshakes let in and not yet closed: counted here, not in _handle, so that a burst of
+        # simultaneous handshakes cannot all pass the max_connections check.
+        self._admitted: set[ServerConnection] = set()
+        # At most `workers` payloads decode at once, so concurrent decodes cannot multiply memory.
+        self._decode_slots = asyncio.Semaphore(self.config.workers)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self, host: str | None = None, port: int | None = None) -> tuple[str, int]:
+        host = host if host is not None else self.config.host
+        check_exposure(self.config, host)
         self._server = await serve(
             self._handle,
-            host if host is not None else self.config.host,
+            host,
             port if port is not None else self.config.port,
             process_request=self._process_request,
             max_size=self.config.max_message_bytes,
             compression=None,  # base64 audio does not compress; deflate would only cost CPU
             ping_interval=20,
             ping_timeout=20,
+            write_limit=WRITE_LIMIT_BYTES,
         )
         sock = next(iter(self._server.sockets))
         bound = sock.getsockname()[:2]
@@ -106,16 +155,35 @@ class EmotionService:
             return connection.respond(HTTPStatus.OK, "ok\n")
         if url.path != PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, f"no such path; the service is at {PATH}\n")
+        remote = str(connection.remote_address[0])
+        if not self._origin_allowed(request):
+            # Checked here rather than with serve(origins=...), which refuses silently (debug log).
+            origins = request.headers.get_all("Origin")
+            log.warning("emotion_origin_refused", remote=remote, origin=origins[0][:100] if origins else None, count=len(origins))
+            return connection.respond(HTTPStatus.FORBIDDEN, "Origin not allowed (emotion.service.allowed_origins)\n")
         token = self.config.token.get_secret_value() if self.config.token else None
         if token and not self._authorised(request, url.query, token):
-            log.warning("emotion_service_unauthorised", remote=str(connection.remote_address[0]))
+            log.warning("emotion_service_unauthorised", remote=remote)
             return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong API key\n")
+        self._admitted = {c for c in self._admitted if c.state is not State.CLOSED}  # failed handshakes
+        if len(self._admitted) >= self.config.max_connections:
+            log.warning("emotion_connection_refused_full", remote=remote, limit=self.config.max_connections)
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many connections; try again later\n")
+        self._admitted.add(connection)
         return None
+
+    def _origin_allowed(self, request: Request) -> bool:
+        """No Origin (non-browser clients) is fine; a browser's Origin must be listed, exactly once."""
+        origins = request.headers.get_all("Origin")
+        return not origins or (len(origins) == 1 and origins[0] in self.config.allowed_origins)
 
     @staticmethod
     def _authorised(request: Request, query: str, token: str) -> bool:
-        offered = request.headers.get("X-Hume-Api-Key")
-        auth = request.headers.get("Authorization", "")
+        keys, auths = request.headers.get_all("X-Hume-Api-Key"), request.headers.get_all("Authorization")
+        if len(keys) > 1 or len(auths) > 1:
+            return False  # repeated credentials: refuse rather than guess which one counts
+        offered = keys[0] if keys else None
+        auth = auths[0] if auths else ""
         if not offered and auth.lower().startswith("bearer "):
             offered = auth[7:].strip()
         if not offered:
@@ -138,13 +206,31 @@ class EmotionService:
                     await ws.close(1000, "idle")
                     return
                 reply = await self._answer(message, context, conn)
-                await ws.send(json.dumps(reply))
+                if not await self._send(ws, json.dumps(reply), conn):
+                    return
         except ConnectionClosed as exc:
             if (exc.rcvd is not None and exc.rcvd.code == 1009) or (exc.sent is not None and exc.sent.code == 1009):
                 log.warning("emotion_message_too_big", connection=conn, limit_bytes=self.config.max_message_bytes)
         finally:
+            self._admitted.discard(ws)
             self.connections -= 1
             log.info("emotion_connection_closed", connection=conn, open_connections=self.connections)
+
+    async def _send(self, ws: ServerConnection, text: str, conn: int) -> bool:
+        """Sends a reply; False (connection closed) when the client has not taken it in send_timeout_s."""
+        try:
+            await asyncio.wait_for(ws.send(text), timeout=self.config.send_timeout_s)
+            return True
+        except TimeoutError:
+            # send() waits only when WRITE_LIMIT_BYTES of replies are buffered: the client is not reading.
+            log.warning("emotion_slow_reader", connection=conn, timeout_s=self.config.send_timeout_s,
+                        buffered_bytes=ws.transport.get_write_buffer_size(), code=SLOW_READER_CODE)
+        try:
+            # The close frame queues behind the unread replies; give it a moment, then drop the socket.
+            await asyncio.wait_for(ws.close(SLOW_READER_CODE, "slow reader"), timeout=SLOW_READER_CLOSE_S)
+        except TimeoutError:
+            ws.transport.abort()
+        return False
 
     async def _answer(self, message: str | bytes, context: StreamContext, conn: int) -> dict[str, Any]:
         started = time.perf_counter()
@@ -181,12 +267,7 @@ class EmotionService:
         if request.reset_stream:
             context.reset()
         if request.audio is not None:
-            try:
-                x = decode_audio(request.audio, max_s=self.config.max_audio_s)
-            except AudioTooLong as exc:
-                raise ProtocolError(ErrorCode.AUDIO_TOO_LONG, str(exc), request.payload_id) from None
-            except AudioInputError as exc:
-                raise ProtocolError(ErrorCode.UNDECODABLE_AUDIO, str(exc), request.payload_id) from None
+            x = await self._decode(request.audio, request.payload_id)
             window_ms = request.stream_window_ms or DEFAULT_STREAM_WINDOW_MS
             predictions = await self.engine.score_audio(x, request.models, context.audio, timings)
             context.push(x, window_ms)
@@ -204,6 +285,17 @@ class EmotionService:
         if request.job_details:
             reply["job_details"] = {**details, "models_ms": timings.ms}
         return reply
+
+    async def _decode(self, audio: bytes, payload_id: str | None) -> np.ndarray:
+        """Decodes off the event loop (a slow codec must not stall every other connection and, in
+        process, the SIP front), a bounded number at a time; the header is checked first."""
+        async with self._decode_slots:
+            try:
+                return await asyncio.to_thread(decode_audio, audio, self.config.max_audio_s)
+            except AudioTooLong as exc:
+                raise ProtocolError(ErrorCode.AUDIO_TOO_LONG, str(exc), payload_id) from None
+            except AudioInputError as exc:
+                raise ProtocolError(ErrorCode.UNDECODABLE_AUDIO, str(exc), payload_id) from None
 
 
 def _audio_prediction(p: SegmentPrediction, model: str) -> dict[str, Any]:
@@ -244,6 +336,7 @@ def _text_prediction(p: TextPrediction, sentiment: bool, toxicity: bool) -> dict
 async def serve_forever(config: ServiceConfig, host: str | None = None, port: int | None = None) -> None:
     """``bedside emotion serve``: load the models, listen, and on SIGINT/SIGTERM close every
     connection (1001) and exit within a few seconds."""
+    check_exposure(config, host if host is not None else config.host)  # before minutes of model loading
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -65,3 +65,26 @@ def wav(x: np.ndarray, rate: int = 16000, fmt: str = "WAV") -> bytes:
     buf = io.BytesIO()
     sf.write(buf, x, rate, format=fmt, subtype="PCM_16" if fmt == "WAV" else None)
     return buf.getvalue()
+
+
+def silent_flac(seconds: float, channels: int = 8, rate: int = 48_000) -> bytes:
+    """A FLAC of digital silence, written in blocks: 1,000 s of 8 channels at 48 kHz compresses to
+    ~400 KB yet decodes to 1.5 GB of float32 (the decompression bomb the service must refuse)."""
+    buf = io.BytesIO()
+    block = np.zeros((rate * 10, channels), np.int16)
+    with sf.SoundFile(buf, "w", samplerate=rate, channels=channels, format="FLAC", subtype="PCM_16") as f:
+        left = int(seconds * rate)
+        while left > 0:
+            f.write(block[: min(left, len(block))])
+            left -= len(block)
+    return buf.getvalue()
+
+
+def flac_without_length(x: np.ndarray, rate: int = 16000) -> bytes:
+    """A FLAC whose STREAMINFO says "length unknown" (total samples 0), as one streamed to a pipe."""
+    data = bytearray(wav(x, rate, "FLAC"))
+    assert data[:4] == b"fLaC"
+    info = 8  # "fLaC" + the 4-byte metadata block header; total samples: 36 bits from byte 13, low nibble
+    data[info + 13] &= 0xF0
+    data[info + 14 : info + 18] = bytes(4)
+    return bytes(data)

@@ -61,6 +61,10 @@ def test_audio_and_text_payloads() -> None:
         ({"data": "x", "raw_text": True, "models": {"language": {"colour": 1}}}, ErrorCode.BAD_REQUEST),
         ({"data": "x", "raw_text": True, "models": {"language": {}}, "stream_window_ms": 20_000}, ErrorCode.BAD_REQUEST),
         ({"data": "x", "raw_text": True, "models": {"language": {}}, "payload_id": 7}, ErrorCode.BAD_REQUEST),
+        ("[" * 100_000, ErrorCode.BAD_JSON),  # nested too deeply: a RecursionError before the fix
+        ('{"a":' * 100_000, ErrorCode.BAD_JSON),
+        ('{"data": ' + "1" * 5000 + "}", ErrorCode.BAD_JSON),  # over Python's int digit limit: a ValueError
+        ({"data": "hi \ud800", "raw_text": True, "models": {"language": {}}}, ErrorCode.BAD_REQUEST),  # lone surrogate
     ],
 )
 def test_refusals(body: dict | str | bytes, code: ErrorCode) -> None:
