@@ -166,9 +166,10 @@ class BedsideServer:
 
     async def _start_emotion_service(self) -> None:
         from emotion.engine import EmotionEngine
-        from emotion.service import EmotionService
+        from emotion.service import EmotionService, check_exposure
 
         service_config = self.config.emotion.service
+        check_exposure(service_config, service_config.host)  # before loading models it would not use
         engine = await asyncio.to_thread(EmotionEngine.load, None, service_config.workers)
         self.emotion_service = EmotionService(engine, service_config)
         await self.emotion_service.start()

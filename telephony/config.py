@@ -28,7 +28,7 @@ class RegistrationConfig(_Strict):
 
     registrar: str | None = Field(None, description="e.g. sip:pbx.example.org; None = do not register")
     aor: str | None = Field(None, description="address of record, e.g. sip:bedside@pbx.example.org")
-    username: str | None = Field(None, description="digest auth user name")
+    username: str | None = Field(None, description="digest user name: for the registrar, and for any challenge to a call Bedside places")
     password: SecretStr | None = Field(None, description="prefer BEDSIDE_SIP__REGISTRATION__PASSWORD")
     realm: str = Field("*", description="digest realm (* = any the registrar names)")
     expires_s: int = Field(300, ge=60, description="registration lifetime requested")

@@ -161,11 +161,11 @@ class SipUserAgent:
         if reg.registrar:
             acc_cfg.regConfig.registrarUri = reg.registrar
             acc_cfg.regConfig.timeoutSec = reg.expires_s
-            if reg.username:
-                password = reg.password.get_secret_value() if reg.password else ""
-                acc_cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", reg.realm, reg.username, 0, password))
         else:
             acc_cfg.regConfig.registrarUri = ""
+        if reg.username:  # answers a registrar's challenge, and any to our own INVITEs (a PBX asking who calls)
+            password = reg.password.get_secret_value() if reg.password else ""
+            acc_cfg.sipConfig.authCreds.append(pj.AuthCredInfo("digest", reg.realm, reg.username, 0, password))
         acc_cfg.mediaConfig.transportConfig.port = cfg.rtp_port
         acc_cfg.mediaConfig.transportConfig.portRange = cfg.rtp_port_range
         acc_cfg.mediaConfig.transportConfig.boundAddress = cfg.host

@@ -94,6 +94,20 @@ class RawSip:
                 break
         return out
 
+    def requests_received(self, timeout: float) -> list[str]:
+        """Request lines the server sent us (e.g. a BYE) within ``timeout`` s."""
+        out: list[str] = []
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.sock.settimeout(left)
+            try:
+                data, _ = self.sock.recvfrom(65535)
+            except (TimeoutError, socket.timeout):
+                break
+            if not data.startswith(b"SIP/2.0"):
+                out.append(data.split(b"\r\n", 1)[0].decode("utf-8", "replace"))
+        return out
+
     def final(self, timeout: float = 5.0) -> Response | None:
         finals = [r for r in self.responses(timeout, until=200) if r.status >= 200]
         return finals[-1] if finals else None
@@ -135,3 +149,107 @@ class RawSip:
 def to_tag_of(response: Response) -> str:
     m = re.search(r";tag=([^;>\s]+)", response.header("to") or "")
     return m.group(1) if m else ""
+
+
+@dataclass
+class PlacedCall:
+    """An INVITE followed to its end: answered (ACKed, media on ``rtp``) or refused."""
+
+    sip: RawSip
+    dialog: Dialog
+    rtp: socket.socket
+    status: int = 0
+    response: Response | None = None
+    answered_at: float = 0.0
+    redirects: int = 0
+
+    def hang_up(self) -> None:
+        if self.status == 200:
+            self.sip.bye(self.dialog)
+            self.sip.responses(1.0, until=200)
+        self.close()
+
+    def close(self) -> None:
+        self.rtp.close()
+        self.sip.close()
+
+    def first_voice_s(self, timeout: float = 5.0) -> float | None:
+        """Seconds from the 200 to the first RTP packet that carries sound (PCMU, not silence)."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            self.rtp.settimeout(left)
+            try:
+                packet, _ = self.rtp.recvfrom(2048)
+            except (TimeoutError, socket.timeout):
+                return None
+            payload = packet[12:]
+            # u-law silence is 0xFF/0x7F; speech has bytes far from them
+            if payload and sum(1 for b in payload if b & 0x7F < 0x70) > len(payload) // 4:
+                return time.monotonic() - self.answered_at
+        return None
+
+
+def place_calls(server_port: int, count: int, late_offer: bool = False, ack: bool = True,
+                follow_redirects: bool = True, timeout: float = 10.0, bind: str = "127.0.0.1",
+                user: str = "bedside") -> list[PlacedCall]:
+    """``count`` INVITEs sent at once, each from its own socket, followed through 302s to a
+    final answer; answered ones are ACKed unless ``ack`` is False."""
+    import selectors
+
+    calls: list[PlacedCall] = []
+    selector = selectors.DefaultSelector()
+    for _ in range(count):
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.bind((bind, 0))
+        call = PlacedCall(RawSip(server_port, bind=bind), Dialog(user=user), rtp)
+        call.sip.invite(call.dialog, None if late_offer else rtp.getsockname()[1])
+        selector.register(call.sip.sock, selectors.EVENT_READ, call)
+        calls.append(call)
+    pending = set(range(count))
+    deadline = time.monotonic() + timeout
+    while pending and (left := deadline - time.monotonic()) > 0:
+        for key, _ in selector.select(left):
+            call = key.data
+            data, _ = call.sip.sock.recvfrom(65535)
+            response = parse_response(data)
+            if response is None or response.status < 200 or call.status:
+                continue
+            call.dialog.to_tag = to_tag_of(response)
+            if response.status == 302 and follow_redirects:
+                call.sip.ack(call.dialog)  # ACK for a non-2xx: same branch as the INVITE
+                target = re.search(r"<sip:[^@]+@([^:;>]+):(\d+)([^>]*)>", response.header("contact") or "")
+                assert target, response.headers
+                call.sip.server = (target.group(1), int(target.group(2)))
+                call.redirects += 1
+                call.dialog = Dialog(user=call.dialog.user)
+                uri = f"sip:{call.dialog.user}@{target.group(1)}:{target.group(2)}{target.group(3)}"
+                call.sip.invite(call.dialog, None if late_offer else call.rtp.getsockname()[1], uri=uri)
+                continue
+            call.status, call.response = response.status, response
+            if response.status == 200:
+                call.answered_at = time.monotonic()
+                if ack:
+                    body = SDP_PCMU.format(port=call.rtp.getsockname()[1]) if late_offer else ""
+                    ack_dialog = Dialog(call.dialog.user, call.dialog.call_id, call.dialog.from_tag,
+                                        "z9hG4bK" + secrets.token_hex(6), call.dialog.to_tag)
+                    call.sip.ack(ack_dialog, body)
+            else:
+                call.sip.ack(call.dialog)
+            pending.discard(calls.index(call))
+    selector.close()
+    return calls
+
+
+def digest_authorization(challenge: str, user: str, password: str, uri: str, method: str = "INVITE") -> str:
+    """An ``Authorization`` header line answering a ``WWW-Authenticate`` challenge (RFC 2617, qop=auth)."""
+    import hashlib
+
+    def md5(text: str) -> str:
+        return hashlib.md5(text.encode()).hexdigest()
+
+    params = {m.group(1).lower(): m.group(2) or m.group(3) for m in re.finditer(r'(\w+)=(?:"([^"]*)"|([^\s,]+))', challenge)}
+    realm, nonce = params["realm"], params["nonce"]
+    ha1, ha2 = md5(f"{user}:{realm}:{password}"), md5(f"{method}:{uri}")
+    response = md5(f"{ha1}:{nonce}:00000001:0a4f113b:auth:{ha2}")
+    return (f'Authorization: Digest username="{user}", realm="{realm}", nonce="{nonce}", uri="{uri}", '
+            f'response="{response}", algorithm=MD5, cnonce="0a4f113b", qop=auth, nc=00000001\r\n')
