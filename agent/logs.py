@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import sys
-from typing import Any
+import threading
+from typing import Any, TextIO
 
 import structlog
 
@@ -25,6 +26,23 @@ def _redactor(allow: bool):
         return event
 
     return redact
+
+
+class LineLogger:
+    """structlog's PrintLogger writes a line and its newline in two writes; processes that
+    share a log file (``bedside serve``'s front and its SIP workers) then interleave mid-line
+    and a JSON line is lost. One write per line keeps every line whole."""
+
+    def __init__(self, file: TextIO) -> None:
+        self._file = file
+        self._lock = threading.Lock()
+
+    def msg(self, message: str) -> None:
+        with self._lock:
+            self._file.write(message + "\n")
+            self._file.flush()
+
+    log = debug = info = warn = warning = err = error = critical = exception = fatal = msg
 
 
 def configure_logging(level: str = "INFO", json_output: bool = True, log_transcripts: bool = False) -> None:
@@ -47,7 +65,7 @@ def configure_logging(level: str = "INFO", json_output: bool = True, log_transcr
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=lambda *_args: LineLogger(sys.stderr),
         cache_logger_on_first_use=False,
     )
 

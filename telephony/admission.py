@@ -46,6 +46,7 @@ class IncomingInvite:
     user: str  # the request URI's user part ('' when it has none)
     authorization: str | None
     body: str
+    call_id: str = ""  # the SIP Call-ID header
 
     @classmethod
     def parse(cls, message: str, source_address: str) -> IncomingInvite:
@@ -55,13 +56,17 @@ class IncomingInvite:
         uri = m.group("uri") if m else ""
         user_match = _URI_USER.match(uri)
         user = (user_match.group("user") or "") if user_match else ""
-        authorization = None
+        authorization, call_id = None, ""
         for line in lines[1:]:
             name, sep, value = line.partition(":")
-            if sep and name.strip().lower() == "authorization":
+            key = name.strip().lower()
+            if not sep:
+                continue
+            if key == "authorization" and authorization is None:
                 authorization = value.strip()
-                break
-        return cls(source_ip(source_address), uri, user, authorization, sip_body(message))
+            elif key in ("call-id", "i") and not call_id:
+                call_id = value.strip()
+        return cls(source_ip(source_address), uri, user, authorization, sip_body(message), call_id)
 
 
 def source_ip(address: str) -> str:
@@ -172,5 +177,5 @@ class Admission:
             return Decision(488, "no audio stream offered")
         usable = common_codecs(offer, [c.value for c in self.config.codecs])
         if not usable:
-            return Decision(488, f"no supported codec in offer {list(offer.codecs)}")
+            return Decision(488, f"no codec in common with the offer {list(offer.codecs)}")
         return Decision(200, f"codec {usable[0]}")

@@ -212,6 +212,21 @@ class PjsipModule(ctypes.Structure):
     ]
 
 
+class GenericStringHdr(ctypes.Structure):
+    """pjsip_generic_string_hdr: PJSIP_DECL_HDR_MEMBER (list links, type, name, sname, vptr),
+    then the value. Also used as the head of a header list (only its links matter there)."""
+
+    _fields_ = [
+        ("prev", c_void_p),
+        ("next", c_void_p),
+        ("type", c_int),
+        ("name", PjStr),
+        ("sname", PjStr),
+        ("vptr", c_void_p),
+        ("hvalue", PjStr),
+    ]
+
+
 @cache
 def lib() -> ctypes.CDLL:
     """The already loaded pjsua2 extension (dlopen returns the same instance, same globals)."""
@@ -223,6 +238,12 @@ def lib() -> ctypes.CDLL:
         "pjsip_endpt_unregister_module": (c_int, [c_void_p, ctypes.POINTER(PjsipModule)]),
         "pjsip_endpt_respond_stateless": (c_int, [c_void_p, c_void_p, c_int, c_void_p, c_void_p, c_void_p]),
         "pjsip_rx_data_get_info": (ctypes.c_char_p, [c_void_p]),
+        "pjsip_generic_string_hdr_init2": (c_void_p, [c_void_p, c_void_p, c_void_p]),
+        "acquire_call": (c_int, [ctypes.c_char_p, c_int, ctypes.POINTER(c_void_p), ctypes.POINTER(c_void_p)]),
+        "pjsip_dlg_get_inv_session": (c_void_p, [c_void_p]),
+        "pjsip_inv_terminate": (c_int, [c_void_p, c_int, c_int]),
+        "pjsip_dlg_dec_lock": (None, [c_void_p]),
+        "pjsua_call_get_count": (ctypes.c_uint, []),
         "pjsip_endpt_get_tpmgr": (c_void_p, [c_void_p]),
         "pjsip_tpmgr_get_state_cb": (c_void_p, [c_void_p]),
         "pjsip_tpmgr_set_state_cb": (c_int, [c_void_p, c_void_p]),
@@ -362,3 +383,61 @@ def rdata_facts(rdata: int) -> RxFacts:
         packet_len=length,
         in_dialog=in_dialog,
     )
+
+
+def rdata_message(rdata: int) -> bytes:
+    """The whole received message (after rdata_facts() has checked the layout)."""
+    info = RxData.from_address(rdata).msg_info
+    return ctypes.string_at(info.msg_buf, info.len) if info.msg_buf and info.len > 0 else b""
+
+
+def _pj_str(buf: ctypes.Array[ctypes.c_char]) -> PjStr:
+    out = PjStr()
+    out.ptr = ctypes.addressof(buf)
+    out.slen = len(buf.value)
+    return out
+
+
+def respond_stateless(endpt: int, rdata: int, status: int, headers: tuple[tuple[str, str], ...] = ()) -> int:
+    """pjsip_endpt_respond_stateless with extra headers: each is a pjsip_generic_string_hdr
+    initialised in our memory and linked into a list; pjsip clones them into the response, so
+    they only live for this call. Header text is ASCII-only here (it is ours, not a caller's)."""
+    if not headers:
+        return int(lib().pjsip_endpt_respond_stateless(endpt, rdata, status, None, None, None))
+    head = GenericStringHdr()
+    head_at = ctypes.addressof(head)
+    keep: list[object] = [head]
+    nodes: list[GenericStringHdr] = []
+    for name, value in headers:
+        name_buf = ctypes.create_string_buffer(name.encode("ascii"))
+        value_buf = ctypes.create_string_buffer(value.encode("ascii"))
+        hname, hvalue = _pj_str(name_buf), _pj_str(value_buf)
+        node = GenericStringHdr()
+        keep += [name_buf, value_buf, hname, hvalue, node]
+        lib().pjsip_generic_string_hdr_init2(ctypes.addressof(node), ctypes.addressof(hname), ctypes.addressof(hvalue))
+        if node.name.ptr != hname.ptr or node.hvalue.ptr != hvalue.ptr or not node.vptr:
+            raise LayoutError("pjsip_generic_string_hdr does not match its mirror")
+        nodes.append(node)
+    addresses = [head_at, *(ctypes.addressof(n) for n in nodes)]
+    for i, node in enumerate([head, *nodes]):
+        node.prev = addresses[i - 1]
+        node.next = addresses[(i + 1) % len(addresses)]
+    status_code = int(lib().pjsip_endpt_respond_stateless(endpt, rdata, status, None, head_at, None))
+    del keep
+    return status_code
+
+
+def terminate_call(call_index: int, status: int) -> bool:
+    """End a pjsua call's INVITE session at once (``pjsip_inv_terminate``), without the BYE
+    handshake. For a call we answered and the caller never ACKed: pjsua's own hang-up sends a
+    BYE nobody answers, and the call keeps its pjsua slot for 64 s (200 retransmissions, then
+    the BYE's timeout). Returns False when pjsua no longer has the call."""
+    call, dlg = c_void_p(), c_void_p()
+    if lib().acquire_call(b"terminate_call", call_index, ctypes.byref(call), ctypes.byref(dlg)) != PJ_SUCCESS:
+        return False
+    try:
+        inv = lib().pjsip_dlg_get_inv_session(dlg) if dlg.value else None
+        return bool(inv) and lib().pjsip_inv_terminate(inv, status, 1) == PJ_SUCCESS
+    finally:
+        if dlg.value:
+            lib().pjsip_dlg_dec_lock(dlg)

@@ -22,6 +22,7 @@ import pjsua2 as pj
 
 from agent.logs import get_logger
 from telephony.config import SipConfig, Transport
+from telephony.sip_guard import GuardPolicy, InviteGate, SipGuard, install_guard
 
 T = TypeVar("T")
 
@@ -75,9 +76,15 @@ class _PjLogWriter(pj.LogWriter):
 
 
 class SipEndpoint:
-    def __init__(self, config: SipConfig, name: str = "bedside") -> None:
+    def __init__(self, config: SipConfig, name: str = "bedside", guard: bool = False,
+                 invite_gate: InviteGate | None = None) -> None:
+        """``guard``: install the SIP guard (telephony/sip_guard.py) on a listening endpoint;
+        ``invite_gate`` lets it refuse new INVITEs statelessly, before pjsua makes calls of them."""
         self.config = config
         self.name = name
+        self._want_guard = guard
+        self._invite_gate = invite_gate
+        self.guard: SipGuard | None = None
         self.log = get_logger("sip", endpoint=name)
         self._commands: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = (
             queue.SimpleQueue()
@@ -218,6 +225,9 @@ class SipEndpoint:
             if self.bound_port == 0:
                 self.bound_port = int(ep.transportGetInfo(tid).localName.rpartition(":")[2])
         ep.libStart()
+        if self._want_guard:
+            self.guard = install_guard(GuardPolicy.from_config(cfg), get_logger("sip.guard"), self._invite_gate)
+            self.every(1.0, self.guard.sweep)
         ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
         self._set_codecs()
         self.log.info("sip_started", host=cfg.host, port=self.bound_port, transports=[t.value for t in cfg.transports])
@@ -245,6 +255,9 @@ class SipEndpoint:
                 fn()
             except Exception:  # noqa: BLE001
                 self.log.exception("shutdown_hook_failed")
+        if self.guard is not None:
+            self.guard.uninstall()  # its module and callbacks must not outlive the library
+            self.guard = None
         gc.collect()
         if self._ep is not None:
             try:

@@ -79,7 +79,9 @@ DROP = 0  # a "status" meaning: absorb without an answer (ACK)
 @dataclass(frozen=True)
 class Verdict:
     status: int  # SIP status to answer with, or DROP
-    reason: str  # counter key: source | truncated | method
+    reason: str  # counter key: source | truncated | method | invite_gate
+    headers: tuple[tuple[str, str], ...] = ()  # added to the stateless answer (Retry-After, Contact, ...)
+    why: str = ""  # the invite gate's reason, for the log (never a caller's number or words)
 
 
 @dataclass(frozen=True)
@@ -93,10 +95,21 @@ class RequestFacts:
     in_dialog: bool
 
 
-# Admission for new calls, asked for each out-of-dialog INVITE the policy passed: a status
-# (e.g. 503 while draining or full) is answered statelessly, so the INVITE never becomes a
-# pjsua call; None lets pjsua take it. Runs on the pjsip thread, inside pjsip: keep it quick.
-InviteGate = Callable[[RequestFacts], int | None]
+@dataclass(frozen=True)
+class GateAnswer:
+    """An invite gate's refusal: the status and the headers it needs (302 Contact, 401
+    WWW-Authenticate, 503 Retry-After)."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...] = ()
+    why: str = ""
+
+
+# Admission for new calls, asked for each out-of-dialog INVITE the policy passed, with the
+# message text: a refusal (302, 401, 403, 404, 503 ...) is answered statelessly, so the INVITE
+# never becomes a pjsua call (no slot held, no pjsua 486, no answer from inside pjsua's
+# incoming-call callback); None lets pjsua take it. Runs on the pjsip thread: keep it quick.
+InviteGate = Callable[[RequestFacts, str], GateAnswer | None]
 
 
 def _network(value: object) -> IpNetwork:
@@ -469,14 +482,16 @@ class SipGuard:
             )
             verdict = self.policy.decide(request)
             if verdict is None:
-                verdict = self._ask_invite_gate(request)
+                verdict = self._ask_invite_gate(request, rdata)
             if verdict is None:
                 return abi.PJ_FALSE
             self.refused[verdict.reason] += 1
             self.refused_by_status[verdict.status] += 1
             if verdict.status != DROP:
-                abi.lib().pjsip_endpt_respond_stateless(self._endpt, rdata, verdict.status, None, None, None)
-            suppressed = self._limiter.allow(verdict.reason, time.monotonic())
+                abi.respond_stateless(self._endpt, rdata, verdict.status, verdict.headers)
+            # The invite gate's owner logs its own decisions (why a call was refused); the guard
+            # logs what it refused itself.
+            suppressed = None if verdict.reason == "invite_gate" else self._limiter.allow(verdict.reason, time.monotonic())
             if suppressed is not None:
                 self.log.info(
                     "sip_request_refused",
@@ -492,21 +507,21 @@ class SipGuard:
         except BaseException:  # noqa: BLE001 - an exception must never unwind into C
             return self._callback_failed("on_rx_request")
 
-    def _ask_invite_gate(self, request: RequestFacts) -> Verdict | None:
+    def _ask_invite_gate(self, request: RequestFacts, rdata: int) -> Verdict | None:
         if self.invite_gate is None or request.in_dialog or request.method.upper() != "INVITE":
             return None
         try:
-            status = self.invite_gate(request)
+            answer = self.invite_gate(request, abi.rdata_message(rdata).decode("utf-8", "replace"))
         except Exception:
             self.errors["invite_gate_exception"] += 1
             self.log.exception("sip_invite_gate_failed")
             return None
-        if status is None:
+        if answer is None:
             return None
-        if not 300 <= int(status) <= 699:
+        if not 300 <= int(answer.status) <= 699:
             self.errors["invite_gate_bad_status"] += 1
             return None
-        return Verdict(int(status), "invite_gate")
+        return Verdict(int(answer.status), "invite_gate", answer.headers, answer.why)
 
     def _observe(self, rdata: int) -> int:
         try:

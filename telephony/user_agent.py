@@ -16,6 +16,8 @@ from telephony.config import SipConfig
 from telephony.media_port import PortPool
 from telephony.sip_call import SipCall
 from telephony.sip_endpoint import SipEndpoint
+from telephony.pjsip_abi import terminate_call
+from telephony.sip_guard import GateAnswer, RequestFacts
 
 IncomingHandler = Callable[[CallSession], Awaitable[None]]
 
@@ -39,6 +41,31 @@ class _Account(pj.Account):
         self._ua.log.info("registration", status=prm.code, reason=prm.reason, expiration=prm.expiration)
 
 
+class LogBudget:
+    """A token bucket for log lines: ``burst`` at once, then ``per_s``; counts what it dropped."""
+
+    def __init__(self, burst: int, per_s: float) -> None:
+        self.burst, self.per_s = burst, per_s
+        self._tokens = float(burst)
+        self._at = time.monotonic()
+        self._dropped = 0
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return True
+        self._dropped += 1
+        return False
+
+    def suppressed(self) -> int:
+        """Lines dropped since the last call (reported with the next line that is logged)."""
+        dropped, self._dropped = self._dropped, 0
+        return dropped
+
+
 class SipUserAgent:
     def __init__(
         self,
@@ -51,8 +78,11 @@ class SipUserAgent:
         """``admission``: who may call and whether there is room (None with ``on_incoming``:
         a single process under ``config``'s rules; without ``on_incoming``, calls are refused)."""
         self.config = config
-        self.endpoint = SipEndpoint(config, name=name)
+        listening = on_incoming is not None
+        self.endpoint = SipEndpoint(config, name=name, guard=listening, invite_gate=self._invite_gate if listening else None)
         self.log = get_logger("sip.ua", endpoint=name)
+        self._admitted: dict[str, tuple[float, Decision]] = {}  # SIP Call-ID -> the gate's admission, for pjsua's callback
+        self._refusal_log = LogBudget(burst=50, per_s=10)
         self._on_incoming_handler = on_incoming
         self._loop: asyncio.AbstractEventLoop | None = None
         self._account: _Account | None = None
@@ -203,11 +233,37 @@ class SipUserAgent:
         loop.call_soon_threadsafe(session.bind, hangup, dtmf, transfer)
         return call
 
+    def _invite_gate(self, facts: RequestFacts, message: str) -> GateAnswer | None:
+        """Asked by the SIP guard for each new INVITE, before pjsua sees it: a refusal is
+        answered statelessly there, so it never takes a pjsua slot (a burst of refusals got
+        pjsua's own 486) nor an answer from inside pjsua's callback. An admission is remembered
+        for ``_on_incoming``, which pjsip calls next on this same thread: deciding twice would
+        spend a worker's single-use ticket twice."""
+        invite = IncomingInvite.parse(message, facts.source_ip)
+        decision = self._decide(invite)
+        if not decision.accepted:
+            self.rejected[decision.status] = self.rejected.get(decision.status, 0) + 1
+            if self._refusal_log.take():  # a flood of INVITEs must not become a flood of log lines
+                self.log.info("call_incoming", decision=decision.status, why=decision.why,
+                              suppressed=self._refusal_log.suppressed())
+            return GateAnswer(decision.status, decision.headers, decision.why)
+        now = time.monotonic()
+        if len(self._admitted) > 64:  # INVITEs pjsua refused on its own never reach _on_incoming
+            self._admitted = {k: v for k, v in self._admitted.items() if now - v[0] < 5.0}
+        self._admitted[invite.call_id] = (now, decision)
+        return None
+
+    def _decide(self, invite: IncomingInvite) -> Decision:
+        if self._admission is None:
+            return Decision(503, "this user agent takes no calls")
+        return self._admission.decide(invite, self._accepting, self._active, self.port)
+
     def _on_incoming(self, account: _Account, prm: pj.OnIncomingCallParam) -> None:
-        """Decide now, answer on the pjsip thread's next turn: pjsua2 frees its copy of the
-        INVITE after this callback returns, and a final answer sent from inside it makes pjsua
-        free that copy first, so a refused or redirected late-offer INVITE (no SDP) aborted the
-        process (``pjsip_rx_data_free_cloned: Assertion 'rdata' failed``)."""
+        """Takes the call the guard's gate admitted (or decides now, without the guard) and
+        answers on the pjsip thread's next turn: pjsua2 frees its copy of the INVITE after this
+        callback returns, and a final answer sent from inside it makes pjsua free that copy
+        first, so a refused or redirected late-offer INVITE (no SDP) aborted the process
+        (``pjsip_rx_data_free_cloned: Assertion 'rdata' failed``)."""
         assert self._loop is not None
         session = CallSession(self._loop, Direction.INBOUND)
         call = self._new_call(session, prm.callId)  # owns the call (pjsua2 answers 500 to unowned ones)
@@ -217,10 +273,8 @@ class SipUserAgent:
         except pj.Error:
             pass
         invite = IncomingInvite.parse(prm.rdata.wholeMsg, prm.rdata.srcAddress)
-        if self._admission is None:
-            decision = Decision(503, "this user agent takes no calls")
-        else:
-            decision = self._admission.decide(invite, self._accepting, self._active, self.port)
+        admitted = self._admitted.pop(invite.call_id, None)
+        decision = admitted[1] if admitted is not None else self._decide(invite)
         call.log.info("call_incoming", caller=session.remote_uri, decision=decision.status, why=decision.why)
         if decision.accepted:
             self._count(+1)  # at once, so the next INVITE in this same poll sees the slot taken
@@ -289,7 +343,9 @@ class SipUserAgent:
             elif (not call.confirmed and call.answered_at is not None
                   and now - call.answered_at > self.config.ack_timeout_s):
                 call.log.warning("ack_timeout", waited_s=round(now - call.answered_at, 1))
-                call.hangup_quietly("no ACK")
+                call.hangup_reason = "no ACK"
+                if not terminate_call(call.getId(), 408):  # a BYE would wait 64 s on a caller who is not there
+                    call.hangup_quietly("no ACK")
 
     def _hangup_all(self) -> None:
         for call in list(self._calls.values()):

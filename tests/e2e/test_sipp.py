@@ -174,10 +174,9 @@ def test_offer_without_a_supported_codec_is_refused_with_488(server, sipp, tmp_p
 
 
 def test_488_refusal_is_logged(server, sipp, tmp_path):
-    """Real: the same G.729-only SIPp call. pjsua refuses such an offer itself, before any
-    Call object exists, so the server turns pjsip's refusal line into a ``call_incoming``
-    event with ``decision=488`` (no call_id: there is no call). The offered codecs are not
-    in pjsip's line, so they are not asserted."""
+    """Real: the same G.729-only SIPp call. The SIP guard's invite gate refuses it before
+    pjsua makes a call of it, and logs a ``call_incoming`` event with ``decision=488`` (no
+    call_id: there is no call) naming the offered codecs."""
     before = [e for e in server.events_named("call_incoming") if e.get("decision") == 488]
     run = run_sipp(sipp, server, "uac_unsupported_codec.xml", tmp_path, "-key", "caller", _caller_name())
     assert run.returncode == 0, run.explain()
@@ -188,7 +187,7 @@ def test_488_refusal_is_logged(server, sipp, tmp_path):
             break
         time.sleep(0.1)
     assert len(refusals) == len(before) + 1, refusals
-    assert "no codec in common" in refusals[-1]["why"]
+    assert "no codec in common" in refusals[-1]["why"] and "G729" in refusals[-1]["why"]
 
 
 @pytest.mark.parametrize("media_line", [
