@@ -85,3 +85,52 @@ def test_killing_the_emotion_service_mid_call_does_not_hurt_the_call(tmp_path: P
     finally:
         emotion.stop()
         assert server.stop() == 0
+
+
+def test_a_decompression_bomb_at_the_in_process_service_does_not_stall_calls(tmp_path: Path) -> None:
+    """Issue 14 finding 3 on the whole product: a 400 KB FLAC of 1,000 s x 8 channels sent to
+    the emotion service inside ``bedside serve`` froze the SIP front for 16 s (a call answered
+    then heard 14.6 s of silence). Now the header is refused before decoding: a call placed
+    while the bomb is in flight hears its greeting within 1 s, and the server's memory holds."""
+    import asyncio
+    import base64
+    import json
+    import threading
+
+    from websockets.asyncio.client import connect
+
+    from tests.e2e.sip_raw import place_calls
+    from tests.emotion.service_process import silent_flac
+
+    server = start_server(tmp_path, "sip.max_calls=4")
+    try:
+        listening = server.wait_for("emotion_service_listening", timeout=30)[-1]
+        url = f"ws://{listening['host']}:{listening['port']}/v0/stream/models"
+        bomb = json.dumps({"data": base64.b64encode(silent_flac(1000)).decode(), "models": {"prosody": {}},
+                           "payload_id": "bomb"})
+        rss_before = int(next(line.split()[1] for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines()
+                              if line.startswith("VmRSS:")))
+        answers: list[dict] = []
+
+        async def send_bomb() -> None:
+            async with connect(url, proxy=None, max_size=None) as ws:
+                for _ in range(3):
+                    await ws.send(bomb)
+                    answers.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+
+        sender = threading.Thread(target=lambda: asyncio.run(send_bomb()))
+        sender.start()
+        (call,) = place_calls(server.port, 1)
+        try:
+            assert call.status == 200, call.response
+            heard = call.first_voice_s(timeout=5.0)
+            assert heard is not None and heard < 1.0, f"greeting after {heard} s"
+        finally:
+            call.hang_up()
+        sender.join(60)
+        assert [a.get("code") for a in answers] == ["audio_too_long"] * 3, answers
+        rss_after = int(next(line.split()[1] for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines()
+                             if line.startswith("VmRSS:")))
+        assert rss_after < rss_before * 1.10, (rss_before, rss_after)
+    finally:
+        assert server.stop() == 0

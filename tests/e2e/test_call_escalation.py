@@ -38,6 +38,7 @@ def test_sustained_anger_raises_the_urgency_flag_and_reaches_a_person(tmp_path: 
     operator_dir = tmp_path / "operator"
     operator_dir.mkdir()
     operator = start_server(operator_dir, "turn.responder=echo", "emotion.service.mode='off'", "sip.max_calls=4",
+                            "sip.accepted_users=[desk]",  # the operator's own extension (others get 404)
                             f"turn.greeting={OPERATOR_GREETING}", "turn.reprompt_after_s=60")
     desk = f"sip:desk@127.0.0.1:{operator.port}"
     agent = None
