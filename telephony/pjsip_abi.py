@@ -140,19 +140,15 @@ class SipMsgHead(ctypes.Structure):
     _fields_ = [("type", c_int), ("_pad", c_int), ("method_id", c_int), ("method_name", PjStr)]
 
 
-class FromToHdr(ctypes.Structure):
-    """pjsip_fromto_hdr: PJSIP_DECL_HDR_MEMBER (prev, next, type, name, sname, vptr), uri, tag."""
+# PJSIP_DECL_HDR_MEMBER: what every pjsip header struct starts with (list links, type, names, vptr).
+_HDR_MEMBER = [("prev", c_void_p), ("next", c_void_p), ("type", c_int), ("name", PjStr), ("sname", PjStr),
+               ("vptr", c_void_p)]
 
-    _fields_ = [
-        ("prev", c_void_p),
-        ("next", c_void_p),
-        ("type", c_int),
-        ("name", PjStr),
-        ("sname", PjStr),
-        ("vptr", c_void_p),
-        ("uri", c_void_p),
-        ("tag", PjStr),
-    ]
+
+class FromToHdr(ctypes.Structure):
+    """pjsip_fromto_hdr: the header members, uri, tag."""
+
+    _fields_ = [*_HDR_MEMBER, ("uri", c_void_p), ("tag", PjStr)]
 
 
 class HostPort(ctypes.Structure):
@@ -213,18 +209,10 @@ class PjsipModule(ctypes.Structure):
 
 
 class GenericStringHdr(ctypes.Structure):
-    """pjsip_generic_string_hdr: PJSIP_DECL_HDR_MEMBER (list links, type, name, sname, vptr),
-    then the value. Also used as the head of a header list (only its links matter there)."""
+    """pjsip_generic_string_hdr: the header members, then the value. Also used as the head of
+    a header list (only its links matter there)."""
 
-    _fields_ = [
-        ("prev", c_void_p),
-        ("next", c_void_p),
-        ("type", c_int),
-        ("name", PjStr),
-        ("sname", PjStr),
-        ("vptr", c_void_p),
-        ("hvalue", PjStr),
-    ]
+    _fields_ = [*_HDR_MEMBER, ("hvalue", PjStr)]
 
 
 @cache

@@ -73,3 +73,11 @@ class LoggedProcess:
                 self.proc.wait()
                 raise
         return self.proc.returncode
+
+
+def rss_kb(pid: int) -> int:
+    """A process's resident memory (VmRSS) in kB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0

@@ -76,16 +76,21 @@ class RawSip:
     def send(self, data: bytes | str) -> None:
         self.sock.sendto(data.encode() if isinstance(data, str) else data, self.server)
 
-    def responses(self, timeout: float, until: int | None = None) -> list[Response]:
-        """Responses received within ``timeout`` s (stops early at a final >= ``until``)."""
-        out: list[Response] = []
+    def _datagrams(self, timeout: float):
+        """Datagrams received within ``timeout`` s, as they come."""
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             self.sock.settimeout(left)
             try:
                 data, _ = self.sock.recvfrom(65535)
             except (TimeoutError, socket.timeout):
-                break
+                return
+            yield data
+
+    def responses(self, timeout: float, until: int | None = None) -> list[Response]:
+        """Responses received within ``timeout`` s (stops early at a final >= ``until``)."""
+        out: list[Response] = []
+        for data in self._datagrams(timeout):
             response = parse_response(data)
             if response is None:
                 continue
@@ -96,17 +101,8 @@ class RawSip:
 
     def requests_received(self, timeout: float) -> list[str]:
         """Request lines the server sent us (e.g. a BYE) within ``timeout`` s."""
-        out: list[str] = []
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data, _ = self.sock.recvfrom(65535)
-            except (TimeoutError, socket.timeout):
-                break
-            if not data.startswith(b"SIP/2.0"):
-                out.append(data.split(b"\r\n", 1)[0].decode("utf-8", "replace"))
-        return out
+        return [data.split(b"\r\n", 1)[0].decode("utf-8", "replace")
+                for data in self._datagrams(timeout) if not data.startswith(b"SIP/2.0")]
 
     def final(self, timeout: float = 5.0) -> Response | None:
         finals = [r for r in self.responses(timeout, until=200) if r.status >= 200]

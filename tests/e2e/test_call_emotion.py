@@ -101,6 +101,7 @@ def test_a_decompression_bomb_at_the_in_process_service_does_not_stall_calls(tmp
 
     from tests.e2e.sip_raw import place_calls
     from tests.emotion.service_process import silent_flac
+    from tests.processes import rss_kb
 
     server = start_server(tmp_path, "sip.max_calls=4")
     try:
@@ -108,8 +109,7 @@ def test_a_decompression_bomb_at_the_in_process_service_does_not_stall_calls(tmp
         url = f"ws://{listening['host']}:{listening['port']}/v0/stream/models"
         bomb = json.dumps({"data": base64.b64encode(silent_flac(1000)).decode(), "models": {"prosody": {}},
                            "payload_id": "bomb"})
-        rss_before = int(next(line.split()[1] for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines()
-                              if line.startswith("VmRSS:")))
+        rss_before = rss_kb(server.proc.pid)
         answers: list[dict] = []
 
         async def send_bomb() -> None:
@@ -129,8 +129,7 @@ def test_a_decompression_bomb_at_the_in_process_service_does_not_stall_calls(tmp
             call.hang_up()
         sender.join(60)
         assert [a.get("code") for a in answers] == ["audio_too_long"] * 3, answers
-        rss_after = int(next(line.split()[1] for line in Path(f"/proc/{server.proc.pid}/status").read_text().splitlines()
-                             if line.startswith("VmRSS:")))
+        rss_after = rss_kb(server.proc.pid)
         assert rss_after < rss_before * 1.10, (rss_before, rss_after)
     finally:
         assert server.stop() == 0

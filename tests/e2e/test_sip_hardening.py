@@ -25,6 +25,7 @@ import pytest
 from tests.e2e.harness import Server, start_server
 from tests.e2e.sip_fuzz import messages
 from tests.e2e.sip_raw import Dialog, PlacedCall, RawSip, place_calls
+from tests.processes import rss_kb
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
 
@@ -50,13 +51,6 @@ def children(pid: int) -> list[int]:
         text = (task / "children").read_text().split()
         out += [int(c) for c in text]
     return out
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def total_rss_kb(server: Server) -> int:
