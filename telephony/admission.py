@@ -109,6 +109,9 @@ class Admission:
         self.auth = DigestAuthenticator(config.inbound_auth) if config.inbound_auth.username else None
         self._allowed = [ipaddress.ip_network(n) for n in config.allowed_sources]
         self._users = {u.lower() for u in config.accepted_users}
+        aor = _URI_USER.match(config.registration.aor or "")
+        if aor and aor.group("user"):  # the number a trunk registration brings calls for
+            self._users.add(aor.group("user").lower())
         assert role is not Role.WORKER or tickets is not None, "a worker checks the front's tickets"
 
     @property

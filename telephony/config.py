@@ -96,8 +96,8 @@ class SipConfig(_Strict):
     )
     accepted_users: list[str] = Field(
         default_factory=lambda: ["bedside"],
-        description="user parts of the request URI that reach the agent (e.g. bedside, a DID like +15551234567); "
-        "others get 404; ['*'] = any",
+        description="user parts of the request URI that reach the agent (e.g. bedside, a DID like +15551234567; "
+        "the user of sip.registration.aor is added); others get 404; ['*'] = any",
     )
     inbound_auth: InboundAuthConfig = Field(default_factory=InboundAuthConfig)
     ack_timeout_s: float = Field(

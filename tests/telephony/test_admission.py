@@ -52,6 +52,8 @@ def test_unknown_user_parts_get_404_unless_any_is_accepted() -> None:
     did = single(accepted_users=["bedside", "+15551234567"])
     assert did.decide(invite(user="+15551234567"), True, 0).status == 200
     assert single(accepted_users=["*"]).decide(invite(user="anything"), True, 0).status == 200
+    registered = single(registration={"registrar": "sip:trunk.example", "aor": "sip:+15550001111@trunk.example"})
+    assert registered.decide(invite(user="+15550001111"), True, 0).status == 200  # the registered number
 
 
 def test_draining_and_full_answer_503_with_retry_after() -> None:
