@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 
 from telephony.config import SipConfig
 from telephony.digest import DigestAuthenticator, DigestResult
@@ -77,6 +78,17 @@ def source_ip(address: str) -> str:
     return host if sep and port.isdigit() and ":" not in host else address
 
 
+def address_allowed(ip: str, networks: Iterable[IPv4Network | IPv6Network]) -> bool:
+    """Is ``ip`` in one of ``networks``? An IPv4-mapped IPv6 address counts as its IPv4 one."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address.version == net.version and address in net for net in networks)
+
+
 @dataclass(frozen=True, slots=True)
 class Decision:
     status: int
@@ -125,11 +137,7 @@ class Admission:
         return min(per, self.config.max_calls)
 
     def source_allowed(self, source: str) -> bool:
-        try:
-            address = ipaddress.ip_address(source)
-        except ValueError:
-            return False
-        return any(address in net for net in self._allowed)
+        return address_allowed(source, self._allowed)
 
     def decide(self, invite: IncomingInvite, accepting: bool, active: int, own_port: int = 0) -> Decision:
         if not self.source_allowed(invite.source):

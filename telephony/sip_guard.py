@@ -51,19 +51,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from telephony import pjsip_abi as abi
+from telephony.admission import address_allowed
+from telephony.config import DEFAULT_ALLOWED_SOURCES
 from telephony.tcp_limits import HandleBudget, ListenGate, TcpLedger
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
-DEFAULT_ALLOWED_SOURCES: tuple[str, ...] = (
-    "127.0.0.0/8",
-    "10.0.0.0/8",
-    "172.16.0.0/12",
-    "192.168.0.0/16",
-    "::1/128",
-    "fc00::/7",
-    "fe80::/10",
-)
 GUARD_PRIORITY = 20  # after PJSIP_MOD_PRIORITY_TSX_LAYER (16), before the UA layer (32)
 OBSERVER_PRIORITY = 1  # before everything: marks TCP connections that delivered a message
 
@@ -134,13 +127,7 @@ class GuardPolicy:
         )
 
     def source_allowed(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        return any(addr.version == net.version and addr in net for net in self.allowed_sources)
+        return address_allowed(ip, self.allowed_sources)
 
     def decide(self, req: RequestFacts) -> Verdict | None:
         """None: pass to pjsua. Otherwise the answer (or DROP for ACK) and why."""
