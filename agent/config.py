@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.call_phase import CallPhaseConfig
 from agent.escalation import EscalationConfig
 from agent.llm import LlmConfig
 from agent.yaml_source import ConfigError, key_positions, read_mapping, validation_problems
-from emotion.config import EmotionConfig, ServiceMode
+from emotion.config import EmotionConfig
 from graph.config import GraphConfig
 from telephony.config import SegmentationConfig, SipConfig
 from tts.config import TtsConfig
@@ -134,16 +134,6 @@ class BedsideConfig(_Strict):
     llm: LlmConfig = Field(default_factory=LlmConfig)
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
-
-    @model_validator(mode="after")
-    def _room_for_every_call(self) -> BedsideConfig:
-        # Every call opens one connection to the emotion service; a cap below max_calls would
-        # leave the last calls on the workspace defaults without anyone noticing.
-        service = self.emotion.service
-        if service.mode is not ServiceMode.OFF and service.max_connections < self.sip.max_calls:
-            raise ValueError(f"emotion.service.max_connections ({service.max_connections}) is below "
-                             f"sip.max_calls ({self.sip.max_calls}): every call needs a connection")
-        return self
 
 
 ENV_PREFIX = "BEDSIDE_"

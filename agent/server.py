@@ -170,6 +170,10 @@ class BedsideServer:
 
         service_config = self.config.emotion.service
         check_exposure(service_config, service_config.host)  # before loading models it would not use
+        if service_config.max_connections < self.config.sip.max_calls:
+            # every call of every process opens one connection: the last ones would run without emotion
+            self.log.warning("emotion_connections_below_calls", max_connections=service_config.max_connections,
+                             max_calls=self.config.sip.max_calls)
         engine = await asyncio.to_thread(EmotionEngine.load, None, service_config.workers)
         self.emotion_service = EmotionService(engine, service_config)
         await self.emotion_service.start()

@@ -84,11 +84,3 @@ def test_every_setting_has_a_documented_default():
 
     walk(BedsideConfig(), "")
     assert missing == []
-
-
-def test_the_emotion_service_must_have_a_connection_for_every_call():
-    with pytest.raises(ConfigError, match="max_connections"):
-        load_config(overrides={"sip": {"max_calls": 100}, "emotion": {"service": {"max_connections": 10}}}, environ={})
-    off = load_config(overrides={"sip": {"max_calls": 100}, "emotion": {"service": {"mode": "off", "max_connections": 10}}},
-                      environ={})
-    assert off.sip.max_calls == 100
