@@ -52,7 +52,7 @@ from typing import Any
 
 from telephony import pjsip_abi as abi
 from telephony.admission import address_allowed
-from telephony.config import DEFAULT_ALLOWED_SOURCES
+from telephony.config import SipConfig
 from telephony.tcp_limits import HandleBudget, ListenGate, TcpLedger
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -107,23 +107,25 @@ def _network(value: object) -> IpNetwork:
     return ipaddress.ip_network(str(value).strip(), strict=False)
 
 
+_SIP_DEFAULTS = SipConfig()
+
+
 @dataclass(frozen=True)
 class GuardPolicy:
-    """An empty ``allowed_sources`` refuses everyone; allow all with 0.0.0.0/0 and ::/0."""
+    """An empty ``allowed_sources`` refuses everyone; allow all with 0.0.0.0/0 and ::/0.
+    Defaults are SipConfig's."""
 
-    allowed_sources: tuple[IpNetwork, ...] = tuple(_network(n) for n in DEFAULT_ALLOWED_SOURCES)
-    tcp_max_connections_per_source: int = 8
-    tcp_first_message_timeout_s: float = 5.0
+    allowed_sources: tuple[IpNetwork, ...] = tuple(_network(n) for n in _SIP_DEFAULTS.allowed_sources)
+    tcp_max_connections_per_source: int = _SIP_DEFAULTS.tcp_max_connections_per_source
+    tcp_first_message_timeout_s: float = _SIP_DEFAULTS.tcp_first_message_timeout_s
     max_packet_len: int = abi.PJSIP_MAX_PKT_LEN
 
     @classmethod
-    def from_config(cls, config: Any) -> GuardPolicy:
-        """From SipConfig; fields it does not have yet take the defaults above."""
-        sources = getattr(config, "allowed_sources", None)
+    def from_config(cls, config: SipConfig) -> GuardPolicy:
         return cls(
-            allowed_sources=cls.allowed_sources if sources is None else tuple(_network(s) for s in sources),
-            tcp_max_connections_per_source=int(getattr(config, "tcp_max_connections_per_source", 8)),
-            tcp_first_message_timeout_s=float(getattr(config, "tcp_first_message_timeout_s", 5.0)),
+            allowed_sources=tuple(_network(s) for s in config.allowed_sources),
+            tcp_max_connections_per_source=config.tcp_max_connections_per_source,
+            tcp_first_message_timeout_s=config.tcp_first_message_timeout_s,
         )
 
     def source_allowed(self, ip: str) -> bool:
@@ -143,10 +145,6 @@ class GuardPolicy:
         if verdict is not None and method == "ACK":
             return Verdict(DROP, verdict.reason)  # an ACK is never answered
         return verdict
-
-
-def decide(policy: GuardPolicy, req: RequestFacts) -> Verdict | None:
-    return policy.decide(req)
 
 
 class LogLimiter:

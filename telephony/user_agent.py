@@ -272,9 +272,11 @@ class SipUserAgent:
             session.remote_uri, session.sip_call_id = info.remoteUri, info.callIdString
         except pj.Error:
             pass
-        invite = IncomingInvite.parse(prm.rdata.wholeMsg, prm.rdata.srcAddress)
-        admitted = self._admitted.pop(invite.call_id, None)
-        decision = admitted[1] if admitted is not None else self._decide(invite)
+        admitted = self._admitted.pop(session.sip_call_id, None)
+        if admitted is not None:
+            decision = admitted[1]
+        else:
+            decision = self._decide(IncomingInvite.parse(prm.rdata.wholeMsg, prm.rdata.srcAddress))
         call.log.info("call_incoming", caller=session.remote_uri, decision=decision.status, why=decision.why)
         if decision.accepted:
             self._count(+1)  # at once, so the next INVITE in this same poll sees the slot taken

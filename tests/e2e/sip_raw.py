@@ -8,12 +8,25 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 SDP_PCMU = (
     "v=0\r\no=raw 1 1 IN IP4 127.0.0.1\r\ns=raw\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
     "m=audio {port} RTP/AVP 0 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n"
 )
+
+
+def datagrams(sock: socket.socket, timeout: float) -> Iterator[bytes]:
+    """Datagrams ``sock`` receives within ``timeout`` s, as they come."""
+    deadline = time.monotonic() + timeout
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data, _ = sock.recvfrom(65535)
+        except (TimeoutError, socket.timeout):
+            return
+        yield data
 
 
 @dataclass
@@ -76,21 +89,10 @@ class RawSip:
     def send(self, data: bytes | str) -> None:
         self.sock.sendto(data.encode() if isinstance(data, str) else data, self.server)
 
-    def _datagrams(self, timeout: float):
-        """Datagrams received within ``timeout`` s, as they come."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.sock.settimeout(left)
-            try:
-                data, _ = self.sock.recvfrom(65535)
-            except (TimeoutError, socket.timeout):
-                return
-            yield data
-
     def responses(self, timeout: float, until: int | None = None) -> list[Response]:
         """Responses received within ``timeout`` s (stops early at a final >= ``until``)."""
         out: list[Response] = []
-        for data in self._datagrams(timeout):
+        for data in datagrams(self.sock, timeout):
             response = parse_response(data)
             if response is None:
                 continue
@@ -102,7 +104,7 @@ class RawSip:
     def requests_received(self, timeout: float) -> list[str]:
         """Request lines the server sent us (e.g. a BYE) within ``timeout`` s."""
         return [data.split(b"\r\n", 1)[0].decode("utf-8", "replace")
-                for data in self._datagrams(timeout) if not data.startswith(b"SIP/2.0")]
+                for data in datagrams(self.sock, timeout) if not data.startswith(b"SIP/2.0")]
 
     def final(self, timeout: float = 5.0) -> Response | None:
         finals = [r for r in self.responses(timeout, until=200) if r.status >= 200]
@@ -171,13 +173,7 @@ class PlacedCall:
 
     def first_voice_s(self, timeout: float = 5.0) -> float | None:
         """Seconds from the 200 to the first RTP packet that carries sound (PCMU, not silence)."""
-        deadline = time.monotonic() + timeout
-        while (left := deadline - time.monotonic()) > 0:
-            self.rtp.settimeout(left)
-            try:
-                packet, _ = self.rtp.recvfrom(2048)
-            except (TimeoutError, socket.timeout):
-                return None
+        for packet in datagrams(self.rtp, timeout):
             payload = packet[12:]
             # u-law silence is 0xFF/0x7F; speech has bytes far from them
             if payload and sum(1 for b in payload if b & 0x7F < 0x70) > len(payload) // 4:
@@ -234,6 +230,17 @@ def place_calls(server_port: int, count: int, late_offer: bool = False, ack: boo
             pending.discard(calls.index(call))
     selector.close()
     return calls
+
+
+def assert_greeting_heard(server_port: int, within_s: float = 1.0, wait_s: float = 3.0) -> None:
+    """One ordinary call: answered, and the agent's greeting heard within ``within_s`` of the 200."""
+    (call,) = place_calls(server_port, 1)
+    try:
+        assert call.status == 200, call.response
+        heard = call.first_voice_s(timeout=wait_s)
+        assert heard is not None and heard < within_s, f"greeting after {heard} s"
+    finally:
+        call.hang_up()
 
 
 def digest_authorization(challenge: str, user: str, password: str, uri: str, method: str = "INVITE") -> str:

@@ -99,7 +99,7 @@ def test_a_decompression_bomb_at_the_in_process_service_does_not_stall_calls(tmp
 
     from websockets.asyncio.client import connect
 
-    from tests.e2e.sip_raw import place_calls
+    from tests.e2e.sip_raw import assert_greeting_heard
     from tests.emotion.service_process import silent_flac
     from tests.processes import rss_kb
 
@@ -120,13 +120,7 @@ def test_a_decompression_bomb_at_the_in_process_service_does_not_stall_calls(tmp
 
         sender = threading.Thread(target=lambda: asyncio.run(send_bomb()))
         sender.start()
-        (call,) = place_calls(server.port, 1)
-        try:
-            assert call.status == 200, call.response
-            heard = call.first_voice_s(timeout=5.0)
-            assert heard is not None and heard < 1.0, f"greeting after {heard} s"
-        finally:
-            call.hang_up()
+        assert_greeting_heard(server.port, wait_s=5.0)
         sender.join(60)
         assert [a.get("code") for a in answers] == ["audio_too_long"] * 3, answers
         rss_after = rss_kb(server.proc.pid)

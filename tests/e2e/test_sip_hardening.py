@@ -24,7 +24,7 @@ import pytest
 
 from tests.e2e.harness import Server, start_server
 from tests.e2e.sip_fuzz import messages
-from tests.e2e.sip_raw import Dialog, PlacedCall, RawSip, place_calls
+from tests.e2e.sip_raw import Dialog, PlacedCall, RawSip, assert_greeting_heard, place_calls
 from tests.processes import rss_kb
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
@@ -79,13 +79,7 @@ def assert_healthy(server: Server, processes: int = 3) -> None:
     """All processes alive, a normal call answered and its greeting heard within 1 s."""
     assert server.proc.poll() is None, server.log_path.read_text()[-3000:]
     assert len(children(server.proc.pid)) == processes - 1
-    (call,) = place_calls(server.port, 1)
-    try:
-        assert call.status == 200, call.response
-        heard = call.first_voice_s(timeout=3.0)
-        assert heard is not None and heard < 1.0, f"greeting after {heard} s"
-    finally:
-        hang_up([call])
+    assert_greeting_heard(server.port)
     wait_idle(server)
 
 

@@ -19,16 +19,15 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
+from telephony.config import SipConfig
 from telephony.sip_guard import (
     DROP,
     GuardPolicy,
     RequestFacts,
     Verdict,
-    decide,
     networks,
 )
 
@@ -47,36 +46,36 @@ POLICY = GuardPolicy(allowed_sources=LOOPBACK_ONLY)
 
 @pytest.mark.parametrize("method", ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "options"])
 def test_methods_bedside_serves_pass(method: str) -> None:
-    assert decide(POLICY, req(method)) is None
+    assert POLICY.decide(req(method)) is None
 
 
 @pytest.mark.parametrize(
     "method", ["MESSAGE", "SUBSCRIBE", "PUBLISH", "REGISTER", "REFER", "NOTIFY", "INFO", "UPDATE", "PRACK", "FOO"]
 )
 def test_out_of_dialog_methods_bedside_lacks_are_501_and_pass_in_dialog(method: str) -> None:
-    assert decide(POLICY, req(method)) == Verdict(501, "method")
-    assert decide(POLICY, req(method, dialog=True)) is None
+    assert POLICY.decide(req(method)) == Verdict(501, "method")
+    assert POLICY.decide(req(method, dialog=True)) is None
 
 
 def test_source_outside_the_allowlist_is_403_and_its_ack_is_dropped() -> None:
-    assert decide(POLICY, req("INVITE", src="127.0.0.5")) == Verdict(403, "source")
-    assert decide(POLICY, req("BYE", src="10.1.2.3", dialog=True)) == Verdict(403, "source")
-    assert decide(POLICY, req("ACK", src="127.0.0.5")) == Verdict(DROP, "source")
-    assert decide(POLICY, req("OPTIONS", src="::ffff:127.0.0.2")) is None  # IPv4-mapped
-    assert decide(POLICY, req("OPTIONS", src="::1")) is None
-    assert decide(POLICY, req("OPTIONS", src="not-an-ip")) == Verdict(403, "source")
-    assert decide(GuardPolicy(allowed_sources=()), req()) == Verdict(403, "source")
+    assert POLICY.decide(req("INVITE", src="127.0.0.5")) == Verdict(403, "source")
+    assert POLICY.decide(req("BYE", src="10.1.2.3", dialog=True)) == Verdict(403, "source")
+    assert POLICY.decide(req("ACK", src="127.0.0.5")) == Verdict(DROP, "source")
+    assert POLICY.decide(req("OPTIONS", src="::ffff:127.0.0.2")) is None  # IPv4-mapped
+    assert POLICY.decide(req("OPTIONS", src="::1")) is None
+    assert POLICY.decide(req("OPTIONS", src="not-an-ip")) == Verdict(403, "source")
+    assert GuardPolicy(allowed_sources=()).decide(req()) == Verdict(403, "source")
     everyone = GuardPolicy(allowed_sources=networks(["0.0.0.0/0", "::/0"]))
-    assert decide(everyone, req(src="203.0.113.9")) is None
+    assert everyone.decide(req(src="203.0.113.9")) is None
 
 
 def test_a_datagram_that_filled_the_buffer_is_513_and_source_wins_over_size() -> None:
-    assert decide(POLICY, req("INVITE", size=4000)) == Verdict(513, "truncated")
-    assert decide(POLICY, req("BYE", size=4000, dialog=True)) == Verdict(513, "truncated")
-    assert decide(POLICY, req("ACK", size=4000)) == Verdict(DROP, "truncated")
-    assert decide(POLICY, req("INVITE", size=3999)) is None
-    assert decide(POLICY, req("INVITE", size=4000, datagram=False)) is None  # TCP reads a stream
-    assert decide(POLICY, req("INVITE", src="127.0.0.5", size=4000)) == Verdict(403, "source")
+    assert POLICY.decide(req("INVITE", size=4000)) == Verdict(513, "truncated")
+    assert POLICY.decide(req("BYE", size=4000, dialog=True)) == Verdict(513, "truncated")
+    assert POLICY.decide(req("ACK", size=4000)) == Verdict(DROP, "truncated")
+    assert POLICY.decide(req("INVITE", size=3999)) is None
+    assert POLICY.decide(req("INVITE", size=4000, datagram=False)) is None  # TCP reads a stream
+    assert POLICY.decide(req("INVITE", src="127.0.0.5", size=4000)) == Verdict(403, "source")
 
 
 def test_random_requests_never_raise_and_only_answer_known_codes() -> None:
@@ -85,16 +84,16 @@ def test_random_requests_never_raise_and_only_answer_known_codes() -> None:
     for _ in range(2000):
         method = "".join(rng.choice(alphabet) for _ in range(rng.randint(1, 12)))
         src = str(ipaddress.IPv4Address(rng.getrandbits(32)))
-        verdict = decide(POLICY, req(method, src, rng.random() < 0.5, rng.randint(1, 4000), rng.random() < 0.3))
+        verdict = POLICY.decide(req(method, src, rng.random() < 0.5, rng.randint(1, 4000), rng.random() < 0.3))
         assert verdict is None or verdict.status in (DROP, 403, 501, 513)
 
 
-def test_from_config_reads_the_lead_fields_with_defaults() -> None:
-    default = GuardPolicy.from_config(SimpleNamespace())
+def test_from_config_reads_the_sip_settings() -> None:
+    default = GuardPolicy.from_config(SipConfig())
     assert default.tcp_max_connections_per_source == 8 and default.tcp_first_message_timeout_s == 5.0
     assert default.source_allowed("192.168.1.20") and default.source_allowed("127.0.0.1")
     assert not default.source_allowed("8.8.8.8")
-    cfg = SimpleNamespace(allowed_sources=["198.51.100.0/24"], tcp_max_connections_per_source=2, tcp_first_message_timeout_s=1.5)
+    cfg = SipConfig(allowed_sources=["198.51.100.0/24"], tcp_max_connections_per_source=2, tcp_first_message_timeout_s=1.5)
     policy = GuardPolicy.from_config(cfg)
     assert policy.allowed_sources == networks(["198.51.100.0/24"])
     assert (policy.tcp_max_connections_per_source, policy.tcp_first_message_timeout_s) == (2, 1.5)
@@ -382,7 +381,6 @@ def _serve(policy_json: str) -> None:
     import asyncio
 
     from agent.logs import get_logger
-    from telephony.config import SipConfig
     from telephony.sip_endpoint import SipEndpoint
     from telephony.sip_guard import install_guard
 
