@@ -15,26 +15,25 @@ Every number is in :class:`emotion.config.ClientConfig`."""
 
 from __future__ import annotations
 
+import structlog
 import asyncio
 import io
 import itertools
 import json
 import time
 import wave
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
-
-from agent.logs import get_logger
-from agent.metrics import Metrics
 from emotion.breaker import BreakerState, BreakerTransition, CircuitBreaker
-from emotion.burst_delivery import BurstDeliveryTable
+from emotion.burst_meaning import BurstMeaning
 from emotion.config import ClientConfig, WindowConfig
 from emotion.events import Channel, EmotionUpdate, Reading, UpdateSource
+from emotion.meter import Meter, NullMeter
 from emotion.protocol import encode_audio_request, encode_text_request
 from emotion.timeline import SegmentEntry, Timeline, UtteranceEntry
 from emotion.window import RollingWindow
@@ -81,10 +80,10 @@ class EmotionClient:
         self,
         call_id: str,
         url: str | None,
-        bursts: BurstDeliveryTable,
+        bursts: Mapping[str, BurstMeaning],
         config: ClientConfig | None = None,
         window: RollingWindow | None = None,
-        metrics: Metrics | None = None,
+        metrics: Meter | None = None,
         on_update: Callable[[EmotionUpdate], None] | None = None,
         token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -94,11 +93,11 @@ class EmotionClient:
         self.bursts = bursts
         self.config = config or ClientConfig()
         self.window = window or RollingWindow()
-        self.metrics = metrics or Metrics()
+        self.metrics = metrics or NullMeter()
         self.on_update = on_update
         self.token = token
         self.clock = clock
-        self.log = get_logger("emotion.client", call_id=call_id)
+        self.log = structlog.get_logger(component="emotion.client", call_id=call_id)
         self.timeline = Timeline(call_id)
         self.breaker = CircuitBreaker(
             self.config.breaker.failure_threshold, self.config.breaker.open_s, clock=clock, on_transition=self._on_transition
@@ -264,16 +263,16 @@ class EmotionClient:
             if p and not p.get("no_signal"):
                 top = tuple(sorted(emotions.items(), key=lambda kv: -kv[1])[:3])
                 self.window.add(Reading(Channel.PROSODY, at, _clip(p["valence"], -1, 1), _clip(p["arousal"], 0, 1), 1.0, top))
-            delivery = self.bursts.bursts.get(burst_type)
-            if delivery is not None and burst_score >= self.window_config.burst_min_score:
+            meaning = self.bursts.get(burst_type)
+            if meaning is not None and burst_score >= self.window_config.burst_min_score:
                 self.window.add(
-                    Reading(Channel.BURST, at, delivery.valence, delivery.arousal, _clip(burst_score, 0, 1), burst=burst_type)
+                    Reading(Channel.BURST, at, meaning.valence, meaning.arousal, _clip(burst_score, 0, 1), burst=burst_type)
                 )
             self.timeline.segments.append(
                 SegmentEntry(
                     begin, at, emotions,
                     float(p["valence"]) if p else 0.0, float(p["arousal"]) if p else 0.0,
-                    burst_type if delivery is not None else "none", burst_score,
+                    burst_type if meaning is not None else "none", burst_score,
                     tuple(p.get("embedding", ())) if p else (),
                 )
             )

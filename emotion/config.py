@@ -7,7 +7,6 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
-from tts.expression import Expression
 
 
 class _Strict(BaseModel):
@@ -97,7 +96,6 @@ class DefaultsConfig(_Strict):
 
     valence: float = Field(0.0, ge=-1, le=1, description="assumed valence")
     arousal: float = Field(0.35, ge=0, le=1, description="assumed arousal")
-    expression: Expression = Field(Expression.NEUTRAL, description="delivery used without emotional context")
 
 
 class EmotionConfig(_Strict):

@@ -3,7 +3,7 @@
 For small transformers on one CPU core, ONNX Runtime runs the same graph about twice as fast as
 eager PyTorch (measured in docs/emotion-models.md). ``cached_session`` exports a module the
 first time its weights are seen (a couple of seconds; needs the ``onnx`` package) to
-``<models_root>/<kind>/<key>.onnx`` and opens an inference session on it; ``scripts/install.sh``
+``<model cache>/<kind>/<key>.onnx`` (emotion/model_cache.py) and opens an inference session on it; ``scripts/install.sh``
 triggers the exports at install. Callers fall back to torch if anything here fails."""
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from emotion.model_cache import model_cache_dir
+
 
 def weights_key(version: str, *files: Path) -> str:
     """A short content hash of the weight files and the graph version."""
@@ -28,13 +30,7 @@ def weights_key(version: str, *files: Path) -> str:
 
 
 def cache_path(kind: str, key: str) -> Path:
-    try:
-        from agent.whisper_models import models_root
-
-        root = Path(models_root())
-    except Exception:  # the agent package is optional for the emotion models
-        root = Path(os.environ.get("BEDSIDE_MODEL_DIR", Path.home() / ".cache" / "bedside" / "models"))
-    return root / kind / f"{key}.onnx"
+    return model_cache_dir() / kind / f"{key}.onnx"
 
 
 def export(

@@ -4,7 +4,7 @@ PyTorch's eager ``TransformerEncoderLayer`` takes ~2.5 ms per layer for a 20-wor
 one core here; ONNX Runtime runs the identical graph (all six layers, the fine-tuned top two
 included, and the mean pooling) in ~1.5 ms per layer: 9.6 ms against 17.7 ms per utterance,
 outputs equal to 1e-6 (measured in docs/emotion-models.md). The graph is exported and cached
-by :mod:`emotion.onnx_cache` as ``<models_root>/language/<weights hash>.onnx``. If anything about
+by :mod:`emotion.onnx_cache` as ``<model cache>/language/<weights hash>.onnx``. If anything about
 ONNX fails, the model keeps using torch, and says so in the log."""
 
 from __future__ import annotations

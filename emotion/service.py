@@ -18,6 +18,7 @@ Nothing a caller said is logged: requests are logged by size and timing only."""
 
 from __future__ import annotations
 
+import structlog
 import asyncio
 import hmac
 import ipaddress
@@ -34,8 +35,6 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
-
-from agent.logs import get_logger
 from emotion.audio import AudioInputError, AudioTooLong, decode_audio
 from emotion.config import ServiceConfig
 from emotion.engine import EmotionEngine, SegmentPrediction, TextPrediction, Timings
@@ -51,7 +50,7 @@ from emotion.protocol import (
 from emotion.protocol import Request as ScoreRequest
 from telephony.audio import SAMPLE_RATE
 
-log = get_logger("emotion.service")
+log = structlog.get_logger(component="emotion.service")
 
 # Replies buffered beyond this make send() wait for the client to read, so send_timeout_s applies.
 WRITE_LIMIT_BYTES = 64 * 1024

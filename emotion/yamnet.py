@@ -8,8 +8,8 @@ AudioSet class scores and the 1024-d embedding (the global-average-pooling outpu
 intermediate tensor that is only readable with ``experimental_preserve_all_tensors=True``).
 
 The model file is never copied into the repo. It is found, in this order, at
-``$BEDSIDE_YAMNET``, ``<models_root>/yamnet/yamnet.tflite`` (``prepare()`` puts a copy there;
-``models_root()`` is ``$BEDSIDE_MODEL_DIR`` or ``~/.cache/bedside/models``) and
+``$BEDSIDE_YAMNET``, ``<model cache>/yamnet/yamnet.tflite`` (``prepare()`` puts a copy there;
+the cache is ``$BEDSIDE_MODEL_DIR`` or ``~/.cache/bedside/models``, emotion/model_cache.py) and
 ``../shared/models/yamnet/yamnet.tflite``."""
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from emotion.model_cache import model_cache_dir
 from emotion.models.base import ModelLoadError
 
 YAMNET_ENV = "BEDSIDE_YAMNET"
@@ -39,15 +40,6 @@ EMBEDDING_DIM = 1024
 DEFAULT_HOP_S = 0.975  # at most this far between window starts: 3 windows cover a 2-s segment
 _EMBEDDING_TENSOR = "yamnet_frames/global_average_pooling2d/Mean"
 _SCORES_OUTPUT = "Identity"
-
-
-def _models_root() -> Path | None:
-    try:
-        from agent.whisper_models import models_root
-    except Exception:  # the agent package (and its config) is optional for the emotion models
-        env = os.environ.get("BEDSIDE_MODEL_DIR")
-        return Path(env).expanduser() if env else Path.home() / ".cache" / "bedside" / "models"
-    return models_root()
 
 
 def _shared_model_dir() -> Path | None:
@@ -65,9 +57,7 @@ def candidate_paths() -> list[Path]:
     env = os.environ.get(YAMNET_ENV)
     if env:
         paths.append(Path(env).expanduser())
-    root = _models_root()
-    if root is not None:
-        paths.append(root / SUBDIR / MODEL_FILE)
+    paths.append(model_cache_dir() / SUBDIR / MODEL_FILE)
     shared = _shared_model_dir()
     if shared is not None:
         paths.append(shared / MODEL_FILE)
@@ -191,9 +181,9 @@ def load(path: Path | None = None, num_threads: int = 1) -> YAMNet:
 
 def prepare(target_dir: Path | None = None, source_dir: Path | None = None) -> Path:
     """Copy yamnet.tflite and its class map from ../shared into ``target_dir`` (default
-    ``<models_root>/yamnet``) for machines without ../shared; returns the model's new path.
+    ``<model cache>/yamnet``) for machines without ../shared; returns the model's new path.
     A copy whose size already matches is kept; files are written atomically."""
-    target = Path(target_dir) if target_dir is not None else (_models_root() or Path.cwd()) / SUBDIR
+    target = Path(target_dir) if target_dir is not None else model_cache_dir() / SUBDIR
     source = Path(source_dir) if source_dir is not None else _shared_model_dir()
     if source is None or not (source / MODEL_FILE).is_file():
         raise ModelLoadError(f"no YAMNet to copy: {source or '../shared/models/yamnet'} has no {MODEL_FILE}")

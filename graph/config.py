@@ -20,7 +20,7 @@ class _Strict(BaseModel):
 
 class DeliveryConfig(_Strict):
     """How the expression of a reply is chosen from its topics and the caller's state
-    (:mod:`agent.delivery`; the rule and its numbers are in docs/expressions.md)."""
+    (:mod:`agent.call.voice_style`; the rule and its numbers are in docs/expressions.md)."""
 
     sad_valence: float = Field(-0.3, ge=-1, le=0, description="caller valence below this: sympathetic")
     tense_arousal: float = Field(0.65, ge=0, le=1, description="arousal above this with negative valence: calm")

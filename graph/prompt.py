@@ -1,4 +1,4 @@
-"""The prompt an LLM gets when it words one of a node's replies (``agent.llm.LlmWriter``).
+"""The prompt an LLM gets when it words one of a node's replies (``agent.services.llm.LlmWriter``).
 
 The graph decides *what* is said (the node's scripted line, already rendered); the LLM only
 decides *how*, so its reply can sound like a person who heard how the caller feels. The
@@ -101,7 +101,7 @@ class WordingRequest:
     emotion: EmotionUpdate | None  # None or not .available: no emotional context
     history: Sequence[tuple[Speaker, str]] = ()  # oldest first, the last few turns
     caller_text: str | None = None  # what the caller just said
-    hurry: bool = False  # call phase: a long call that is getting worse (agent/call_phase.py)
+    hurry: bool = False  # call phase: a long call that is getting worse (agent/call/call_phase.py)
 
 
 # ---- privacy -----------------------------------------------------------------------------

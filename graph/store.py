@@ -9,14 +9,13 @@ logged as ``FILE:LINE:COL: message``, and the previous graph stays in use."""
 
 from __future__ import annotations
 
+import structlog
 import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-
-from agent.logs import get_logger
-from agent.yaml_source import ConfigError
+from graph.yaml_source import ConfigError
 from graph.matcher import TextEmbedder
 from graph.navigator import CompiledGraph
 from graph.validate import load_graph
@@ -49,7 +48,7 @@ class GraphStore:
         self.path = Path(path)
         self.embedder = embedder
         self.on_change = on_change
-        self.log = get_logger("graph")
+        self.log = structlog.get_logger(component="graph")
         self.current = compile_file(self.path, embedder)  # a bad file at start-up stops the server
         self._seen = _fingerprint(self.path)
         self.log.info("graph_loaded", path=str(self.path), version=self.current.version, nodes=len(self.current.nodes))

@@ -3,7 +3,7 @@
 A clinic admin edits the graph by hand, so the checker must say *where* each mistake is and,
 where it can, what was meant. :func:`validate_file` never raises on a bad file: it returns a
 :class:`ValidationReport` with every error and warning. :func:`load_graph` is what the runtime
-uses: the :class:`~graph.schema.GraphSpec`, or :class:`~agent.yaml_source.ConfigError` listing
+uses: the :class:`~graph.schema.GraphSpec`, or :class:`~graph.yaml_source.ConfigError` listing
 every error, one per line.
 
 Checks, in order (a later stage runs only when the earlier one passed, so that one typo does
@@ -22,7 +22,6 @@ not cascade into dozens of follow-on errors):
 from __future__ import annotations
 
 import difflib
-import importlib.util
 import itertools
 import re
 import types
@@ -36,7 +35,8 @@ import annotated_types
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from agent.yaml_source import ConfigError
+from emotion.models.burst_labels import NONE, output_labels
+from graph.yaml_source import ConfigError
 from graph.schema import BUILTIN_PLACEHOLDERS, NODE_ID, PLACEHOLDER, GraphSpec, Say, Transition
 from tts.expression import Expression
 
@@ -867,27 +867,9 @@ def _intent_references(spec: GraphSpec, where: _Where) -> Iterator[Problem]:
             yield where.at((*path, "intent"), f"unknown intent {transition.intent!r}{hint}")
 
 
-def burst_table_path() -> Path | None:
-    """configs/burst_delivery.yaml, found the way emotion.burst_delivery.DEFAULT_PATH finds it.
-
-    Importing emotion.burst_delivery would import the burst model and with it torch (~2 s), too
-    slow for an editor's validate-on-save; so locate the module's file without running it."""
-    spec = importlib.util.find_spec("emotion.burst_delivery")
-    if spec is None or spec.origin is None:
-        return None
-    return Path(spec.origin).resolve().parents[1] / "configs" / "burst_delivery.yaml"
-
-
-def known_bursts() -> frozenset[str] | None:
-    """The burst types the burst model knows: the keys of the burst-to-delivery table, which its
-    own loader checks to be exactly the model's labels minus ``none``. None if unreadable."""
-    path = burst_table_path()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path else None
-    except (OSError, ValueError, yaml.YAMLError):
-        return None
-    bursts = data.get("bursts") if isinstance(data, dict) else None
-    return frozenset(str(k) for k in bursts) if isinstance(bursts, dict) else None
+def known_bursts() -> frozenset[str]:
+    """The burst types the burst model knows (its label vocabulary, torch-free to import)."""
+    return frozenset(output_labels()) - {NONE}
 
 
 def _burst_names(spec: GraphSpec, where: _Where) -> Iterator[Problem]:
@@ -895,9 +877,6 @@ def _burst_names(spec: GraphSpec, where: _Where) -> Iterator[Problem]:
     if not used:
         return
     known = known_bursts()
-    if known is None:
-        yield where.at((*used[0][0], "emotion", "burst"), f"cannot check burst types: {burst_table_path()} is unreadable")
-        return
     for path, bursts in used:
         for k, burst in enumerate(bursts):
             if burst not in known:
@@ -969,4 +948,4 @@ def _overlap_warnings(spec: GraphSpec, where: _Where) -> list[Problem]:
     return warnings
 
 
-__all__ = ["Problem", "ValidationReport", "burst_table_path", "known_bursts", "load_graph", "validate_file"]
+__all__ = ["Problem", "ValidationReport", "known_bursts", "load_graph", "validate_file"]

@@ -7,7 +7,7 @@ Audio takes a telephone-like path: the NOIZEUS / FSDD files are 8 kHz already, o
 through a G.711 mu-law round trip (what a PCMU SIP call does), then soxr up to 16 kHz.
 Every utterance runs through every configuration back to back, so background load on the
 machine hits all configurations alike. ``--write-docs`` replaces the results block in docs/stt.md.
-WER is on ``agent.stt.normalize_for_wer`` text (lowercase, numbers spelled out, no punctuation)."""
+WER is on ``agent.services.stt.normalize_for_wer`` text (lowercase, numbers spelled out, no punctuation)."""
 
 from __future__ import annotations
 
@@ -28,8 +28,8 @@ import soxr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.config import SttConfig, SttModel  # noqa: E402
-from agent.stt import Transcript, WhisperTranscriber, normalize_for_wer  # noqa: E402
+from agent.services.stt_config import SttConfig, SttModel  # noqa: E402
+from agent.services.stt import Transcript, WhisperTranscriber, normalize_for_wer  # noqa: E402
 from telephony.audio import SAMPLE_RATE, float_to_pcm16  # noqa: E402
 from telephony.g711 import mulaw_round_trip  # noqa: E402
 

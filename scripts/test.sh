@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole suite, in two passes (`make test`; extra arguments go to both pytest runs):
+# The import contract, then the whole suite in two passes (`make test`; extra arguments go to both pytest runs):
 #   1. everything but the SIP call tests, one process: model and unit tests use both cores;
 #   2. the call tests (`-m call`), two at a time: a call test is mostly real-time audio on the
 #      wire, so two of them share the cores without slowing each other's media (each runs its
@@ -22,6 +22,10 @@ run_pass() {
   fi
 }
 
+# The layer contract (pyproject.toml [tool.importlinter]; docs/architecture.md) first: seconds.
+if ! .venv/bin/lint-imports --no-cache; then
+  status=1
+fi
 run_pass -m "not call" "$@"
 if [ "$CALL_WORKERS" -gt 1 ]; then
   run_pass -m call -n "$CALL_WORKERS" --dist loadfile "$@"

@@ -36,7 +36,7 @@ of cough and throat-clearing clips: barge-in should run on Silero.
 
 from __future__ import annotations
 
-from agent.config import BargeInConfig
+from telephony.config import BargeInConfig
 from telephony.audio import FRAME_MS
 
 

@@ -157,3 +157,16 @@ class SegmentationConfig(_Strict):
         description="inside an utterance, frames below this are silence; null = speech_threshold - 0.15 (hysteresis)",
     )
     tail_ms: int = Field(100, ge=0, le=1000, description="audio kept after the end of speech in an utterance")
+
+
+class BargeInConfig(_Strict):
+    """Defaults measured on real audio; see ``telephony.barge_in`` for the numbers."""
+
+    enabled: bool = Field(True, description="caller speech over agent playback stops it")
+    min_speech_ms: int = Field(
+        180, ge=20, le=2000, description="caller speech needed over playback to stop it (most coughs are shorter)"
+    )
+    speech_threshold: float = Field(0.6, gt=0, lt=1, description="VAD threshold for caller speech over playback")
+    max_gap_ms: int = Field(
+        20, ge=0, le=200, description="sub-threshold dips tolerated inside that speech (longer ones restart it)"
+    )

@@ -5,12 +5,11 @@ event loop; nothing here blocks or touches asyncio objects directly."""
 
 from __future__ import annotations
 
+import structlog
 import time
 from collections.abc import Callable
 
 import pjsua2 as pj
-
-from agent.logs import get_logger
 from telephony.call_session import CallSession
 from telephony.media_port import CallAudioPort, PortPool
 
@@ -39,7 +38,7 @@ class SipCall(pj.Call):
         self.hangup_reason = ""
         self.last_rx_packets = -1
         self.last_rx_change = time.monotonic()
-        self.log = get_logger("sip.call", call_id=session.call_id)
+        self.log = structlog.get_logger(component="sip.call", call_id=session.call_id)
 
     # ---- pjsua2 callbacks (pjsip thread) ---------------------------------------------------
     def onCallState(self, prm: pj.OnCallStateParam) -> None:  # noqa: N802

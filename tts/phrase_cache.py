@@ -8,15 +8,14 @@ entries and in bytes of audio; the least recently used go first."""
 
 from __future__ import annotations
 
+import structlog
 import asyncio
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
-
-from agent.logs import get_logger
 from tts.synthesizer import PiperSynthesizer, VoiceParams
 
-log = get_logger("tts")
+log = structlog.get_logger(component="tts")
 
 CacheKey = tuple[Hashable, ...]
 

@@ -6,6 +6,7 @@ event loop never blocks on onnxruntime."""
 
 from __future__ import annotations
 
+import structlog
 import asyncio
 import json
 import logging
@@ -21,17 +22,15 @@ import numpy as np
 import onnxruntime
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
-
-from agent.logs import get_logger
 from telephony.audio import SAMPLE_RATE, duration_s, float_to_pcm16
 from tts.config import TtsConfig
-from tts.expression import Expression, ExpressionBook, ExpressionPreset, load_expressions
+from tts.expression import Expression, ExpressionBook, ExpressionPreset, bundled_expressions
 from tts.measure import loudness_dbfs
 from tts.resample import resample
 from tts.sentences import split_sentences
 from tts.voicing import carries_key_fact, clauses, db_to_gain, tilt, trim_edges
 
-log = get_logger("tts")
+log = structlog.get_logger(component="tts")
 
 # piper logs every input text at DEBUG through stdlib logging; a process running at DEBUG
 # would write patient speech to its logs, so keep that logger at INFO.
@@ -157,7 +156,9 @@ class PiperSynthesizer:
 
     def __init__(self, config: TtsConfig | None = None, expressions: ExpressionBook | None = None) -> None:
         self.config = config or TtsConfig()
-        self.expressions = expressions or load_expressions(self.config.expressions)
+        if expressions is None and self.config.expressions is not None:
+            raise ValueError("tts.expressions names a file: load it (agent/app/expression_file.py) and pass the book")
+        self.expressions = expressions or bundled_expressions()
         self._params = {e: VoiceParams.from_preset(p, self.config) for e, p in self.expressions.presets.items()}
         self.params = self._params[Expression.NEUTRAL]
         self.model_path, self.config_path = resolve_voice(self.config.voice)

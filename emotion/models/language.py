@@ -25,6 +25,7 @@ Long texts are cut into sentence-aligned chunks of at most ``CHUNK_TOKENS`` word
 
 from __future__ import annotations
 
+import structlog
 import html
 import re
 import threading
@@ -404,7 +405,6 @@ def _onnx_pooler(encoder, top, frozen_layers: int, directory: Path | None):
         key = weights_key(GRAPH_VERSION, weights_path(NAME, ".npz", directory), model_dir() / "model.safetensors")
         return OnnxPooler.for_model(encoder.embeddings, [*encoder.layer[:frozen_layers], *top], key)
     except Exception as exc:  # noqa: BLE001 - any ONNX problem: the torch path gives the same numbers
-        from agent.logs import get_logger
 
-        get_logger("emotion.language").warning("language_onnx_unavailable", error=f"{type(exc).__name__}: {exc}")
+        structlog.get_logger(component="emotion.language").warning("language_onnx_unavailable", error=f"{type(exc).__name__}: {exc}")
         return None

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.processes import REPO, LoggedProcess, free_port
 
-BEDSIDE = [sys.executable, "-m", "agent.cli"]
+BEDSIDE = [sys.executable, "-m", "agent.app.cli"]
 
 
 def free_sip_port() -> int:

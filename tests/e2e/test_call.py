@@ -45,7 +45,7 @@ def test_call_is_answered_greeted_transcribed_and_answered(server, shared, tmp_p
     # What the caller heard: the greeting, then one reply per sentence.
     said = [e["text"] for e in result.named("agent_said")]
     assert len(said) == 1 + len(SENTENCES), said
-    from agent.config import TurnConfig
+    from agent.call.turn_config import TurnConfig
 
     turn = TurnConfig()
     assert wer(turn.greeting, said[0]) <= AGENT_WER_BOUND, said[0]
@@ -64,7 +64,7 @@ def test_call_is_answered_greeted_transcribed_and_answered(server, shared, tmp_p
 
 def test_barge_in_stops_the_greeting_on_the_recording(server, shared, tmp_path):
     """The caller talks over the greeting at 1.5 s; the agent's audio must stop soon after."""
-    from agent.audio_files import load_pcm16k, speech_bounds
+    from agent.app.audio_files import load_pcm16k, speech_bounds
 
     sentence = shared / "data" / "noizeus" / "clean" / "sp02.flac"
     onset_in_file, _ = speech_bounds(load_pcm16k(sentence))

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from graph.config import DEFAULT_GRAPH
-from tests.agent.test_webhooks import Receiver
+from tests.agent.call.test_webhooks import Receiver
 from tests.e2e.harness import run_call, start_server
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]

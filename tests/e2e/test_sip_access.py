@@ -102,7 +102,7 @@ def test_a_late_offer_refused_while_draining_does_not_abort_the_server(server: S
     # a call in progress keeps the server draining; the late offer gets 503, not a crash
     before = len(server.events_named("media_active"))
     call = subprocess.Popen(
-        [sys.executable, "-m", "agent.cli", "call", server.uri, "--json", "--duration", "12",
+        [sys.executable, "-m", "agent.app.cli", "call", server.uri, "--json", "--duration", "12",
          "--set", f"sip.registration.username={USER}", "--set", f"sip.registration.password={PASSWORD}"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )

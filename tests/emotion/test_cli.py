@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from agent.cli import main
+from agent.app.cli import main
 from emotion.data import ravdess_clips
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from emotion.audio import load_audio
 from emotion.breaker import BreakerState
-from emotion.burst_delivery import load_burst_delivery
+from agent.call.burst_table import load_burst_table
 from emotion.client import EmotionClient
 from emotion.config import BreakerConfig, ClientConfig
 from emotion.data import ravdess_clips
@@ -40,7 +40,7 @@ def segments(shared: Path) -> list[Segment]:
 def client_for(url: str | None, updates: list[EmotionUpdate], **config) -> EmotionClient:
     cfg = ClientConfig(**{"breaker": BreakerConfig(failure_threshold=2, open_s=1.0), "timeout_s": 1.5,
                           "backoff_initial_s": 0.2, "backoff_max_s": 0.5, **config})
-    return EmotionClient("call-test", url, load_burst_delivery(), cfg, on_update=updates.append, token=TOKEN)
+    return EmotionClient("call-test", url, load_burst_table().meanings(), cfg, on_update=updates.append, token=TOKEN)
 
 
 async def wait_until(predicate, timeout: float = 30.0) -> None:

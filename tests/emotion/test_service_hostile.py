@@ -290,7 +290,7 @@ def test_exposure_check_names_the_setting() -> None:
 @pytest.mark.slow
 def test_emotion_serve_refuses_a_public_address_without_a_token(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k == "BEDSIDE_SHARED"}
-    cmd = [sys.executable, "-m", "agent.cli", "emotion", "serve", "--host", "0.0.0.0", "--port", str(free_tcp_port())]
+    cmd = [sys.executable, "-m", "agent.app.cli", "emotion", "serve", "--host", "0.0.0.0", "--port", str(free_tcp_port())]
     started = time.monotonic()
     done = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr[-2000:]

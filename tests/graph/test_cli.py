@@ -19,7 +19,7 @@ TINY = "tests/graph/graphs/tiny.yaml"
 
 
 def _bedside(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent.cli", "graph", *args], cwd=REPO, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "agent.app.cli", "graph", *args], cwd=REPO, capture_output=True,
                           text=True, timeout=60)
 
 

@@ -8,8 +8,8 @@ from datetime import datetime
 
 import pytest
 
-from agent.delivery import choose_expression
-from emotion.burst_delivery import load_burst_delivery
+from agent.call.voice_style import choose_expression
+from agent.call.burst_table import load_burst_table
 from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
 from graph.config import DEFAULT_GRAPH, DeliveryConfig
 from graph.navigator import CallerInput, CompiledGraph, Navigator, Step, StepKind, describe_hours
@@ -217,7 +217,7 @@ def test_topics_of_the_upcoming_node_are_known_before_its_words_are_rendered(cli
     _, steps = walk(clinic, *identified("I got a letter saying I missed an appointment."))
     step = steps[-1]
     assert Topic.MISSED_APPOINTMENT in step.topics
-    bursts = load_burst_delivery()
+    bursts = load_burst_table()
     expression = choose_expression(step.topics, CALM, bursts, DeliveryConfig())
     assert expression is Expression.SYMPATHETIC
     assert step.text(expression).startswith("Thank you for letting us know")

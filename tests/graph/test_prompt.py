@@ -1,8 +1,8 @@
 """graph/prompt.py: the system prompt and chat messages an LLM gets to word a node's line.
 
-No LLM can run here: these tests check the text itself. tests/agent/test_llm.py checks that
+No LLM can run here: these tests check the text itself. tests/agent/services/test_llm.py checks that
 the same prompt reaches a STAND-IN for a real OpenAI-compatible endpoint
-(tests/agent/openai_standin.py)."""
+(tests/agent/services/openai_standin.py)."""
 
 from __future__ import annotations
 

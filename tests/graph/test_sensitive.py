@@ -1,7 +1,7 @@
 """graph/sensitive.py: what text is about, and what the agent must not say.
 
 The sentences below stand in for what a real OpenAI-compatible LLM might word (no LLM can run
-here; tests/agent/openai_standin.py is the STAND-IN endpoint the LLM tests use). False
+here; tests/agent/services/openai_standin.py is the STAND-IN endpoint the LLM tests use). False
 positives matter as much as misses: every flagged sentence is replaced by the scripted line."""
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from agent.yaml_source import ConfigError
+from graph.yaml_source import ConfigError
 from graph.navigator import CallerInput, Navigator
 from graph.store import GraphStore
 

@@ -14,13 +14,12 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent.yaml_source import ConfigError
+from graph.yaml_source import ConfigError
 from graph.validate import (
     MAX_BYTES,
     MAX_GRAPH_PROBLEMS,
     Problem,
     ValidationReport,
-    burst_table_path,
     known_bursts,
     load_graph,
     validate_file,
@@ -324,11 +323,11 @@ def test_unknown_burst_types(tmp_path: Path) -> None:
 
 
 def test_known_bursts_are_the_burst_models_labels() -> None:
-    from emotion.burst_delivery import DEFAULT_PATH  # imports torch (~2 s); validate itself does not
+    from agent.call.burst_table import load_burst_table  # imports torch (~2 s); validate itself does not
     from emotion.models.burst import NONE, output_labels
 
-    assert burst_table_path() == DEFAULT_PATH
     assert known_bursts() == set(output_labels()) - {NONE}
+    assert known_bursts() == set(load_burst_table().bursts)
 
 
 def test_importing_the_validator_does_not_import_torch() -> None:

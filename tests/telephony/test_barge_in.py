@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from agent.config import BargeInConfig
+from telephony.config import BargeInConfig
 from telephony.audio import SAMPLE_RATE, split_frames
 from telephony.barge_in import BargeInDetector
 from telephony.vad import SileroModel, SileroVad

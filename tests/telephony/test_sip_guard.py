@@ -380,7 +380,7 @@ def test_tcp_connections_over_the_per_source_cap_are_shut(server: GuardServer) -
 def _serve(policy_json: str) -> None:
     import asyncio
 
-    from agent.logs import get_logger
+    from agent.app.logs import get_logger
     from telephony.sip_endpoint import SipEndpoint
     from telephony.sip_guard import install_guard
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tts.config import TtsConfig
-from tts.expression import Expression, load_expressions
+from tts.expression import Expression, bundled_expressions
 from tts.phrase_cache import PhraseCache, normalize_phrase
 from tts.synthesizer import PiperSynthesizer, VoiceParams
 
@@ -19,7 +19,7 @@ class FakeSynth:
 
     def __init__(self, config: TtsConfig | None = None, delay: float = 0.0) -> None:
         self.config = config or TtsConfig()
-        self.params = VoiceParams.from_preset(load_expressions()[Expression.NEUTRAL], self.config)
+        self.params = VoiceParams.from_preset(bundled_expressions()[Expression.NEUTRAL], self.config)
         self.calls: list[str] = []
         self.delay = delay
 

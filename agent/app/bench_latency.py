@@ -1,0 +1,224 @@
+"""``bedside bench latency``: voice-to-voice latency over real loopback SIP calls.
+
+It starts ``bedside serve`` as a separate process (pjsua2 allows one endpoint per process),
+then calls it with pjsua2 from this process. Each turn plays a real recorded sentence
+(NOIZEUS clean, 8 kHz telephone speech) and measures, on the caller's side, from the
+moment the last audible sample of the sentence was handed to pjsip to the first agent
+audio frame received. That includes end-of-speech detection, STT or not (per responder),
+reply, TTS, both jitter buffers and the codec, so it is what a caller hears. The server's
+per-stage timings are read from its JSON log. The last line is machine-readable."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from agent.app.audio_files import load_pcm16k
+from agent.app.child_process import ChildNotReady, free_port, start_until_ready
+from agent.app.config import BedsideConfig
+from agent.app.qa_caller import QaCaller, ScriptItem
+from telephony.config import SipConfig
+from telephony.user_agent import SipUserAgent
+
+STAGES = ["vad_ms", "transcript_ms", "reply_ready_ms", "first_audio_ms"]
+
+
+def shared_dir() -> Path:
+    env = os.environ.get("BEDSIDE_SHARED")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[2].parent / "shared"
+
+
+def caller_sentences() -> list[Path]:
+    clean = shared_dir() / "data" / "noizeus" / "clean"
+    files = sorted(clean.glob("sp*.flac"))
+    if not files:
+        raise SystemExit(f"bench: no caller audio found in {clean} (set BEDSIDE_SHARED)")
+    return files
+
+
+async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> asyncio.subprocess.Process:
+    cmd = [sys.executable, "-m", "agent.app.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true",
+           "--set", "emotion.service.port=0",
+           # The caller plays test sentences, not a clinic conversation: the graph would clarify,
+           # then transfer. Scripted replies measure the call path itself; --set can override.
+           "--set", "turn.responder=scripted",
+           # The full loop by default: the in-process emotion service scores every segment.
+           "--set", "emotion.service.mode=in_process" if args.emotion == "on" else "emotion.service.mode='off'"]
+    if args.config:
+        cmd += ["--config", args.config]
+    for item in args.set:
+        cmd += ["--set", item]
+    try:
+        server = await start_until_ready(cmd, log_path)
+    except ChildNotReady:
+        raise SystemExit(f"bench: server did not start; see {log_path}") from None
+    await _wait_for_presynthesis(server, log_path)
+    return server
+
+
+async def _wait_for_presynthesis(server: asyncio.subprocess.Process, log_path: Path, timeout: float = 600.0) -> None:
+    """Pre-synthesis of the other expressions runs in the background after ``ready`` and gives
+    way to calls; measuring before it is done would time its catching up between calls."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline and server.returncode is None:
+        events = [json.loads(line) for line in log_path.read_text(errors="replace").splitlines() if line.startswith("{")]
+        ready = next((e for e in events if e.get("event") == "ready"), None)
+        if ready is not None and not ready.get("presynthesis"):
+            return
+        if any(e.get("event") == "presynthesized" for e in events):
+            return
+        await asyncio.sleep(0.5)
+
+
+CALLS_PER_CALLER_PROCESS = 4  # pjsua2's per-process limit applies to the caller side too
+
+
+async def run_calls(uri: str, calls: int, turns: int, files: list[Path]) -> list[float]:
+    """``calls`` concurrent calls of ``turns`` turns each, from caller processes of at most
+    four calls; returns voice-to-voice ms per turn."""
+    groups = [list(range(i, min(i + CALLS_PER_CALLER_PROCESS, calls))) for i in range(0, calls, CALLS_PER_CALLER_PROCESS)]
+    procs = []
+    for group in groups:
+        procs.append(await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "agent.app.bench_latency", uri, str(turns), *[str(i) for i in group],
+            *[str(f) for f in files], stdout=asyncio.subprocess.PIPE,
+        ))
+    latencies: list[float] = []
+    for proc in procs:
+        out, _ = await proc.communicate()
+        if proc.returncode != 0:
+            raise SystemExit(f"bench: a caller process failed ({proc.returncode})")
+        latencies += json.loads(out.decode().strip().splitlines()[-1])
+    return latencies
+
+
+async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: list[Path]) -> list[float]:
+    # The caller's own jitter buffer is kept minimal: on loopback there is no jitter, and its
+    # prefetch would be counted against the agent ("first agent audio packet on the wire").
+    caller_sip = SipConfig(port=0, rtp_port=0, transports=["udp"], jitter_buffer_init_ms=0, jitter_buffer_min_ms=0)
+    ua = SipUserAgent(caller_sip, name="bench-caller")
+    await ua.start()
+    try:
+
+        async def one(call_no: int) -> list[float]:
+            script = [ScriptItem("play", str(files[(call_no * turns + t) % len(files)])) for t in range(turns)]
+            caller = QaCaller(ua, stt=None, synth=None, emit=lambda event: None)
+            report = await caller.run(uri, script)
+            if not report.answered:
+                raise SystemExit(f"bench: call failed: {report.status_code} {report.end_reason}")
+            return [
+                (item.first_agent_audio - item.speech_end) * 1000
+                for item in report.caller_items
+                if item.first_agent_audio is not None and item.speech_end
+            ]
+
+        results = await asyncio.gather(*(one(n) for n in call_numbers))
+    finally:
+        await ua.stop()
+    return [ms for per_call in results for ms in per_call]
+
+
+def server_stages(log_path: Path) -> dict[str, list[float]]:
+    stages: dict[str, list[float]] = {s: [] for s in STAGES}
+    for line in log_path.read_text(errors="replace").splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if event.get("event") in ("turn", "turn_transcript"):
+            for stage in STAGES:
+                if isinstance(event.get(stage), (int, float)):
+                    stages[stage].append(float(event[stage]))
+    return stages
+
+
+def pct(values: list[float], q: float) -> int:
+    return int(round(float(np.percentile(values, q)))) if values else -1
+
+
+async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> int:
+    files = caller_sentences()
+    for f in files:  # fail early on unreadable audio
+        load_pcm16k(f)
+    port = free_port()
+    workdir = Path(tempfile.mkdtemp(prefix="bedside-bench-"))
+    log_path = workdir / "server.log"
+    server = await start_server(args, port, log_path)
+    uri = f"sip:bedside@127.0.0.1:{port}"
+    lines: list[str] = []
+    try:
+        latencies = await run_calls(uri, args.calls, args.turns, files)
+        stages = server_stages(log_path)
+        sweep: list[tuple[int, int, int, int]] = []
+        max_ok = 0
+        if not args.no_sweep:
+            level = 1
+            while level <= args.max_calls:
+                try:
+                    got = await run_calls(uri, level, max(3, args.turns // 3), files)
+                except SystemExit as exc:  # e.g. 486 beyond the server's max_calls
+                    print(f"bench: stopping the sweep at {level} calls: {exc}", file=sys.stderr)
+                    break
+                p95 = pct(got, 95)
+                sweep.append((level, len(got), pct(got, 50), p95))
+                if p95 >= 1000 or len(got) < level:
+                    break
+                max_ok = level
+                level = level * 2 if level < 4 else level + 2
+    finally:
+        server.terminate()
+        try:
+            await asyncio.wait_for(server.wait(), 30)
+        except TimeoutError:
+            server.kill()
+
+    responder = next((item.split("=", 1)[1] for item in reversed(args.set) if item.startswith("turn.responder=")), "scripted")
+    lines.append(f"## Voice-to-voice latency ({args.calls} call(s) x {args.turns} turns, responder={responder}, "
+                 f"emotion={args.emotion})")
+    lines.append("")
+    lines.append("| stage (from end of caller speech) | n | p50 ms | p95 ms |")
+    lines.append("|---|---|---|---|")
+    names = {
+        "vad_ms": "end of speech detected (VAD silence)",
+        "transcript_ms": "transcript ready (STT)",
+        "reply_ready_ms": "reply ready",
+        "first_audio_ms": "first TTS frame sent (server)",
+    }
+    for stage in STAGES:
+        values = stages.get(stage, [])
+        lines.append(f"| {names[stage]} | {len(values)} | {pct(values, 50)} | {pct(values, 95)} |")
+    lines.append(f"| **first agent audio at the caller (voice-to-voice)** | {len(latencies)} | "
+                 f"**{pct(latencies, 50)}** | **{pct(latencies, 95)}** |")
+    if sweep:
+        lines += ["", "| concurrent calls | turns | p50 ms | p95 ms |", "|---|---|---|---|"]
+        lines += [f"| {c} | {n} | {p50} | {p95} |" for c, n, p50, p95 in sweep]
+    table = "\n".join(lines)
+    print(table)
+    if args.output:
+        Path(args.output).write_text(table + "\n")
+    print(f"voice_to_voice_ms p50={pct(latencies, 50)} p95={pct(latencies, 95)} max_calls_p95_under_1s={max_ok}")
+    return 0 if latencies else 1
+
+
+def _caller_main(argv: list[str]) -> None:
+    """``python -m agent.app.bench_latency URI TURNS CALL_NO... FILE...``: one caller process."""
+    uri, turns, rest = argv[0], int(argv[1]), argv[2:]
+    numbers = [int(a) for a in rest if a.isdigit()]
+    files = [Path(a) for a in rest if not a.isdigit()]
+    print(json.dumps(asyncio.run(_caller_process(uri, turns, numbers, files))), flush=True)
+
+
+if __name__ == "__main__":
+    _caller_main(sys.argv[1:])

@@ -1,0 +1,235 @@
+"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench latency``, ``emotion``, ``graph``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from agent.app.config import BedsideConfig, ConfigError, load_config, parse_assignments
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CALL_FAILED = 0, 1, 2, 3
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", help="YAML config (default: embedded defaults; env BEDSIDE_CONFIG)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override any config value, e.g. sip.port=5070"
+    )
+    parser.add_argument("--log-level", help="DEBUG, INFO, WARNING, ERROR (overrides logging.level)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bedside", description="Bedside: a clinic voice agent that answers SIP calls.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="answer SIP calls")
+    serve.add_argument("--sip-host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--sip-port", type=int, help="SIP port (default 5060)")
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)  # internal: a sibling SIP worker
+    _config_args(serve)
+
+    call = sub.add_parser("call", help="QA caller: call an agent, speak, record, print transcripts")
+    call.add_argument("uri", metavar="SIP_URI")
+    call.add_argument("--play", dest="script", action="append", type=lambda v: ("play", v), metavar="FILE",
+                      help="play an audio file as the caller (repeatable; items run in order)")
+    call.add_argument("--say", dest="script", action="append", type=lambda v: ("say", v), metavar="TEXT",
+                      help="speak TEXT with the TTS voice as the caller (repeatable)")
+    call.add_argument("--dtmf", dest="script", action="append", type=lambda v: ("dtmf", v), metavar="DIGITS",
+                      help="send RFC 4733 DTMF digits (repeatable)")
+    call.add_argument("--record", metavar="WAV", help="write what the agent said (16 kHz mono WAV)")
+    call.add_argument("--duration", type=float, metavar="S", help="hang up after S seconds at most")
+    call.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                      help="after the script, hang up only once the agent has been silent for S seconds "
+                           "(default: at the end of its reply, 0.7 s of silence)")
+    call.add_argument("--at", type=float, metavar="S", help="start the script S seconds after answer (default: after the greeting)")
+    call.add_argument("--codec", action="append", metavar="NAME", help="offer only these codecs: PCMU, PCMA, G722")
+    call.add_argument("--json", action="store_true", help="one JSON object per line, summary last")
+    call.add_argument("--no-transcribe", action="store_true", help="do not transcribe (faster start)")
+    call.add_argument("--local-port", type=int, default=0, help="caller's own SIP port (default: any)")
+    _config_args(call)
+
+    config_cmd = sub.add_parser("config", help="show or check configuration")
+    config_sub = config_cmd.add_subparsers(dest="config_command", required=True)
+    config_sub.add_parser("defaults", help="print every setting with its default, as commented YAML")
+    check = config_sub.add_parser("check", help="validate a config file (exit 2 with FILE:LINE:COL errors)")
+    check.add_argument("file")
+
+    bench = sub.add_parser("bench", help="benchmarks")
+    bench_sub = bench.add_subparsers(dest="bench", required=True)
+    latency = bench_sub.add_parser("latency", help="voice-to-voice latency over real loopback SIP calls")
+    latency.add_argument("--turns", type=int, default=10, help="scripted turns per call")
+    latency.add_argument("--calls", type=int, default=1, help="concurrent calls for the p50/p95 table")
+    latency.add_argument("--max-calls", type=int, default=8, help="largest concurrency tried in the sweep")
+    latency.add_argument("--no-sweep", action="store_true", help="skip the max-calls sweep")
+    latency.add_argument("--emotion", choices=("on", "off"), default="on",
+                         help="run the in-process emotion service (the full loop) or not")
+    latency.add_argument("--output", help="also write the table (markdown) to this file")
+    _config_args(latency)
+    emotion_bench = bench_sub.add_parser("emotion", help="emotion service throughput and latency per concurrent calls")
+    emotion_bench.add_argument("--calls", default="1,5,10", help="comma-separated concurrency levels")
+    emotion_bench.add_argument("--seconds", type=float, default=30.0, help="length of each level's run")
+    emotion_bench.add_argument("--output", help="also write the table (markdown) to this file")
+    _config_args(emotion_bench)
+    expressions_bench = bench_sub.add_parser("expressions", help="pace, loudness and spectral tilt of every expression preset")
+    expressions_bench.add_argument("--repeats", type=int, default=5, help="renders per expression (piper samples noise)")
+    expressions_bench.add_argument("--output", help="also write the table (markdown) to this file")
+    _config_args(expressions_bench)
+
+    from emotion.cli import add_parser as add_emotion_parser
+
+    add_emotion_parser(sub, _config_args)
+    from graph.cli import add_parser as add_graph_parser
+
+    add_graph_parser(sub)
+    return parser
+
+
+def _load(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> BedsideConfig:
+    overrides = parse_assignments(args.set)
+    if args.log_level:
+        overrides.setdefault("logging", {})["level"] = args.log_level
+    for section, values in (extra or {}).items():
+        overrides.setdefault(section, {}).update(values)
+    return load_config(args.config, overrides)
+
+
+def _quiet(config: BedsideConfig) -> BedsideConfig:
+    """Client commands print their own output; their logs default to WARNING."""
+    return config.model_copy(update={"logging": config.logging.model_copy(update={"level": "WARNING"})})
+
+
+def _configure_logging(config: BedsideConfig) -> None:
+    from agent.app.logs import configure_logging
+
+    log = config.logging
+    configure_logging(log.level, log.json_output, log.log_transcripts)
+
+
+async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | None = None) -> int:
+    from agent.app.server import BedsideServer
+
+    if worker is not None:
+        import structlog
+
+        structlog.contextvars.bind_contextvars(worker=worker)
+    server = BedsideServer(config, worker_index=worker, ticket_key=ticket_key)
+    await server.start()
+    await server.serve_forever()
+    return EXIT_OK
+
+
+async def _call(args: argparse.Namespace, config: BedsideConfig) -> int:
+    from agent.app.qa_caller import QaCaller, ScriptItem, console_emitter, report_json
+    from agent.services.stt import SttWorker
+    from telephony.user_agent import SipUserAgent
+    from agent.app.expression_file import load_expressions
+    from tts.synthesizer import PiperSynthesizer
+
+    script = [ScriptItem(kind, value) for kind, value in (args.script or [])]
+    stt = None if args.no_transcribe else SttWorker(config.stt)
+    synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions)) if any(i.kind == "say" for i in script) else None
+    if stt is not None:
+        await stt.start()
+    ua = SipUserAgent(config.sip, name="qa-caller")
+    await ua.start()
+    try:
+        caller = QaCaller(ua, stt, synth, console_emitter(args.json))
+        report = await caller.run(args.uri, script, duration_s=args.duration, at_s=args.at, quiet_s=args.wait_quiet)
+        if args.record and report.answered:
+            caller.save_recording(args.record)
+    finally:
+        await ua.stop()
+        if stt is not None:
+            await stt.stop()
+    if args.json:
+        print(report_json(report), flush=True)
+    else:
+        print(f"call ended after {report.duration_s:.1f}s ({report.end_reason or 'ok'}), hung up by {report.hung_up_by or '-'}")
+    return EXIT_OK if report.answered else EXIT_CALL_FAILED
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve" and args.worker is not None:
+            from agent.app.workers import read_worker_handoff
+
+            config, ticket_key = read_worker_handoff()  # from the front, over a pipe: secrets stay off disk
+            _configure_logging(config)
+            return asyncio.run(_serve(config, args.worker, ticket_key))
+        if args.command == "serve":
+            sip: dict[str, Any] = {}
+            if args.sip_host:
+                sip["host"] = args.sip_host
+            if args.sip_port is not None:
+                sip["port"] = args.sip_port
+            config = _load(args, {"sip": sip} if sip else None)
+            _configure_logging(config)
+            return asyncio.run(_serve(config, args.worker))
+        if args.command == "call":
+            sip = {"port": args.local_port, "rtp_port": 0}
+            if args.codec:
+                sip["codecs"] = [_codec_name(c) for c in args.codec]
+            config = _load(args, {"sip": sip})
+            if not args.log_level:
+                config = _quiet(config)
+            _configure_logging(config)
+            return asyncio.run(_call(args, config))
+        if args.command == "config":
+            if args.config_command == "defaults":
+                from agent.app.config_docs import defaults_yaml
+
+                print(defaults_yaml(), end="")
+                return EXIT_OK
+            load_config(args.file, environ={})
+            print(f"{args.file}: ok")
+            return EXIT_OK
+        if args.command == "emotion":
+            from emotion.cli import run as run_emotion
+
+            return run_emotion(args, _load, _configure_logging)
+        if args.command == "graph":
+            from graph.cli import run as run_graph
+
+            return run_graph(args)
+        if args.command == "bench" and args.bench == "emotion":
+            from agent.app.bench_emotion import run_emotion_bench
+
+            _configure_logging(_quiet(_load(args)))
+            return asyncio.run(run_emotion_bench(args))
+        if args.command == "bench" and args.bench == "expressions":
+            from tts.bench import run_expression_bench
+
+            config = _load(args)
+            _configure_logging(_quiet(config))
+            from agent.app.expression_file import load_expressions
+
+            return run_expression_bench(args, config.tts, load_expressions(config.tts.expressions))
+        if args.command == "bench":
+            from agent.app.bench_latency import run_latency_bench
+
+            config = _load(args)
+            _configure_logging(_quiet(config))
+            return asyncio.run(run_latency_bench(args, config))
+    except ConfigError as exc:
+        print(f"bedside: config error:\n{exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+    return EXIT_USAGE
+
+
+def _codec_name(name: str) -> str:
+    table = {"PCMU": "PCMU/8000", "PCMA": "PCMA/8000", "G722": "G722/16000"}
+    key = name.upper().split("/")[0]
+    if key not in table:
+        raise ConfigError(f"--codec {name}: unknown codec (choose PCMU, PCMA or G722)")
+    return table[key]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""Bedside's whole configuration: one pydantic model, loaded from YAML, then environment, then flags.
+
+Precedence (highest first): command-line flags, ``BEDSIDE_*`` environment variables
+(nested with ``__``, e.g. ``BEDSIDE_SIP__PORT=5070``), the YAML file, the defaults below.
+``configs/bedside.yaml`` lists every value with its default."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from agent.call.call_phase import CallPhaseConfig
+from agent.call.escalation import EscalationConfig
+from agent.call.turn_config import TurnConfig
+from agent.services.llm import LlmConfig
+from agent.services.stt_config import SttConfig
+from emotion.config import EmotionConfig
+from graph.config import GraphConfig
+from graph.yaml_source import ConfigError, key_positions, read_mapping, validation_problems
+from telephony.config import SegmentationConfig, SipConfig
+from tts.config import TtsConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoggingConfig(_Strict):
+    level: str = Field("INFO", description="DEBUG, INFO, WARNING, ERROR")
+    json_output: bool = Field(True, description="JSON lines (structlog); false = console rendering")
+    log_transcripts: bool = Field(False, description="log transcript text and caller numbers at INFO (PHI!)")
+
+
+class BedsideConfig(_Strict):
+    sip: SipConfig = Field(default_factory=SipConfig)
+    segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
+    stt: SttConfig = Field(default_factory=SttConfig)
+    tts: TtsConfig = Field(default_factory=TtsConfig)
+    turn: TurnConfig = Field(default_factory=TurnConfig)
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    call_phase: CallPhaseConfig = Field(default_factory=CallPhaseConfig)
+    escalation: EscalationConfig = Field(default_factory=EscalationConfig)
+    llm: LlmConfig = Field(default_factory=LlmConfig)
+    emotion: EmotionConfig = Field(default_factory=EmotionConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+
+
+ENV_PREFIX = "BEDSIDE_"
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_PREFIX + "CONFIG":
+            continue
+        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        if parts[0] not in BedsideConfig.model_fields:
+            continue  # e.g. BEDSIDE_SHARED (test data path) is not a setting
+        _set_path(out, parts, _parse_scalar(value))
+    return out
+
+
+def _parse_scalar(value: str) -> Any:
+    """Environment and --set values are YAML scalars/lists: '5070' -> 5070, '[udp]' -> ['udp']."""
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def _set_path(target: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+        if not isinstance(target, dict):
+            raise ConfigError(f"cannot set {'.'.join(parts)}: {part} is not a section")
+    target[parts[-1]] = value
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_assignments(assignments: list[str]) -> dict[str, Any]:
+    """``["sip.port=5070", "turn.reply=Hi"]`` -> nested override mapping."""
+    out: dict[str, Any] = {}
+    for item in assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set expects KEY=VALUE (e.g. sip.port=5070), got {item!r}")
+        _set_path(out, key.strip().split("."), _parse_scalar(value))
+    return out
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    environ: dict[str, str] | None = None,
+) -> BedsideConfig:
+    """Load defaults <- YAML file <- BEDSIDE_* env <- overrides, with file:line errors."""
+    environ = dict(os.environ if environ is None else environ)
+    if path is None and environ.get(ENV_PREFIX + "CONFIG"):
+        path = environ[ENV_PREFIX + "CONFIG"]
+    data: dict[str, Any] = {}
+    positions: dict[tuple[str, ...], tuple[int, int]] = {}
+    if path is not None:
+        data = read_mapping(Path(path))
+        positions = key_positions(Path(path))
+    data = _merge(data, _env_overrides(environ))
+    data = _merge(data, overrides or {})
+    try:
+        return BedsideConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("\n".join(validation_problems(exc, path, positions))) from exc

@@ -1,0 +1,272 @@
+"""``bedside serve``: wires the SIP gateway to one ``CallAgent`` per call.
+
+Shared, loaded once: the STT worker (bounded queue), the piper voice and its phrase cache
+(every scripted line pre-synthesized before the first call), the silero VAD model, the
+conversation graph (validated, compiled, watched for edits: ``graph.store``), the LLM writer
+and the webhook sender when configured, and (in the
+front process, by default) the emotion service, which every call of every process reaches over
+its own WebSocket (``emotion.service.mode``: in_process, remote or off).
+SIGTERM/SIGINT stop new calls (503) and let calls in progress finish, up to
+``sip.drain_timeout_s``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import time
+
+from agent.call.call_agent import CallAgent, CallSettings
+from agent.call.escalation import Escalator
+from agent.app.config import BedsideConfig
+from agent.services.llm import LlmWriter
+from agent.app.logs import get_logger
+from agent.services.metrics import Metrics
+from agent.call.responder import GraphResponderFactory, ResponderFactory, ResponderKind, create_responder_factory
+from agent.call.speaker import Speaker
+from agent.call.webhooks import WebhookSender
+from tts.sentences import split_sentences
+from agent.services.stt import SttWorker
+from agent.app.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
+from agent.app.expression_file import load_expressions
+from agent.call.burst_table import load_burst_table
+from emotion.client import EmotionClient
+from emotion.config import ServiceMode
+from emotion.models.base import ModelLoadError
+from emotion.window import RollingWindow
+from graph.store import GraphStore
+from telephony.admission import Admission, Role
+from telephony.call_session import CallSession
+from telephony.redirect_ticket import RedirectTickets, new_key
+from telephony.segmenter import Segmenter
+from telephony.user_agent import SipUserAgent
+from telephony.vad import create_vad, load_shared_vad_model
+from tts.expression import Expression
+from tts.phrase_cache import PhraseCache
+from tts.synthesizer import PiperSynthesizer
+
+
+class BedsideServer:
+    def __init__(self, config: BedsideConfig, worker_index: int | None = None, ticket_key: bytes | None = None) -> None:
+        """``worker_index``/``ticket_key``: this process is a sibling SIP worker of a front that
+        redirects callers to it with tickets signed by that key."""
+        self.worker_index = worker_index
+        processes = 1 if worker_index is not None else process_count(config)
+        self.pool: WorkerPool | None = None
+        if worker_index is not None:
+            assert ticket_key is not None, "a worker needs the front's ticket key"
+            tickets = RedirectTickets(ticket_key, config.sip.redirect_ttl_s)
+            admission = Admission(config.sip, Role.WORKER, tickets)
+        elif processes > 1:
+            key = new_key()
+            tickets = RedirectTickets(key, config.sip.redirect_ttl_s)
+            self.pool = WorkerPool(config, processes, tickets, key)
+            config = worker_config(config, 0, processes)
+            admission = Admission(config.sip, Role.FRONT, tickets, self.pool.pick, self.pool.load)
+        else:
+            admission = Admission(config.sip, Role.SINGLE)
+        self.config = config
+        self.call_settings = CallSettings(config.turn, config.call_phase, config.escalation, config.stt.max_queue_wait_s + 5)
+        self.log = get_logger("server")
+        self.metrics = Metrics()
+        self.graphs: GraphStore | None = None  # the conversation graph and its hot reload (responder: graph)
+        self.wording: LlmWriter | None = LlmWriter(config.llm, self.metrics) if config.llm.base_url else None
+        self.responders: ResponderFactory | None = None
+        self.webhooks: WebhookSender | None = None  # created on the loop, in start()
+        self._graph_watch: asyncio.Task[None] | None = None
+        self.stt = SttWorker(config.stt)
+        self.synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions))
+        self.phrases = PhraseCache(self.synth)
+        self._presynthesis: asyncio.Task[None] | None = None
+        self.bursts = load_burst_table(config.emotion.burst_delivery)  # validated now: a bad table stops startup
+        self.burst_meanings = self.bursts.meanings()
+        self.emotion_service = None
+        self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
+        self.vad_model = None
+        self.ua = SipUserAgent(
+            config.sip,
+            on_incoming=self._on_call,
+            admission=admission,
+            on_load=self._report_load if worker_index is not None else None,
+        )
+        self._calls: set[asyncio.Task[object]] = set()
+        self._stop = asyncio.Event()
+
+    async def start(self) -> None:
+        started = time.monotonic()
+        if self.config.emotion.service.mode is ServiceMode.IN_PROCESS:
+            try:
+                await self._start_emotion_service()
+            except (ModelLoadError, OSError) as exc:  # emotion must never stop calls: run without it
+                self.log.error("emotion_unavailable", error=str(exc))
+        if self.pool is not None:
+            await self.pool.spawn(self.emotion_url)
+        self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
+        self.responders = await self._responders()
+        self.webhooks = WebhookSender(self.metrics)
+        await self.stt.start()
+        await asyncio.to_thread(self.synth.warm)
+        turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
+        escalation = self.config.escalation  # ... and the hand-off's
+        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.not_understood, escalation.urgent_line,
+               escalation.hold_message, escalation.no_answer]
+        # Cached by sentence: the speaker plays fixed lines sentence by sentence.
+        lines = [*self.responders.scripted_lines(), *own]
+        sentences = list(dict.fromkeys(s for line in lines for s in split_sentences(line)))
+        # The default expression is ready before the first call; the others follow in the background.
+        default = self.config.graph.delivery.default_expression
+        await self.phrases.warm(sentences, self.synth.params_for(default))
+        if self.config.tts.presynthesize:
+            others = [e for e in Expression if e != default]
+            self._presynthesis = asyncio.create_task(self._presynthesize(sentences, others), name="presynthesis")
+        if self.pool is not None:
+            await self.pool.wait_ready()
+        await self.ua.start()
+        if self.worker_index is not None:
+            print_status("ready", self.ua.port, self.ua.active_calls)
+        self.log.info(
+            "ready" if self.worker_index is None else "worker_ready",  # "ready" = calls can come in
+            sip_port=self.ua.port,
+            responder=self.config.turn.responder,
+            graph=self.graphs.current.version if self.graphs else None,
+            llm=self.wording is not None,
+            stt_model=self.config.stt.model.value,
+            emotion=self.emotion_url is not None,
+            presynthesis=self._presynthesis is not None,  # the other expressions follow in the background
+            startup_s=round(time.monotonic() - started, 2),
+        )
+
+    async def _presynthesize(self, sentences: list[str], expressions: list[Expression]) -> None:
+        """Every scripted sentence in every other expression, one at a time and only while no call
+        is up: a live call's sentences must never queue behind pre-synthesis on the TTS worker."""
+        started = time.monotonic()
+        made = 0
+        for expression in expressions:
+            params = self.synth.params_for(expression)
+            made += await self.phrases.warm(sentences, params, wait_while=self._busy, stop_when_full=True)
+            if self.phrases.full:
+                break  # the size bound wins: the default expression, warmed first, stays whole
+        self.log.info("presynthesized", expressions=len(expressions) + 1, sentences=len(sentences), synthesized=made,
+                      entries=len(self.phrases), mb=round(self.phrases.bytes / 1e6, 1), evictions=self.phrases.evictions,
+                      took_s=round(time.monotonic() - started, 1))
+
+    def _busy(self) -> bool:
+        return self.ua.active_calls > 0
+
+    async def _responders(self) -> ResponderFactory:
+        kind = ResponderKind(self.config.turn.responder)
+        if kind is not ResponderKind.GRAPH:
+            return create_responder_factory(kind, self.config.turn)
+        from emotion.text_encoder import TextEncoder
+
+        graph = self.config.graph
+        embedder = await asyncio.to_thread(TextEncoder.load)
+        self.graphs = await asyncio.to_thread(GraphStore, graph.file, embedder)  # a bad graph stops start-up
+        if graph.reload:
+            self._graph_watch = asyncio.create_task(self.graphs.watch(graph.reload_interval_s), name="graph-watch")
+        store = self.graphs
+        return GraphResponderFactory(lambda: store.current, self.bursts, graph.delivery, self.metrics, self.wording)
+
+    async def _start_emotion_service(self) -> None:
+        from emotion.engine import EmotionEngine
+        from emotion.service import EmotionService, check_exposure
+
+        service_config = self.config.emotion.service
+        check_exposure(service_config, service_config.host)  # before loading models it would not use
+        if service_config.max_connections < self.config.sip.max_calls:
+            # every call of every process opens one connection: the last ones would run without emotion
+            self.log.warning("emotion_connections_below_calls", max_connections=service_config.max_connections,
+                             max_calls=self.config.sip.max_calls)
+        engine = await asyncio.to_thread(EmotionEngine.load, None, service_config.workers)
+        self.emotion_service = EmotionService(engine, service_config)
+        await self.emotion_service.start()
+        self.emotion_url = self.emotion_service.url
+
+    async def serve_forever(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        watcher = asyncio.create_task(exit_when_front_dies(self._stop)) if self.worker_index is not None else None
+        await self._stop.wait()
+        if watcher is not None:
+            watcher.cancel()
+        self.log.info("draining", active_calls=self.ua.active_calls)
+        timeout = self.config.sip.drain_timeout_s
+        drains = [self._drain_calls(timeout)]
+        if self.pool is not None:
+            drains.append(self.pool.drain_and_stop(timeout))
+        await asyncio.gather(*drains)
+        await self.stop()
+
+    async def _drain_calls(self, timeout: float) -> None:
+        """Waits for SIP legs to end, then for their agents to finish the call's bookkeeping
+        (summary, webhooks, ``call_ended``): a leg is gone before its agent has wrapped up."""
+        started = time.monotonic()
+        await self.ua.drain(timeout)
+        remaining = max(0.0, timeout - (time.monotonic() - started))
+        if self._calls:
+            await asyncio.wait(set(self._calls), timeout=remaining)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def stop(self) -> None:
+        if self._presynthesis is not None:
+            self._presynthesis.cancel()
+            await asyncio.gather(self._presynthesis, return_exceptions=True)
+        for task in list(self._calls):
+            task.cancel()
+        await asyncio.gather(*self._calls, return_exceptions=True)
+        if self._graph_watch is not None:
+            self._graph_watch.cancel()
+            await asyncio.gather(self._graph_watch, return_exceptions=True)
+        if self.wording is not None:
+            await self.wording.aclose()
+        if self.webhooks is not None:
+            await self.webhooks.aclose()
+        await self.ua.stop()
+        await self.stt.stop()
+        if self.emotion_service is not None:
+            await self.emotion_service.stop()
+            self.emotion_service.engine.close()
+        self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
+
+    def _speaker(self, session: CallSession) -> Speaker:
+        return Speaker(session, self.phrases, self.synth)
+
+    def _report_load(self, active: int) -> None:
+        print_status("load", self.ua.port, active)
+
+    def _emotion_client(self, call_id: str) -> EmotionClient:
+        emotion = self.config.emotion
+        token = emotion.service.token.get_secret_value() if emotion.service.token else None
+        return EmotionClient(
+            call_id, self.emotion_url, self.burst_meanings, emotion.client, RollingWindow(emotion.window, emotion.defaults),
+            self.metrics, token=token,
+        )
+
+    async def _on_call(self, session: CallSession) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._calls.add(task)
+        try:
+            agent = CallAgent(
+                session=session,
+                config=self.call_settings,
+                responder=self.responders.for_call(session.call_id),
+                stt=self.stt,
+                speaker=self._speaker(session),
+                segmenter=Segmenter(self.config.segmentation, create_vad(self.config.segmentation, self.vad_model)),
+                emotion=self._emotion_client(session.call_id),
+                metrics=self.metrics,
+                webhooks=self.webhooks,
+                escalator=Escalator(
+                    self.config.escalation, self.config.sip, self.ua, self._speaker, self.metrics, session.call_id,
+                ),
+            )
+            await agent.run()
+        except Exception:  # noqa: BLE001 - one call's bug must not take the server down
+            self.log.exception("call_failed", call_id=session.call_id)
+            await session.hangup("internal error")
+        finally:
+            self._calls.discard(task)

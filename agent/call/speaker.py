@@ -1,0 +1,140 @@
+"""Speaks agent replies into one call and knows when they started, ended or were cut off.
+
+Scripted lines are played sentence by sentence from the pre-synthesized phrase cache (no
+synthesis on the hot path); a sentence that is not cached (one with the caller's name in it)
+and anything else (an LLM's sentences as they stream, an echo) is synthesized and queued
+sentence by sentence, so the first sentence is
+already playing while the rest is being synthesized. ``interrupt()`` is barge-in: it
+stops the current reply within one 20 ms tick and drops sentences not yet queued."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.call.responder import AgentReply
+from telephony.call_session import CallSession, MarkReached
+from tts.expression import Expression
+from tts.sentences import split_sentences
+from tts.synthesizer import VoiceParams
+
+
+class PhraseSource(Protocol):
+    def get(self, text: str, params: VoiceParams | None = None) -> bytes | None: ...
+
+
+class StreamSource(Protocol):
+    def params_for(self, expression: Expression | None) -> VoiceParams: ...
+
+    def pause(self, params: VoiceParams | None = None) -> bytes: ...
+
+    def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Spoken:
+    label: str
+    queued_at: float  # monotonic: audio for the first sentence handed to the playout buffer
+    first_frame_at: float | None  # monotonic: first frame handed to pjsip (None if never)
+    finished_at: float  # monotonic: played to the end, or interrupted
+    interrupted: bool
+    audio_ms: int
+
+
+class _Playback:
+    __slots__ = ("cancelled",)
+
+    def __init__(self) -> None:
+        self.cancelled = False
+
+
+class Speaker:
+    def __init__(self, session: CallSession, phrases: PhraseSource, streamer: StreamSource) -> None:
+        self._session = session
+        self._phrases = phrases
+        self._streamer = streamer
+        self._current: _Playback | None = None
+
+    @property
+    def speaking(self) -> bool:
+        return self._current is not None
+
+    def interrupt(self) -> int:
+        """Barge-in: stop what is playing now. Returns milliseconds of audio dropped."""
+        if self._current is not None:
+            self._current.cancelled = True
+        return self._session.stop_playback()
+
+    async def say(
+        self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
+    ) -> Spoken:
+        """Speak ``reply``; ``on_first_audio(monotonic)`` fires when its first frame is sent
+        (with None if it never is), so timings are logged even if the reply is cut off."""
+        playback = _Playback()
+        if self._current is not None:
+            self.interrupt()
+        self._current = playback
+        session = self._session
+        first: asyncio.Future[MarkReached] | None = None
+        queued_at = time.monotonic()
+        audio_bytes = 0
+        try:
+            chunks = self._chunks(reply)
+            async for chunk in chunks:
+                if playback.cancelled or session.ended.is_set():
+                    break
+                started = session.play(chunk)
+                audio_bytes += len(chunk)
+                if first is None:
+                    first, queued_at = started, time.monotonic()
+                    if on_first_audio is not None:
+                        started.add_done_callback(lambda f: on_first_audio(f.result().monotonic if f.result().reached else None))
+            end = await session.mark(f"{label}-end") if not playback.cancelled else MarkReached(False, time.monotonic())
+        finally:
+            if self._current is playback:
+                self._current = None
+        first_frame_at = None
+        if first is not None and first.done() and first.result().reached:
+            first_frame_at = first.result().monotonic
+        return Spoken(
+            label=label,
+            queued_at=queued_at,
+            first_frame_at=first_frame_at,
+            finished_at=end.monotonic,
+            interrupted=playback.cancelled or not end.reached,
+            audio_ms=audio_bytes // 32,
+        )
+
+    async def _chunks(self, reply: AgentReply) -> AsyncIterator[bytes]:
+        # The reply's expression (chosen before its first word) shapes every sentence of it.
+        params = self._streamer.params_for(reply.expression)
+        if reply.sentences is not None:
+            # Streamed wording (LLM): each sentence is synthesized as soon as it is complete.
+            pause = b""
+            async for sentence in reply.sentences:
+                if pause:
+                    yield pause
+                async for chunk in self._streamer.stream(sentence, params):
+                    yield chunk
+                pause = self._streamer.pause(params)
+            return
+        if not reply.scripted:
+            async for chunk in self._streamer.stream(reply.text, params):
+                yield chunk
+            return
+        # Fixed wording, sentence by sentence: cached sentences play at once, and only those that
+        # are new (one with the caller's name in it) are synthesized. Pauses as in stream().
+        sentences = split_sentences(reply.text)
+        for index, sentence in enumerate(sentences):
+            pause = self._streamer.pause(params) if index < len(sentences) - 1 else b""
+            cached = self._phrases.get(sentence, params)
+            if cached is not None:
+                yield cached + pause
+                continue
+            async for chunk in self._streamer.stream(sentence, params):
+                yield chunk
+            if pause:
+                yield pause

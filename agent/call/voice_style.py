@@ -1,0 +1,60 @@
+"""Which expression a reply is spoken with, chosen *before* its first word is rendered.
+
+The rule, first match wins (numbers in ``DeliveryConfig``; docs/expressions.md explains them):
+
+1. the reply touches an **emergency**: ``direct`` (clear and steady; the line itself is fixed);
+2. the reply touches a **sensitive topic** (test results, billing, bereavement ...):
+   ``sympathetic``, from the first word and whatever the caller sounds like so far: this is
+   proactive (``medication`` is sensitive for privacy, not for tone, and does not count here);
+3. the caller made a **vocal burst** in the last ``burst_recent_s``: the burst-to-delivery table
+   (``configs/burst_delivery.yaml``: a cry or sigh -> sympathetic, a laugh -> enthusiastic ...);
+4. the **call phase** says hurry (a long call that is getting worse, or the urgency flag):
+   ``direct`` (agent/call/call_phase.py);
+5. the rolling **window**: words and voice disagree (coherence below ``low_coherence``) while
+   the voice sounds low -> ``concerned`` ("I'm fine" said in a breaking voice: check in gently);
+   tense (arousal above ``tense_arousal`` with negative valence) -> ``calm``; low (valence below
+   ``sad_valence``) or deteriorating -> ``sympathetic``; happy (valence above
+   ``happy_valence``) -> ``enthusiastic``; otherwise ``neutral``;
+6. with no emotional reading at all (service down, breaker open, nothing heard yet) rules 3-5
+   cannot apply: the workspace default, ``default_expression``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from agent.call.call_phase import CallPhase
+from agent.call.burst_table import BurstTable
+from emotion.events import Channel, EmotionUpdate, Trend
+from graph.config import DeliveryConfig
+from graph.schema import Topic
+from tts.expression import Expression
+
+
+def choose_expression(
+    topics: Iterable[Topic], emotion: EmotionUpdate | None, bursts: BurstTable, config: DeliveryConfig,
+    phase: CallPhase | None = None,
+) -> Expression:
+    topics = frozenset(topics)
+    if Topic.EMERGENCY in topics:
+        return Expression.DIRECT
+    if topics - {Topic.MEDICATION}:
+        return Expression.SYMPATHETIC
+    heard = emotion is not None and emotion.available and emotion.readings > 0
+    if not heard:
+        return config.default_expression
+    if emotion.last_burst is not None and emotion.at_s - emotion.last_burst.at_s <= config.burst_recent_s:
+        from_burst = bursts.expression(emotion.last_burst.name)
+        if from_burst is not None:
+            return from_burst
+    if phase is not None and phase.hurry:
+        return Expression.DIRECT
+    voice = emotion.channels.get(Channel.PROSODY)
+    if emotion.coherence < config.low_coherence and voice is not None and voice < config.sad_valence:
+        return Expression.CONCERNED
+    if emotion.arousal > config.tense_arousal and emotion.valence < 0:
+        return Expression.CALM
+    if emotion.valence < config.sad_valence or emotion.trend is Trend.DETERIORATING:
+        return Expression.SYMPATHETIC
+    if emotion.valence > config.happy_valence:
+        return Expression.ENTHUSIASTIC
+    return Expression.NEUTRAL
