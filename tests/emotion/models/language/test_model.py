@@ -1,4 +1,5 @@
-"""Language model: committed weights on real text (GoEmotions, EmoBank and Davidson test rows)."""
+"""Language model (emotion/models/language/model.py): committed weights on real text (GoEmotions, EmoBank and
+Davidson test rows)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,6 @@ from emotion.models.language import (
     TOXICITY_KEYS,
     LanguageModel,
     LanguageResult,
-    threat_score,
 )
 
 
@@ -70,20 +70,6 @@ def test_toxicity(model: LanguageModel) -> None:
     assert abusive.toxicity["toxic"] > 0.7 and abusive.toxicity["obscene"] > 0.7 and abusive.toxicity["insult"] > 0.5
     assert model.predict("I know where you live, you'll regret this.").toxicity["threat"] >= 0.8
     assert polite.toxicity["threat"] == 0.0
-
-
-def test_threat_rules() -> None:
-    assert threat_score("I'm going to hurt you") >= 0.9
-    assert threat_score("I would never hurt you") == 0.0
-    assert threat_score("I'll kill the pain with ibuprofen") == 0.0
-    assert threat_score("I'm going to sue the clinic") == pytest.approx(0.5)
-
-
-def test_profanity_export_matches_the_package(model: LanguageModel) -> None:
-    from profanity_check import predict_prob
-
-    texts = ["what the fuck is this", "hello, I'd like to book", "you are a damn idiot", "shit happens", ""]
-    assert model.profanity.prob(texts) == pytest.approx(predict_prob(texts), abs=1e-4)
 
 
 def test_garbage_and_long_text(model: LanguageModel) -> None:
