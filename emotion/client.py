@@ -38,7 +38,7 @@ from emotion.protocol import encode_audio_request, encode_text_request
 from emotion.timeline import SegmentEntry, Timeline, UtteranceEntry
 from emotion.window import RollingWindow
 from telephony.audio import SAMPLE_RATE
-from telephony.events import Segment
+from telephony.frames import Segment
 
 SILENT_DBFS = -55.0  # segments quieter than this are not sent (the models would answer "no signal")
 

@@ -37,9 +37,15 @@ class TextEmbedder(Protocol):
 
 
 class MatchedBy(StrEnum):
-    EXAMPLES = "examples"
-    KEYWORD = "keyword"
-    DTMF = "dtmf"
+    """Why a transition was taken (the matcher's three, then the navigator's own reasons)."""
+
+    EXAMPLES = "examples"  # the words were close to an example
+    KEYWORD = "keyword"  # a keyword phrase was said
+    DTMF = "dtmf"  # the keypad digits matched
+    SLOTS = "slots"  # no words to match: its slot/emotion conditions held
+    OTHERWISE = "otherwise"  # nothing else matched and the node has an otherwise
+    FALLBACK = "fallback"  # not understood too often: the graph's fallback node
+    ENDED = "ended"  # the caller spoke over a transfer's announcement: it repeats
 
 
 @dataclass(frozen=True, slots=True)

@@ -92,9 +92,18 @@ class Chosen:
     source: str  # node id, or "*" for a global transition
     target: str
     score: float
-    by: str  # examples / keyword / dtmf / slots / otherwise / auto
+    by: MatchedBy
     emotional: bool  # an emotional condition held and counted
     clear: tuple[str, ...] = ()  # slots the transition forgets
+
+
+@dataclass(frozen=True, slots=True)
+class ActionTaken:
+    """A graph action the call reached, where, and the slot values it carries (PHI)."""
+
+    action: Action
+    node: str
+    slots: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -107,7 +116,7 @@ class Step:
     chosen: Chosen | None = None
     filled: Mapping[str, SlotValue] = field(default_factory=dict)  # slots filled this turn
     node: str = ""  # where the call is now
-    records: tuple[dict[str, object], ...] = ()  # the actions for the call record (Navigator.action_record)
+    taken: tuple[ActionTaken, ...] = ()  # the actions with their node and slot values, for the call record
 
     @property
     def end_call(self) -> bool:
@@ -196,14 +205,12 @@ class Navigator:
         kinds = {self.compiled.slot_kinds.get(name) for name in self.slots}
         return {SlotKind.NAME, SlotKind.DATE_OF_BIRTH} <= kinds
 
-    def action_record(self, action: Action) -> dict[str, object]:
-        """An action as it goes into the call record: its settings plus the values of the slots it
+    def action_taken(self, action: Action) -> ActionTaken:
+        """An action as it goes into the call record: with its node and the values of the slots it
         ``include``s (PHI: the record is for staff; logs get the action type only)."""
-        record: dict[str, object] = action.model_dump(mode="json")
         include = getattr(action, "include", [])
-        record["slots"] = {name: self.slots[name].value for name in include if name in self.slots}
-        record["node"] = self.node_id
-        return record
+        slots = {name: self.slots[name].value for name in include if name in self.slots}
+        return ActionTaken(action, self.node_id, MappingProxyType(slots))
 
     def spoken_slots(self) -> dict[str, str]:
         return {name: value.spoken for name, value in self.slots.items()}
@@ -219,7 +226,7 @@ class Navigator:
         if self.ended and any(a.type is ActionType.TRANSFER for a in self.node.actions):
             # The caller spoke over a transfer's announcement (a person, an emergency): the call
             # stays handed off. The node is entered again, so its line and transfer repeat.
-            builder = _StepBuilder(StepKind.TRANSITION, Chosen(self.node_id, self.node_id, 1.0, "ended", False))
+            builder = _StepBuilder(StepKind.TRANSITION, Chosen(self.node_id, self.node_id, 1.0, MatchedBy.ENDED, False))
             self._enter(self.node_id, builder, emotion)
             return builder.build(self.node_id)
         utterance = self.compiled.matcher.embed(said.text, said.dtmf)
@@ -296,7 +303,7 @@ class Navigator:
     def _not_understood(self) -> Step:
         otherwise = next((t for t in self.node.transitions if t.otherwise and self._slots_hold(t.slots)), None)
         if otherwise is not None:
-            return self._follow(StepKind.TRANSITION, Chosen(self.node_id, otherwise.to, 0.0, "otherwise", False, tuple(otherwise.clear)))
+            return self._follow(StepKind.TRANSITION, Chosen(self.node_id, otherwise.to, 0.0, MatchedBy.OTHERWISE, False, tuple(otherwise.clear)))
         self._clarifications += 1
         if self._clarifications > self.spec.settings.max_clarifications:
             return self._fallback()
@@ -311,7 +318,7 @@ class Navigator:
         self._clarifications = 0
         self._pending = None
         target = self.spec.settings.fallback  # emotion-free: the fallback is the same for everyone
-        builder = _StepBuilder(StepKind.FALLBACK, Chosen(self.node_id, target, 0.0, "fallback", False))
+        builder = _StepBuilder(StepKind.FALLBACK, Chosen(self.node_id, target, 0.0, MatchedBy.FALLBACK, False))
         self._enter(target, builder)
         return builder.build(self.node_id)
 
@@ -351,7 +358,7 @@ class Navigator:
 
     def _run(self, action: Action, builder: _StepBuilder) -> None:
         builder.actions.append(action)
-        builder.records.append(self.action_record(action))
+        builder.taken.append(self.action_taken(action))
         self.actions.append(action)
         if isinstance(action, WebhookAction) and action.event == "appointment_booked":
             # The embedded schedule stands in for the clinic's calendar: the booked time is taken.
@@ -366,7 +373,7 @@ class Navigator:
     ) -> Chosen | None:
         settings = self.spec.settings
         threshold = settings.match_threshold if threshold is None else threshold
-        scored: list[tuple[float, bool, Transition, str]] = []
+        scored: list[tuple[float, bool, Transition, MatchedBy]] = []
         for t in transitions:
             if t.otherwise:
                 continue
@@ -374,11 +381,12 @@ class Navigator:
                 match = self.compiled.matcher.match(t, utterance)
                 if match.score < threshold:
                     continue
-                by = str(match.by)
+                assert match.by is not None  # a score over the threshold has a reason
+                by = match.by
             elif words_only:
                 continue
             else:
-                match, by = Match(1.0, MatchedBy.DTMF), "slots"  # conditions only: holds or not
+                match, by = Match(1.0, MatchedBy.SLOTS), MatchedBy.SLOTS  # conditions only: holds or not
             if not self._slots_hold(t.slots):
                 continue
             if t.emotion is not None and not emotion_holds(t.emotion, emotion):
@@ -427,11 +435,11 @@ class _StepBuilder:
         self.topics: set[Topic] = set()
         self.actions: list[Action] = []
         self.filled: dict[str, SlotValue] = {}
-        self.records: list[dict[str, object]] = []
+        self.taken: list[ActionTaken] = []
 
     def build(self, node: str) -> Step:
         return Step(self.kind, tuple(self.path), tuple(self.prompts), frozenset(self.topics), tuple(self.actions),
-                    self.chosen, MappingProxyType(dict(self.filled)), node, tuple(self.records))
+                    self.chosen, MappingProxyType(dict(self.filled)), node, tuple(self.taken))
 
 
 def emotion_holds(condition: EmotionCondition, emotion: EmotionUpdate | None) -> bool:
@@ -481,4 +489,4 @@ def _clock(hhmm: str) -> str:
     return f"{hour12} {suffix}" if minute == 0 else f"{hour12}:{minute:02d} {suffix}"
 
 
-__all__ = ["CallerInput", "Chosen", "CompiledGraph", "Navigator", "Prompt", "Step", "StepKind", "describe_hours", "emotion_holds"]
+__all__ = ["ActionTaken", "CallerInput", "Chosen", "CompiledGraph", "Navigator", "Prompt", "Step", "StepKind", "describe_hours", "emotion_holds"]

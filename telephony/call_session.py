@@ -14,21 +14,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from telephony.audio import FRAME_MS
-from telephony.events import DtmfDigit, Hangup
+from telephony.frames import AudioIn, DtmfDigit, Hangup, PlaybackMark
 from telephony.playout import PlayoutBuffer, PlayoutMark
 
 
 class Direction(StrEnum):
     INBOUND = "inbound"
     OUTBOUND = "outbound"
-
-
-@dataclass(frozen=True, slots=True)
-class MarkReached:
-    """When a playout mark was handed to pjsip (``reached``) or dropped by a clear."""
-
-    reached: bool
-    monotonic: float
 
 
 @dataclass
@@ -55,7 +47,7 @@ class CallSession:
         self.direction = direction
         self.remote_uri = remote_uri  # PHI: the caller's number; log only under the 'caller' key
         self.sip_call_id = sip_call_id
-        self.audio: asyncio.Queue[bytes] = asyncio.Queue()
+        self.audio: asyncio.Queue[AudioIn] = asyncio.Queue()
         self.events: asyncio.Queue[DtmfDigit | Hangup] = asyncio.Queue()
         self.playout = PlayoutBuffer(on_mark=self._mark_from_clock_thread)
         self.answered = asyncio.Event()
@@ -95,7 +87,7 @@ class CallSession:
         if self.audio.qsize() >= self.AUDIO_QUEUE_FRAMES:
             self.audio.get_nowait()
             self.stats.frames_dropped += 1
-        self.audio.put_nowait(frame)
+        self.audio.put_nowait(AudioIn(frame, self.call_time))
 
     def mark_answered(self) -> None:
         if not self.answered.is_set():
@@ -120,19 +112,19 @@ class CallSession:
         """Seconds of caller audio received so far: the clock segment times are on."""
         return self.stats.frames_received * FRAME_MS / 1000.0
 
-    def play(self, pcm: bytes) -> asyncio.Future[MarkReached]:
+    def play(self, pcm: bytes) -> asyncio.Future[PlaybackMark]:
         """Queue agent audio (it leaves at real-time pace); the future resolves when its
         first frame is handed to pjsip, or unreached if playback is cleared first."""
-        future: asyncio.Future[MarkReached] = self.loop.create_future()
+        future: asyncio.Future[PlaybackMark] = self.loop.create_future()
         if self.ended.is_set():
-            future.set_result(MarkReached(False, time.monotonic()))
+            future.set_result(PlaybackMark(False, time.monotonic()))
         else:
             self.playout.write(pcm, start_mark=PlayoutMark("start", future))
         return future
 
-    def mark(self, label: str) -> asyncio.Future[MarkReached]:
+    def mark(self, label: str) -> asyncio.Future[PlaybackMark]:
         """A future resolved when playback reaches everything queued so far (or is cleared)."""
-        future: asyncio.Future[MarkReached] = self.loop.create_future()
+        future: asyncio.Future[PlaybackMark] = self.loop.create_future()
         self.playout.mark(PlayoutMark(label, future))
         return future
 
@@ -172,11 +164,11 @@ class CallSession:
         future = mark.payload
         if isinstance(future, asyncio.Future):
             try:
-                self.loop.call_soon_threadsafe(_resolve, future, MarkReached(reached, now))
+                self.loop.call_soon_threadsafe(_resolve, future, PlaybackMark(reached, now))
             except RuntimeError:
                 pass
 
 
-def _resolve(future: asyncio.Future[MarkReached], value: MarkReached) -> None:
+def _resolve(future: asyncio.Future[PlaybackMark], value: PlaybackMark) -> None:
     if not future.done():
         future.set_result(value)

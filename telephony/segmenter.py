@@ -31,7 +31,7 @@ from collections import deque
 
 from telephony.audio import FRAME_BYTES, FRAME_MS, rms_dbfs
 from telephony.config import SegmentationConfig
-from telephony.events import Segment, SpeechDiscarded, SpeechStarted, Utterance
+from telephony.frames import Segment, SpeechDiscarded, SpeechStarted, Utterance
 from telephony.vad import Vad
 
 SegmenterEvent = SpeechStarted | SpeechDiscarded | Utterance | Segment

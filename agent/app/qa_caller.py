@@ -250,7 +250,7 @@ class QaCaller:
     # ---- listening ---------------------------------------------------------------------------
     async def _read(self, session: CallSession) -> None:
         while True:
-            frame = await session.audio.get()
+            frame = (await session.audio.get()).pcm
             t = self.now()
             self._recording += frame
             started, ended = self.tracker.feed(frame, t)

@@ -1,42 +1,52 @@
 """The per-call turn loop: greet, listen, transcribe, reply, handle barge-in and silence.
 
-Three small tasks per call:
-- ``_listen`` feeds caller frames to the segmenter (VAD), fires barge-in, forwards
-  utterances to the turn queue and 2-second segments to the emotion sink;
-- ``_forward_events`` moves DTMF and hang-up events onto the same turn queue;
-- ``run`` consumes that queue in order and drives replies, reprompts and the call limit.
+Everything that happens to a call arrives as a frame in one inbox (agent/call/frames.py): the
+session's audio, keys and hang-up, the emotion client's updates, and the runtime's own frames
+(a finished transcript or reply, a tick when nothing came). ``run`` takes them in order and
+``_on_frame`` is one ``match`` over them, with the conversation in an explicit
+:class:`CallState`. What is not the loop lives beside it: the listener (audio -> turn frames),
+the timers (reprompt, keypad pause, call limit), the turn trace (stage timings), the call
+record (what staff act on).
 
-Replies run as one cancellable task, so a caller who speaks again supersedes a reply that
-is still being prepared. The responder decides whether it needs the transcript before it
-answers (``needs_transcript``): scripted lines start playing the moment the caller stops."""
+Replies run as one cancellable task, so a caller who speaks again supersedes a reply that is
+still being prepared. The responder decides whether it needs the transcript before it answers
+(``needs_transcript``): scripted lines start playing the moment the caller stops."""
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Protocol
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import structlog
 
 from agent.call.call_phase import CallPhaseConfig, CallPhaseTracker
-from agent.call.turn_config import TurnConfig
 from agent.call.escalation import EscalationConfig, Escalator
-from agent.services.metrics import Metrics
+from agent.call.frames import (
+    BargeIn, CallerSpeaking, CallState, EmotionChanged, Frame, ReplyDone, Tick, Transcript, TurnEnded,
+)
+from agent.call.listener import Listener
+from agent.call.record import CallRecord, Transfer, Urgency, Webhook
 from agent.call.responder import AgentReply, CallerTurn, Responder
 from agent.call.speaker import Speaker, Spoken
+from agent.call.turn_config import TurnConfig
+from agent.call.turn_timers import TimerDue, TurnTimers
+from agent.call.turn_trace import TurnTrace
 from agent.call.webhooks import WebhookSender
+from agent.services.metrics import Metrics
 from agent.services.stt import SttOverloaded, SttWorker
 from emotion.events import EmotionUpdate, Trend
 from emotion.timeline import Timeline
 from graph.schema import TransferAction
-from telephony.barge_in import BargeInDetector
 from telephony.call_session import CallSession
-from telephony.events import DtmfDigit, Hangup, Segment, SpeechStarted, Utterance
+from telephony.frames import AudioIn, DtmfDigit, Hangup, Segment, Utterance
 from telephony.segmenter import Segmenter
 from tts.expression import Expression
 
 URGENCY = "urgency flag"  # the reason on the transfer the urgency flag starts
+WEBHOOK_GRACE_S = 35  # at hang-up, webhooks in flight get this long (each has its own timeout)
 
 
 class EmotionSink(Protocol):
@@ -66,32 +76,8 @@ class CallSettings:
     stt_wait_s: float  # how long pending transcripts may take after hang-up
 
 
-@dataclass(frozen=True, slots=True)
-class _UtteranceReady:
-    utterance: Utterance
-    detected_at: float  # monotonic time the closing silence was seen
-    backchannel: bool = False  # spoken over the agent without barging in: "mm-hm", a cough
-
-
-@dataclass(frozen=True, slots=True)
-class _CallerSpeaking:
-    event: SpeechStarted
-
-
-@dataclass
-class CallSummary:
-    call_id: str
-    turns: int = 0
-    barge_ins: int = 0
-    reprompts: int = 0
-    end_reason: str = ""
-    transcripts: list[str] = field(default_factory=list)
-    emotion: EmotionUpdate | None = None  # the caller's state when the call ended
-    emotion_timeline: Timeline | None = None  # scores per segment/utterance, states, bursts (no words)
-    nodes: list[str] = field(default_factory=list)  # graph node after each reply
-    actions: list[dict] = field(default_factory=list)  # transfers, call-backs, webhooks, urgency, end of call
-    urgent: bool = False  # the urgency flag went up (agent/call/call_phase.py)
-    handed_off: bool = False  # a person took the call over (bridged transfer)
+# The states in which the caller's words start a reply, and in which the agent still listens.
+_CONVERSING = frozenset({CallState.LISTENING, CallState.REPLYING})
 
 
 class CallAgent:
@@ -114,154 +100,171 @@ class CallAgent:
         self.responder = responder
         self.stt = stt
         self.speaker = speaker
-        self.segmenter = segmenter
         self.emotion = emotion
-        emotion.on_update = self._on_emotion
-        self._emotion_shown: tuple[Trend, bool] = (emotion.latest.trend, emotion.latest.available)
         self.metrics = metrics
         self.clock = clock
-        self.log = structlog.get_logger(component="agent", call_id=session.call_id)
-        self.summary = CallSummary(session.call_id)
-        self._barge_in = BargeInDetector(config.turn.barge_in)
-        self._inbox: asyncio.Queue[_UtteranceReady | _CallerSpeaking | DtmfDigit | Hangup] = asyncio.Queue()
-        self._reply_task: asyncio.Task[None] | None = None
-        self._overlapped = False  # the caller's current speech began while the agent was talking
-        self._barged = False  # ... and it stopped the agent
-        self._stt_tasks: set[asyncio.Task[str]] = set()  # survive hang-up: the record keeps the last words
-        self._last_activity = clock()
-        self._reprompts = 0
-        self._dtmf = ""
-        self._dtmf_at = 0.0
         self.webhooks = webhooks
-        self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
         self.escalator = escalator
+        self.log = structlog.get_logger(component="agent", call_id=session.call_id)
+        self.record = CallRecord(session.call_id)
+        self.inbox: asyncio.Queue[Frame] = asyncio.Queue()
+        emotion.on_update = lambda update: self.inbox.put_nowait(EmotionChanged(update))
+        self.listener = Listener(
+            segmenter, config.turn.barge_in, lambda: speaker.speaking, lambda: session.is_playing, clock,
+        )
+        self.state = CallState.LISTENING
+        self.timers = TurnTimers.start(config.turn, clock())
         self._phase = CallPhaseTracker(config.call_phase, clock())
-        self._escalate = False  # the urgency flag is up and the hand-off waits for a quiet moment
-        self._handed_off = False  # bridged to a person: the agent has dropped out of the conversation
-        self._transferring = False  # a transfer is under way: the caller's words no longer start replies
+        self._emotion_shown: tuple[Trend, bool] = (emotion.latest.trend, emotion.latest.available)
+        self._urgency_pending = False  # the urgency flag is up; the hand-off waits for a quiet moment
+        self._turn = 0  # the last caller turn's number
+        self._reply_task: asyncio.Task[None] | None = None
+        self._reply_seq = 0  # the current reply's number: a superseded reply's ReplyDone is stale
+        self._stt_tasks: set[asyncio.Task[str]] = set()  # survive hang-up: the record keeps the last words
+        self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
 
     # ---- lifecycle -------------------------------------------------------------------------
-    async def run(self) -> CallSummary:
-        turn = self.config.turn
+    async def run(self) -> CallRecord:
         self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec)
         self.metrics.inc("calls")
         self.emotion.start()
-        self._phase = CallPhaseTracker(self.config.call_phase, self.clock())
-        deadline = self.clock() + turn.max_call_s
-        helpers = [
-            asyncio.create_task(self._listen(), name=f"listen-{self.session.call_id}"),
-            asyncio.create_task(self._forward_events(), name=f"events-{self.session.call_id}"),
+        now = self.clock()
+        self._phase = CallPhaseTracker(self.config.call_phase, now)
+        self.timers = TurnTimers.start(self.config.turn, now)
+        pumps = [
+            asyncio.create_task(self._pump(self.session.audio), name=f"audio-{self.session.call_id}"),
+            asyncio.create_task(self._pump(self.session.events), name=f"events-{self.session.call_id}"),
         ]
         try:
             self._start_reply(self.responder.greeting(), label="greeting")
             while not self.session.ended.is_set():
                 try:
-                    item = await asyncio.wait_for(self._inbox.get(), timeout=self._next_timer(deadline))
+                    frame: Frame = await asyncio.wait_for(self.inbox.get(), timeout=self.timers.next_wait(self.clock()))
                 except TimeoutError:
-                    item = None
-                if isinstance(item, Hangup):
+                    frame = Tick(self.clock())
+                if isinstance(frame, Hangup):
                     break
-                if item is not None:
-                    await self._handle(item)
-                # Timers are checked after every input too: a chatty line must not starve them.
-                if await self._on_timer(deadline):
+                await self._on_frame(frame)
+                # Timers run after every frame, not only on ticks: a chatty line must not starve them.
+                if await self._on_tick(frame.now if isinstance(frame, Tick) else self.clock()):
                     break
         finally:
-            for task in [*helpers, self._reply_task]:
+            for task in [*pumps, self._reply_task]:
                 if task is not None and not task.done():
                     task.cancel()
-            await asyncio.gather(*helpers, return_exceptions=True)
+            await asyncio.gather(*pumps, return_exceptions=True)
             if self._reply_task is not None:
                 await asyncio.gather(self._reply_task, return_exceptions=True)
             if not self.session.ended.is_set():
                 await self.session.hangup("agent")
             await self._finish_listening()
             if self._deliveries:  # each has its own timeout; this bounds a stuck one
-                await asyncio.wait(set(self._deliveries), timeout=35)
+                await asyncio.wait(set(self._deliveries), timeout=WEBHOOK_GRACE_S)
             await self.emotion.close()
-            self.summary.emotion = self.emotion.latest
-            self.summary.emotion_timeline = timeline = self.emotion.timeline
-            self.log.info(
-                "call_emotion",
-                segments=len(timeline.segments),
-                utterances=len(timeline.utterances),
-                bursts=[s.burst for s in timeline.bursts],
-                breaker_transitions=len(timeline.breaker),
-                **{k: v for k, v in self.emotion.latest.as_dict().items() if k in ("valence", "arousal", "trend", "available")},
-            )
-            self.summary.end_reason = self.session.end_reason or self.summary.end_reason
-            self.log.info(
-                "call_ended",
-                reason=self.summary.end_reason,
-                turns=self.summary.turns,
-                barge_ins=self.summary.barge_ins,
-                reprompts=self.summary.reprompts,
-                urgent=self.summary.urgent,
-                handed_off=self.summary.handed_off,
-                frames_received=self.session.stats.frames_received,
-                frames_dropped=self.session.stats.frames_dropped,
-            )
-        return self.summary
+            self._close_record()
+        return self.record
 
-    # ---- inputs ----------------------------------------------------------------------------
-    async def _listen(self) -> None:
-        barge = self.config.turn.barge_in
+    async def _pump(self, source: asyncio.Queue[Any]) -> None:
         while True:
-            frame = await self.session.audio.get()
-            if self._handed_off:
-                continue  # a person has the call: the agent no longer listens, transcribes or scores
-            events = self.segmenter.feed(frame)
-            if barge.enabled and not self._transferring and self.speaker.speaking and self.session.is_playing:
-                if self._barge_in.update(self.segmenter.last_probability):
-                    self._barged = True
-                    dropped = self.speaker.interrupt()
-                    self.summary.barge_ins += 1
-                    self.metrics.inc("barge_ins")
-                    self.log.info("barge_in", dropped_ms=dropped, speech_ms=self.segmenter.speech_ms)
-            else:
-                self._barge_in.reset()
-            for event in events:
-                if isinstance(event, Segment):
-                    self.emotion.submit(self.session.call_id, event)
-                elif isinstance(event, Utterance):
-                    backchannel = self._overlapped and not self._barged
-                    self._inbox.put_nowait(_UtteranceReady(event, self.clock(), backchannel))
-                elif isinstance(event, SpeechStarted):
-                    self._overlapped, self._barged = self.speaker.speaking, False
-                    self._inbox.put_nowait(_CallerSpeaking(event))
+            self.inbox.put_nowait(await source.get())
 
-    async def _forward_events(self) -> None:
-        while True:
-            self._inbox.put_nowait(await self.session.events.get())
+    def _enter(self, state: CallState) -> None:
+        if state is not self.state:
+            self.log.debug("call_state", state=str(state), was=str(self.state))
+            self.state = state
 
-    async def _handle(self, item: _UtteranceReady | _CallerSpeaking | DtmfDigit) -> None:
-        if self._handed_off:
+    def _close_record(self) -> None:
+        record = self.record
+        record.emotion = self.emotion.latest
+        record.emotion_timeline = timeline = self.emotion.timeline
+        record.handed_off = self.state is CallState.HANDED_OFF
+        self.log.info(
+            "call_emotion",
+            segments=len(timeline.segments),
+            utterances=len(timeline.utterances),
+            bursts=[s.burst for s in timeline.bursts],
+            breaker_transitions=len(timeline.breaker),
+            **{k: v for k, v in self.emotion.latest.as_dict().items() if k in ("valence", "arousal", "trend", "available")},
+        )
+        record.end_reason = self.session.end_reason or record.end_reason
+        self.log.info(
+            "call_ended",
+            reason=record.end_reason,
+            turns=record.turns,
+            barge_ins=record.barge_ins,
+            reprompts=record.reprompts,
+            urgent=record.urgent,
+            handed_off=record.handed_off,
+            frames_received=self.session.stats.frames_received,
+            frames_dropped=self.session.stats.frames_dropped,
+        )
+
+    # ---- the loop --------------------------------------------------------------------------
+    async def _on_frame(self, frame: Frame) -> None:
+        match frame:
+            case AudioIn():
+                if self.state is CallState.HANDED_OFF:
+                    return  # a person has the call: the agent no longer listens, transcribes or scores
+                for heard in self.listener.hear(frame, may_barge_in=self.state is not CallState.TRANSFERRING):
+                    await self._on_frame(heard)
+            case Segment():
+                self.emotion.submit(self.session.call_id, frame)
+            case BargeIn():
+                dropped = self.speaker.interrupt()
+                self.record.barge_ins += 1
+                self.metrics.inc("barge_ins")
+                self.log.info("barge_in", dropped_ms=dropped, speech_ms=frame.speech_ms)
+            case CallerSpeaking():
+                self._caller_active()
+            case TurnEnded():
+                self._on_turn_ended(frame)
+            case DtmfDigit():
+                self._on_digit(frame)
+            case Transcript():
+                self._on_transcript(frame)
+            case EmotionChanged():
+                self._on_emotion(frame.update)
+            case ReplyDone():
+                if frame.reply == self._reply_seq and self.state is CallState.REPLYING:
+                    self._enter(CallState.LISTENING)
+            case Tick():
+                pass  # the loop runs the timers after every frame
+
+    def _caller_active(self) -> None:
+        if self.state is not CallState.HANDED_OFF:
+            self.timers.caller_active(self.clock())
+
+    def _on_turn_ended(self, turn: TurnEnded) -> None:
+        if self.state is CallState.HANDED_OFF:
             return
-        self._last_activity = self.clock()
-        self._reprompts = 0
-        if isinstance(item, _CallerSpeaking):
-            return
-        if isinstance(item, DtmfDigit):
-            if self._transferring:
-                return  # keys pressed while being put through start nothing
-            self.log.info("dtmf", digits=item.digit)
-            self._dtmf += item.digit
-            self._dtmf_at = self.clock()
-            return
-        if self._transferring:
+        self._caller_active()
+        if self.state is CallState.TRANSFERRING or self.state is CallState.ENDING:
             # Putting the caller through (announcement, hold message, ringing) is not cancelled by
             # what they say meanwhile ("hello?"); it is kept for the record.
-            self._start_transcription(item.utterance)
+            self._start_transcription(turn.utterance)
             return
-        if item.backchannel:
+        if turn.backchannel:
             # Too short to barge in, so not a turn: the agent keeps talking. Kept for the record.
             self.metrics.inc("backchannels")
-            self.log.info("backchannel", speech_s=round(item.utterance.duration_s, 2))
-            self._start_transcription(item.utterance)
+            self.log.info("backchannel", speech_s=round(turn.utterance.duration_s, 2))
+            self._start_transcription(turn.utterance)
             return
-        self.summary.turns += 1
-        self._supersede_reply()
-        self._reply_task = asyncio.create_task(self._guarded(self._answer_utterance(item, self.summary.turns)))
+        index = self._next_turn()
+        self._run_reply(self._guarded(self._answer_utterance(turn, index)))
+
+    def _on_digit(self, digit: DtmfDigit) -> None:
+        if self.state is CallState.HANDED_OFF:
+            return
+        self._caller_active()
+        if self.state not in _CONVERSING:
+            return  # keys pressed while being put through start nothing
+        self.log.info("dtmf", digits=digit.digit)
+        self.timers.add_digit(digit.digit, self.clock())
+
+    def _on_transcript(self, transcript: Transcript) -> None:
+        self.record.transcripts.append(transcript.text)
+        if transcript.text:
+            self.emotion.submit_transcript(transcript.text, transcript.utterance_end)
 
     def _on_emotion(self, update: EmotionUpdate) -> None:
         """The caller's emotional state changed. Replies read ``self.emotion.latest``; the log
@@ -281,76 +284,80 @@ class CallAgent:
         """Sustained negative valence: flag the call (record, metric, log) and, when a person can
         be reached, put the caller through at the next quiet moment (not over their words)."""
         negative_s = round(self._phase.negative_s(self.clock()), 1)
-        self.summary.urgent = True
-        self.summary.actions.append({"type": "urgency", "negative_s": negative_s, "valence": round(update.valence, 2)})
+        self.record.add(Urgency(negative_s, round(update.valence, 2)))
         self.metrics.inc("urgency_flags")
         escalation = self.config.escalation
         reachable = self.escalator is not None and self.escalator.can_reach(escalation.urgent_to)
-        self._escalate = escalation.on_urgency and reachable
-        self.log.warning("urgency_flag", negative_s=negative_s, valence=round(update.valence, 2), escalate=self._escalate)
+        self._urgency_pending = escalation.on_urgency and reachable
+        self.log.warning("urgency_flag", negative_s=negative_s, valence=round(update.valence, 2),
+                         escalate=self._urgency_pending)
 
     def _escalation_reply(self) -> AgentReply:
         escalation = self.config.escalation
         action = TransferAction(type="transfer", to=escalation.urgent_to, reason=URGENCY)
         return AgentReply(
             escalation.urgent_line, end_call=True, expression=Expression.CONCERNED, actions=(action,),
-            records=({"type": "transfer", "to": escalation.urgent_to, "reason": URGENCY},), node="urgency",
+            records=(Transfer(escalation.urgent_to, URGENCY, "urgency"),), node="urgency",
         )
 
     # ---- timers ----------------------------------------------------------------------------
-    def _next_timer(self, deadline: float) -> float:
-        now = self.clock()
-        waits = [deadline - now, 0.5]
-        if self._dtmf:
-            waits.append(self._dtmf_at + self.config.turn.dtmf_timeout_s - now)
-        return max(0.01, min(waits))
-
-    async def _on_timer(self, deadline: float) -> bool:
-        """Returns True when the call should end now."""
+    async def _on_tick(self, now: float) -> bool:
+        """Acts on what the timers say is due; True when the call should end now."""
+        if self.state is CallState.HANDED_OFF or self.state is CallState.ENDING:
+            return False  # the person on the line (or the goodbye under way) decides when it ends
+        # Silence is not counted while anyone speaks or a reply or transfer is under way.
+        busy = self.speaker.speaking or self.listener.in_speech or self.state in (CallState.REPLYING, CallState.TRANSFERRING)
+        due = self.timers.due(now, busy)
         turn = self.config.turn
-        now = self.clock()
-        if self._handed_off:
-            return False  # the person on the line decides when the call ends
-        if now >= deadline:
+        if due is TimerDue.MAX_CALL:
             self.log.info("max_call_length")
             await self._goodbye(turn.max_call_goodbye, "max call length")
             return True
-        if self._dtmf and now - self._dtmf_at >= turn.dtmf_timeout_s:
-            digits, self._dtmf = self._dtmf, ""
-            self.summary.turns += 1
-            self._supersede_reply()
-            self._reply_task = asyncio.create_task(self._guarded(self._answer_dtmf(digits, self.summary.turns)))
+        if due is TimerDue.DIGITS:
+            index = self._next_turn()
+            self._run_reply(self._guarded(self._answer_dtmf(self.timers.take_digits(), index)))
             return False
-        busy = (
-            self.speaker.speaking
-            or self.segmenter.in_speech
-            or (self._reply_task is not None and not self._reply_task.done())
-        )
-        if self._escalate and not self._transferring and not self.speaker.speaking and not self.segmenter.in_speech:
-            self._escalate = False  # a reply being prepared is superseded: the person comes first
+        if (
+            self._urgency_pending and self.state is not CallState.TRANSFERRING
+            and not self.speaker.speaking and not self.listener.in_speech
+        ):
+            self._urgency_pending = False  # a reply being prepared is superseded: the person comes first
             self._start_reply(self._escalation_reply(), label="urgency")
             return False
-        if busy:
-            self._last_activity = now
-            return False
-        if now - self._last_activity < turn.reprompt_after_s:
-            return False
-        if self._reprompts >= turn.max_reprompts:
-            self.log.info("silence_goodbye", reprompts=self._reprompts)
+        if due is TimerDue.SILENCE_GOODBYE:
+            self.log.info("silence_goodbye", reprompts=self.timers.reprompts)
             await self._goodbye(turn.goodbye, "caller silent")
             return True
-        self._reprompts += 1
-        self.summary.reprompts += 1
-        self.metrics.inc("reprompts")
-        self._start_reply(AgentReply(turn.reprompt), label=f"reprompt-{self._reprompts}")
-        self._last_activity = now
+        if due is TimerDue.REPROMPT:
+            number = self.timers.reprompted(now)
+            self.record.reprompts += 1
+            self.metrics.inc("reprompts")
+            self._start_reply(AgentReply(turn.reprompt), label=f"reprompt-{number}")
         return False
 
     # ---- replies ---------------------------------------------------------------------------
+    def _next_turn(self) -> int:
+        self._turn += 1
+        self.record.turns = self._turn
+        return self._turn
+
     def _supersede_reply(self) -> None:
         if self._reply_task is not None and not self._reply_task.done():
             self._reply_task.cancel()
             self.speaker.interrupt()
+
+    def _run_reply(self, reply: Coroutine[Any, Any, None]) -> None:
+        """The one reply in flight: a newer one cancels it. Its end comes back as a frame."""
+        self._supersede_reply()
+        self._reply_seq += 1
+        seq = self._reply_seq
+        if self.state in _CONVERSING:
+            self._enter(CallState.REPLYING)
+        self._reply_task = asyncio.create_task(reply)
+        self._reply_task.add_done_callback(lambda _: self.inbox.put_nowait(ReplyDone(seq)))
+
+    def _start_reply(self, reply: AgentReply, label: str) -> None:
+        self._run_reply(self._speak(reply, label))
 
     async def _guarded(self, answer: Awaitable[None]) -> None:
         """A bug in answering one turn must not leave the caller in silence: it is logged and
@@ -365,24 +372,25 @@ class CallAgent:
             if not self.session.ended.is_set():
                 await self.speaker.say(AgentReply(self.config.turn.not_understood), label="reply-failed")
 
-    def _start_reply(self, reply: AgentReply, label: str) -> None:
-        self._supersede_reply()
-        self._reply_task = asyncio.create_task(self._speak(reply, label))
-
     async def _speak(
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
     ) -> Spoken:
         self._record_actions(reply)
         transfer = next((a for a in reply.actions if a.type == "transfer"), None)
-        self._transferring = transfer is not None and reply.end_call
+        if transfer is not None and reply.end_call:
+            self._enter(CallState.TRANSFERRING)
         spoken = await self.speaker.say(reply, label, on_first_audio)
-        self._last_activity = self.clock()
+        self.timers.agent_active(self.clock())
         # A goodbye the caller talks over is not the end (they have more to say); a transfer
         # (a person, an emergency) goes ahead even if they talk over its announcement.
         if reply.end_call and (not spoken.interrupted or transfer is not None):
             urgent = transfer is not None and transfer.reason == URGENCY
+            if transfer is None:
+                self._enter(CallState.ENDING)
             reason = await self._transfer(transfer.to, urgent) if transfer is not None else "responder ended call"
-            self.summary.end_reason = reason
+            self.record.end_reason = reason
+            if self.state is not CallState.HANDED_OFF:
+                self._enter(CallState.ENDING)
             await self.session.hangup(reason)
         return spoken
 
@@ -394,41 +402,42 @@ class CallAgent:
             return f"transfer requested: {to}"
         handoff = await self.escalator.hand_off(self.session, self.speaker, to, urgent, on_bridged=self._drop_out)
         if handoff.callback is not None:
-            self.summary.actions.append(handoff.callback)
+            self.record.add(handoff.callback)
             self.metrics.inc("action_callback")
-            self.log.info("agent_action", action="callback", node="transfer", team=to, priority=handoff.callback["priority"])
+            self.log.info("agent_action", action="callback", node="transfer", **handoff.callback.log_fields())
         return handoff.reason
 
     def _drop_out(self) -> None:
         """The caller is bridged to a person: stop listening, replying and timing the call."""
-        self._handed_off = self.summary.handed_off = True
-        self._escalate = False
+        self._enter(CallState.HANDED_OFF)
+        self._urgency_pending = False
 
     def _record_actions(self, reply: AgentReply) -> None:
         """Actions go into the call record as they are decided (a hang-up must not lose a
         call-back request), webhooks are sent in the background. The log gets the action's
         kind and target, never slot values; those stay in the record."""
         if reply.node:
-            self.summary.nodes.append(reply.node)
-        for record in reply.records:
-            record = dict(record)
-            self.summary.actions.append(record)
-            self.metrics.inc(f"action_{record['type']}")
-            self.log.info("agent_action", action=str(record["type"]), node=reply.node, hook=record.get("event"),
-                          **{k: v for k, v in record.items() if k in ("to", "team", "priority")})
-            if record["type"] == "webhook" and record.get("url") and self.webhooks is not None:
-                task = asyncio.create_task(self._deliver(record))
+            self.record.nodes.append(reply.node)
+        for action in reply.records:
+            index = self.record.add(action)
+            self.metrics.inc(f"action_{action.kind}")
+            self.log.info("agent_action", action=str(action.kind), node=reply.node, **action.log_fields())
+            if isinstance(action, Webhook) and action.url and self.webhooks is not None:
+                task = asyncio.create_task(self._deliver(action, index))
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
 
-    async def _deliver(self, record: dict) -> None:
-        payload = {"event": record["event"], "call_id": self.session.call_id, "node": record.get("node"),
-                   "slots": record.get("slots", {})}
-        record["delivery"] = await self.webhooks.send(record["url"], payload, record["timeout_s"], self.session.call_id)
+    async def _deliver(self, webhook: Webhook, index: int) -> None:
+        assert self.webhooks is not None and webhook.url is not None
+        payload = {"event": webhook.event, "call_id": self.session.call_id, "node": webhook.node or None,
+                   "slots": dict(webhook.slots)}
+        delivery = await self.webhooks.send(webhook.url, payload, webhook.timeout_s, self.session.call_id)
+        self.record.delivered(index, delivery)
 
     async def _goodbye(self, text: str, reason: str) -> None:
         self._supersede_reply()
-        self.summary.end_reason = reason
+        self._enter(CallState.ENDING)
+        self.record.end_reason = reason
         await self.speaker.say(AgentReply(text), label="goodbye")
         await self.session.hangup(reason)
 
@@ -439,53 +448,33 @@ class CallAgent:
         )
         await self._speak(reply, label=f"turn-{index}")
 
-    async def _answer_utterance(self, ready: _UtteranceReady, index: int) -> None:
-        utterance = ready.utterance
-        # The closing silence was detected `silence` after speech really ended.
-        end_of_speech = ready.detected_at - (utterance.detected_time - utterance.end_time)
+    async def _answer_utterance(self, ended: TurnEnded, index: int) -> None:
+        utterance = ended.utterance
+        trace = TurnTrace(index, ended.end_of_speech, utterance.duration_s, self.responder.needs_transcript)
+        trace.mark("vad_ms", ended.detected_at)
         stt_task = self._start_transcription(utterance)
         transcript: str | None = None
-        transcript_at: float | None = None
         if self.responder.needs_transcript:
             transcript = await asyncio.shield(stt_task)
-            transcript_at = self.clock()
+            trace.mark("transcript_ms", self.clock())
         reply = await self.responder.respond(
             CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s, emotion=self.emotion.latest,
                        phase=self._phase.current(self.clock()))
         )
-        reply_at = self.clock()
-        stages = {"vad_ms": ready.detected_at, "reply_ready_ms": reply_at}
-        if transcript_at is not None:
-            stages["transcript_ms"] = transcript_at
+        trace.mark("reply_ready_ms", self.clock())
 
         def first_audio(at: float | None) -> None:
-            stages["first_audio_ms"] = at if at is not None else float("nan")
-            self._log_turn(index, utterance, end_of_speech, stages)
+            trace.mark("first_audio_ms", at)
+            trace.report(self.metrics, self.log)
 
         spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", first_audio))
         if transcript is None:
             # Scripted replies did not wait; keep the transcript for the record and the log.
-            transcript = await asyncio.shield(stt_task)
-            transcript_ms = round((self.clock() - end_of_speech) * 1000)
+            await asyncio.shield(stt_task)
+            transcript_ms = round((self.clock() - ended.end_of_speech) * 1000)
             self.metrics.observe_ms("transcript_ms", transcript_ms)
             self.log.info("turn_transcript", turn=index, transcript_ms=transcript_ms)
         await spoken_task
-
-    def _log_turn(self, index: int, utterance: Utterance, end_of_speech: float, stages: dict[str, float]) -> None:
-        timings = {
-            stage: (round((at - end_of_speech) * 1000) if at == at else None)  # NaN: reply never played
-            for stage, at in stages.items()
-        }
-        for stage, ms in timings.items():
-            if ms is not None:
-                self.metrics.observe_ms(stage, ms)
-        self.log.info(
-            "turn",
-            turn=index,
-            speech_s=round(utterance.duration_s, 2),
-            waited_for_transcript=self.responder.needs_transcript,
-            **timings,
-        )
 
     def _start_transcription(self, utterance: Utterance) -> asyncio.Task[str]:
         task = asyncio.create_task(self._transcribe(utterance))
@@ -496,17 +485,31 @@ class CallAgent:
     async def _finish_listening(self) -> None:
         """After hang-up: close the caller's last utterance and let pending transcripts finish
         (bounded), so words spoken just before hanging up still reach the record."""
+        pending: list[Frame] = []
+        while not self.inbox.empty():
+            pending.append(self.inbox.get_nowait())
         while not self.session.audio.empty():
-            for event in self.segmenter.feed(self.session.audio.get_nowait()):
-                if isinstance(event, Utterance):
-                    self._start_transcription(event)
-        for event in self.segmenter.flush():
-            if isinstance(event, Utterance):
-                self._start_transcription(event)
-            elif isinstance(event, Segment):
-                self.emotion.submit(self.session.call_id, event)
+            pending.append(self.session.audio.get_nowait())
+        for frame in pending:
+            match frame:
+                case AudioIn() if self.state is not CallState.HANDED_OFF:
+                    self._keep_for_record(self.listener.hear(frame, may_barge_in=False))
+                case Transcript():
+                    self._on_transcript(frame)
+        self._keep_for_record(self.listener.flush(), segments=True)
         if self._stt_tasks:
             await asyncio.wait(set(self._stt_tasks), timeout=self.config.stt_wait_s)
+        while not self.inbox.empty():  # the transcripts that just finished
+            frame = self.inbox.get_nowait()
+            if isinstance(frame, Transcript):
+                self._on_transcript(frame)
+
+    def _keep_for_record(self, frames: list[Frame], segments: bool = False) -> None:
+        for frame in frames:
+            if isinstance(frame, TurnEnded):
+                self._start_transcription(frame.utterance)
+            elif segments and isinstance(frame, Segment):
+                self.emotion.submit(self.session.call_id, frame)
 
     async def _transcribe(self, utterance: Utterance) -> str:
         try:
@@ -520,11 +523,9 @@ class CallAgent:
             self.log.exception("stt_failed")
             return ""
         self.metrics.observe_ms("stt_inference_ms", result.elapsed_s * 1000)
-        self.summary.transcripts.append(result.text)
         self.log.info("caller_said", transcript=result.text, stt_ms=round(result.elapsed_s * 1000))
-        if result.text:
-            self.emotion.submit_transcript(result.text, utterance.end_time)
+        self.inbox.put_nowait(Transcript(result.text, utterance.end_time))
         return result.text
 
 
-__all__ = ["CallAgent", "CallSettings", "CallSummary", "EmotionSink"]
+__all__ = ["CallAgent", "CallSettings", "EmotionSink"]

@@ -25,6 +25,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
+from agent.call.record import Callback, Priority
 from agent.services.metrics import Metrics
 from telephony.call_session import CallSession
 from telephony.config import SipConfig
@@ -85,7 +86,7 @@ class Handoff:
     connected: bool
     reason: str
     status: int = 0
-    callback: dict[str, Any] | None = None  # the call-back request recorded when it did not connect
+    callback: Callback | None = None  # the call-back request recorded when it did not connect
 
 
 class Escalator:
@@ -180,8 +181,8 @@ class Escalator:
             return Handoff(True, f"transferred: {to}", status)
         self.metrics.inc("transfers_failed")
         self.log.warning("transfer_failed", to=to, mode=mode, status=status, waited_ms=waited_ms)
-        callback = {"type": "callback", "team": to, "reason": f"transfer to {to} not answered ({status})",
-                    "priority": "urgent" if urgent else "routine"}
+        callback = Callback(to, f"transfer to {to} not answered ({status})", Priority.URGENT if urgent else Priority.ROUTINE,
+                            node="transfer")
         if not caller.ended.is_set():
             await caller_speaker.say(AgentReply(self.config.no_answer, expression=Expression.SYMPATHETIC), "transfer-failed")
         return Handoff(False, f"transfer failed ({status}): {to}", status, callback)

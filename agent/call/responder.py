@@ -27,6 +27,7 @@ from agent.call.call_phase import CallPhase
 from agent.call.voice_style import choose_expression
 from agent.services.metrics import Metrics
 from agent.call.burst_table import BurstTable
+from agent.call.record import RecordedAction, from_graph
 from emotion.events import EmotionUpdate
 from graph.config import DeliveryConfig
 from graph.navigator import CallerInput, CompiledGraph, Navigator, Step
@@ -54,7 +55,7 @@ class AgentReply:
     expression: Expression = Expression.NEUTRAL
     sentences: AsyncIterator[str] | None = None  # streamed wording (LLM): spoken as each sentence completes
     actions: tuple[Action, ...] = ()
-    records: tuple[dict[str, Any], ...] = ()  # the actions for the call record, with their slot values
+    records: tuple[RecordedAction, ...] = ()  # the actions for the call record, with their slot values
     node: str = ""
     topics: frozenset[Topic] = field(default_factory=frozenset)
 
@@ -181,7 +182,7 @@ class GraphResponder:
             expression=expression,
             sentences=sentences,
             actions=step.actions,
-            records=step.records,
+            records=tuple(from_graph(taken) for taken in step.taken),
             node=step.node,
             topics=step.topics,
         )

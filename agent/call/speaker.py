@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from agent.call.responder import AgentReply
-from telephony.call_session import CallSession, MarkReached
+from telephony.call_session import CallSession
+from telephony.frames import PlaybackMark
 from tts.expression import Expression
 from tts.sentences import split_sentences
 from tts.synthesizer import VoiceParams
@@ -78,7 +79,7 @@ class Speaker:
             self.interrupt()
         self._current = playback
         session = self._session
-        first: asyncio.Future[MarkReached] | None = None
+        first: asyncio.Future[PlaybackMark] | None = None
         queued_at = time.monotonic()
         audio_bytes = 0
         try:
@@ -92,7 +93,7 @@ class Speaker:
                     first, queued_at = started, time.monotonic()
                     if on_first_audio is not None:
                         started.add_done_callback(lambda f: on_first_audio(f.result().monotonic if f.result().reached else None))
-            end = await session.mark(f"{label}-end") if not playback.cancelled else MarkReached(False, time.monotonic())
+            end = await session.mark(f"{label}-end") if not playback.cancelled else PlaybackMark(False, time.monotonic())
         finally:
             if self._current is playback:
                 self._current = None

@@ -12,9 +12,12 @@ The slots are PHI: a clinic should use an https URL (http is allowed for a local
 
 from __future__ import annotations
 
-import structlog
 import time
 from typing import Any
+
+import structlog
+
+from agent.call.record import WebhookDelivery
 from agent.services.metrics import Metrics
 
 USER_AGENT = "Bedside-webhook/1"
@@ -30,7 +33,7 @@ class WebhookSender:
         self._client = httpx2.AsyncClient(headers={"User-Agent": USER_AGENT}, follow_redirects=False)
         self.metrics = metrics
 
-    async def send(self, url: str, payload: dict[str, Any], timeout_s: float, call_id: str) -> dict[str, Any]:
+    async def send(self, url: str, payload: dict[str, Any], timeout_s: float, call_id: str) -> WebhookDelivery:
         """POST ``payload``; returns the delivery outcome for the call record."""
         log = structlog.get_logger(component="webhook", call_id=call_id)
         started = time.perf_counter()
@@ -40,14 +43,14 @@ class WebhookSender:
             elapsed = round((time.perf_counter() - started) * 1000)
             self.metrics.inc("webhook_failures")
             log.warning("webhook_failed", hook=payload.get("event"), error=type(exc).__name__, ms=elapsed)
-            return {"delivered": False, "error": type(exc).__name__, "ms": elapsed}
+            return WebhookDelivery(False, elapsed, error=type(exc).__name__)
         elapsed = round((time.perf_counter() - started) * 1000)
         delivered = 200 <= response.status_code < 300
         self.metrics.inc("webhooks_delivered" if delivered else "webhook_failures")
         emit = log.info if delivered else log.warning
         emit("webhook_sent" if delivered else "webhook_failed", hook=payload.get("event"), status=response.status_code,
              ms=elapsed)
-        return {"delivered": delivered, "status": response.status_code, "ms": elapsed}
+        return WebhookDelivery(delivered, elapsed, status=response.status_code)
 
     async def aclose(self) -> None:
         await self._client.aclose()

@@ -19,7 +19,7 @@ from emotion.client import EmotionClient
 from emotion.config import BreakerConfig, ClientConfig
 from emotion.data import ravdess_clips
 from emotion.events import EmotionUpdate, UpdateSource
-from telephony.events import Segment
+from telephony.frames import Segment
 from tests.emotion.service_process import TOKEN, free_tcp_port, start_service
 
 pytestmark = pytest.mark.slow

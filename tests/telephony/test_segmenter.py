@@ -10,7 +10,7 @@ import pytest
 
 from telephony.audio import FRAME_BYTES, SAMPLE_RATE, split_frames
 from telephony.config import SegmentationConfig, VadEngine
-from telephony.events import Segment, SpeechDiscarded, SpeechStarted, Utterance
+from telephony.frames import Segment, SpeechDiscarded, SpeechStarted, Utterance
 from telephony.segmenter import Segmenter
 from telephony.vad import SileroModel, SileroVad, WebRtcVad
 from tests.telephony.signals import frame_db, load16, pcm, through_phone

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
+from agent.call.record import Callback, Priority
 from agent.call.escalation import EscalationConfig, Escalator, TransferMode
 from agent.services.metrics import Metrics
 from telephony.call_session import CallSession, Direction
@@ -71,8 +72,7 @@ async def test_a_busy_operator_means_an_apology_and_a_call_back() -> None:
     board, sayer = Switchboard(fail=486), Sayer()
     handoff = await escalator(board, sayer).hand_off(session(), sayer, "operator", urgent=True)
     assert not handoff.connected and handoff.status == 486
-    assert handoff.callback == {"type": "callback", "team": "operator", "priority": "urgent",
-                                "reason": "transfer to operator not answered (486)"}
+    assert handoff.callback == Callback("operator", "transfer to operator not answered (486)", Priority.URGENT, node="transfer")
     assert sayer.said == ["hold", "transfer-failed"]
 
 

@@ -14,6 +14,7 @@ import pytest
 from agent.services.llm import LlmConfig, LlmWriter
 from agent.services.metrics import Metrics
 from agent.call.responder import AgentReply, CallerTurn, GraphResponder, GraphResponderFactory
+from agent.call.record import ActionKind, Callback, Priority
 from agent.call.burst_table import load_burst_table
 from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
 from graph.config import DEFAULT_GRAPH, DeliveryConfig
@@ -144,5 +145,7 @@ async def test_action_records_carry_the_included_slot_values_for_staff(clinic):
     await r.respond(CallerTurn("c1", 4, "Have my test results come back?"))
     reply = await r.respond(CallerTurn("c1", 5, "It's 555 123 4567."))
     (record,) = reply.records
-    assert record["type"] == "callback" and record["team"] == "clinician" and record["node"] == "results_callback"
-    assert record["slots"] == {"full_name": "Maria Lopez", "date_of_birth": "1985-03-03", "callback_phone": "5551234567"}
+    assert isinstance(record, Callback) and record.kind is ActionKind.CALLBACK
+    assert record.team == "clinician" and record.node == "results_callback" and record.priority is Priority.ROUTINE
+    assert dict(record.slots) == {"full_name": "Maria Lopez", "date_of_birth": "1985-03-03", "callback_phone": "5551234567"}
+    assert record.log_fields() == {"team": "clinician", "priority": "routine"}  # what the log gets: no slot values

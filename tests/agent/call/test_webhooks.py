@@ -60,7 +60,7 @@ async def test_delivered_payload_and_a_log_without_phi(sender):
     try:
         with capture_logs() as logs:
             outcome = await sender.send(receiver.url, PAYLOAD, 3.0, "in-1")
-        assert outcome["delivered"] and outcome["status"] == 200
+        assert outcome.delivered and outcome.status == 200 and outcome.error is None
         assert receiver.bodies == [PAYLOAD]
         (sent,) = [e for e in logs if e["event"] == "webhook_sent"]
         assert "Maria" not in json.dumps(sent) and sent["hook"] == "appointment_booked"
@@ -73,12 +73,12 @@ async def test_http_error_dead_port_and_timeout_are_recorded_not_raised(sender):
     failing = Receiver(status=500)
     slow = Receiver(delay_s=2.0)
     try:
-        assert (await sender.send(failing.url, PAYLOAD, 3.0, "c"))["status"] == 500
+        assert (await sender.send(failing.url, PAYLOAD, 3.0, "c")).status == 500
         dead = await sender.send(f"http://127.0.0.1:{free_port()}/x", PAYLOAD, 3.0, "c")
-        assert dead == {"delivered": False, "error": dead["error"], "ms": dead["ms"]} and not dead["delivered"]
+        assert not dead.delivered and dead.status is None and dead.error and dead.ms >= 0
         started = time.monotonic()
         late = await sender.send(slow.url, PAYLOAD, 0.5, "c")
-        assert not late["delivered"] and "Timeout" in late["error"] and time.monotonic() - started < 1.5
+        assert not late.delivered and "Timeout" in late.error and time.monotonic() - started < 1.5
         assert sender.metrics.counter("webhook_failures") == 3
     finally:
         failing.close()

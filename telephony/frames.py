@@ -1,7 +1,10 @@
-"""Plain, immutable events that cross from the media path into the agent.
+"""The frames telephony produces for a call: caller audio, what VAD made of it, keys, hang-up,
+and playout marks.
 
-Each is a frozen dataclass; ``kind`` is a ``StrEnum`` so logs and tests can match on it.
-Times are seconds since the call was answered (``call_time``)."""
+Each is a frozen, slotted dataclass with a ``kind`` (a ``StrEnum``) so logs and tests can match
+on it; the call runtime adds its own frames on top (agent/call/frames.py) and its turn loop is
+one ``match`` over both. Times are seconds of caller audio since the call was answered
+(``call_time``), except ``PlaybackMark.monotonic``."""
 
 from __future__ import annotations
 
@@ -9,15 +12,24 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 
-class CallEventKind(StrEnum):
-    ANSWERED = "answered"
+class FrameKind(StrEnum):
+    AUDIO_IN = "audio_in"
     SPEECH_STARTED = "speech_started"
-    SPEECH_ENDED = "speech_ended"
     SPEECH_DISCARDED = "speech_discarded"
     UTTERANCE = "utterance"
     SEGMENT = "segment"
     DTMF = "dtmf"
     HANGUP = "hangup"
+    PLAYBACK_MARK = "playback_mark"
+
+
+@dataclass(frozen=True, slots=True)
+class AudioIn:
+    """20 ms of caller audio, 16 kHz mono PCM16, as the media port delivered it."""
+
+    pcm: bytes
+    call_time: float  # end of this frame
+    kind: FrameKind = field(default=FrameKind.AUDIO_IN, init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +38,7 @@ class SpeechStarted:
 
     call_time: float  # speech onset
     detected_time: float | None = None  # call time at which enough speech confirmed it
-    kind: CallEventKind = field(default=CallEventKind.SPEECH_STARTED, init=False)
+    kind: FrameKind = field(default=FrameKind.SPEECH_STARTED, init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +48,7 @@ class SpeechDiscarded:
     start_time: float
     end_time: float
     detected_time: float
-    kind: CallEventKind = field(default=CallEventKind.SPEECH_DISCARDED, init=False)
+    kind: FrameKind = field(default=FrameKind.SPEECH_DISCARDED, init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +60,7 @@ class Utterance:
     end_time: float  # end of speech (before the trailing silence that closed it)
     detected_time: float  # call time at which the silence closed it
     pcm_start_time: float | None = None  # call time of pcm[0]: start_time less the pre-roll
-    kind: CallEventKind = field(default=CallEventKind.UTTERANCE, init=False)
+    kind: FrameKind = field(default=FrameKind.UTTERANCE, init=False)
 
     @property
     def duration_s(self) -> float:
@@ -64,7 +76,7 @@ class Segment:
     end_time: float
     speech_ratio: float  # fraction of 20 ms frames VAD marked as speech
     has_speech: bool
-    kind: CallEventKind = field(default=CallEventKind.SEGMENT, init=False)
+    kind: FrameKind = field(default=FrameKind.SEGMENT, init=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +84,20 @@ class DtmfDigit:
     digit: str
     call_time: float
     duration_ms: int = 0
-    kind: CallEventKind = field(default=CallEventKind.DTMF, init=False)
+    kind: FrameKind = field(default=FrameKind.DTMF, init=False)
 
 
 @dataclass(frozen=True, slots=True)
 class Hangup:
     call_time: float
     reason: str
-    kind: CallEventKind = field(default=CallEventKind.HANGUP, init=False)
+    kind: FrameKind = field(default=FrameKind.HANGUP, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class PlaybackMark:
+    """A playout mark was handed to pjsip (``reached``), or dropped by a barge-in's clear."""
+
+    reached: bool
+    monotonic: float
+    kind: FrameKind = field(default=FrameKind.PLAYBACK_MARK, init=False)

@@ -1,0 +1,462 @@
+"""The turn loop from scripted frame lists: no SIP, no models, no waiting on real timers.
+
+The call agent runs on stand-ins for what surrounds it (a session, speaker, responder, STT,
+segmenter and emotion client that record what they were asked to do). Frames go straight into
+its inbox; time is a fake clock moved by the test and delivered with ``Tick`` frames. The same
+behaviour is exercised end to end by the SIP call tests (tests/e2e/test_call*.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+
+from agent.call.call_agent import URGENCY, CallAgent, CallSettings
+from agent.call.call_phase import CallPhaseConfig
+from agent.call.escalation import EscalationConfig, Handoff
+from agent.call.frames import CallState, EmotionChanged, Tick, TurnEnded
+from agent.call.record import Callback, EndOfCall, Priority, Transfer, Urgency, Webhook
+from agent.call.responder import AgentReply, CallerTurn
+from agent.call.speaker import Spoken
+from agent.call.turn_config import TurnConfig
+from agent.services.metrics import Metrics
+from agent.services.stt import SttOverloaded
+from emotion.events import EmotionUpdate, Trend, UpdateSource
+from emotion.timeline import Timeline
+from graph.schema import EndCallAction, TransferAction
+from telephony.config import BargeInConfig
+from telephony.frames import AudioIn, DtmfDigit, SpeechStarted, Utterance
+
+FRAME = b"\x00\x00" * 320  # 20 ms of 16 kHz PCM16
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass
+class Stats:
+    codec: str = "PCMU"
+    frames_received: int = 0
+    frames_dropped: int = 0
+
+
+class Session:
+    def __init__(self) -> None:
+        self.call_id = "call-1"
+        self.remote_uri = "sip:caller@127.0.0.1"
+        self.stats = Stats()
+        self.audio: asyncio.Queue[AudioIn] = asyncio.Queue()
+        self.events: asyncio.Queue[object] = asyncio.Queue()
+        self.ended = asyncio.Event()
+        self.end_reason = ""
+        self.is_playing = False
+
+    async def hangup(self, reason: str = "agent") -> None:
+        if not self.ended.is_set():
+            self.end_reason = reason
+            self.ended.set()
+
+
+class Speaker:
+    """Speaks for ``seconds`` of real time (short) unless interrupted; remembers every line."""
+
+    def __init__(self, session: Session, seconds: float = 0.02) -> None:
+        self.session = session
+        self.seconds = seconds
+        self.said: list[tuple[str, str]] = []  # (label, text)
+        self.speaking = False
+        self.interrupts = 0
+        self._cut: asyncio.Event | None = None
+
+    def interrupt(self) -> int:
+        self.interrupts += 1
+        if self._cut is not None:
+            self._cut.set()
+        return 120
+
+    async def say(self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None) -> Spoken:
+        self.said.append((label, reply.text))
+        cut = self._cut = asyncio.Event()
+        self.speaking = self.session.is_playing = True
+        if on_first_audio is not None:
+            on_first_audio(1000.0)
+        try:
+            await asyncio.wait_for(cut.wait(), self.seconds)
+        except TimeoutError:
+            pass
+        finally:
+            if self._cut is cut:
+                self.speaking = self.session.is_playing = False
+                self._cut = None
+        return Spoken(label, 0.0, 0.0, 0.0, cut.is_set(), 100)
+
+    def lines(self) -> list[str]:
+        return [label for label, _ in self.said]
+
+
+class Responder:
+    needs_transcript = True
+
+    def __init__(self, answer: Callable[[CallerTurn], AgentReply] | None = None, delay_s: float = 0.0) -> None:
+        self.turns: list[CallerTurn] = []
+        self.answer = answer or (lambda turn: AgentReply(f"you said {turn.transcript or turn.dtmf}"))
+        self.delay_s = delay_s
+
+    def greeting(self) -> AgentReply:
+        return AgentReply("Hello, this is the clinic.")
+
+    async def respond(self, turn: CallerTurn) -> AgentReply:
+        self.turns.append(turn)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return self.answer(turn)
+
+
+@dataclass
+class SttResult:
+    text: str
+    elapsed_s: float = 0.05
+
+
+class Stt:
+    def __init__(self, *texts: str, fail: Exception | None = None) -> None:
+        self.texts = list(texts)
+        self.fail = fail
+
+    async def transcribe(self, pcm: bytes, call_id: str) -> SttResult:
+        if self.fail is not None:
+            raise self.fail
+        return SttResult(self.texts.pop(0) if self.texts else "")
+
+
+class Segmenter:
+    """Plays a script: for each fed frame, (VAD probability, events)."""
+
+    def __init__(self) -> None:
+        self.script: list[tuple[float, list[object]]] = []
+        self.last_probability = 0.0
+        self.in_speech = False
+        self.speech_ms = 0
+
+    def feed(self, pcm: bytes) -> list[object]:
+        self.last_probability, events = self.script.pop(0) if self.script else (0.0, [])
+        self.in_speech = self.last_probability >= 0.5
+        self.speech_ms = self.speech_ms + 20 if self.in_speech else 0
+        return events
+
+    def flush(self) -> list[object]:
+        return []
+
+
+def mood(valence: float, available: bool = True) -> EmotionUpdate:
+    return EmotionUpdate("call-1", 0.0, valence, 0.4, Trend.STABLE, 0.0, 1.0,
+                         UpdateSource.READING if available else UpdateSource.DEFAULTS, available=available,
+                         readings=5 if available else 0)
+
+
+@dataclass
+class Emotion:
+    latest: EmotionUpdate = field(default_factory=lambda: mood(0.0, available=False))
+    on_update: Callable[[EmotionUpdate], None] | None = None
+    timeline: Timeline = field(default_factory=lambda: Timeline("call-1"))
+    segments: int = 0
+    transcripts: list[str] = field(default_factory=list)
+    closed: bool = False
+
+    def submit(self, call_id: str, segment: object) -> None:
+        self.segments += 1
+
+    def submit_transcript(self, text: str, at_s: float) -> bool:
+        self.transcripts.append(text)
+        return True
+
+    def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class Escalator:
+    def __init__(self, connect: bool = False) -> None:
+        self.connect = connect
+        self.handed: list[tuple[str, bool]] = []
+
+    def can_reach(self, to: str) -> bool:
+        return True
+
+    async def hand_off(self, caller, speaker, to, urgent=False, on_bridged=None) -> Handoff:
+        self.handed.append((to, urgent))
+        if self.connect:
+            on_bridged()
+            return Handoff(True, f"transferred: {to}", 200)
+        callback = Callback(to, f"transfer to {to} not answered (486)", Priority.URGENT if urgent else Priority.ROUTINE,
+                            node="transfer")
+        return Handoff(False, f"transfer failed (486): {to}", 486, callback)
+
+
+@dataclass
+class Call:
+    agent: CallAgent
+    session: Session
+    speaker: Speaker
+    responder: Responder
+    segmenter: Segmenter
+    emotion: Emotion
+    clock: Clock
+    task: asyncio.Task | None = None
+
+    def push(self, *frames: object) -> None:
+        for frame in frames:
+            self.agent.inbox.put_nowait(frame)
+
+    def utterance(self, backchannel: bool = False, end: float = 2.0) -> TurnEnded:
+        return TurnEnded(Utterance(FRAME * 10, end - 0.6, end, end + 0.3), self.clock.now, backchannel)
+
+    def tick(self, advance_s: float) -> None:
+        self.clock.now += advance_s
+        self.push(Tick(self.clock.now))
+
+    async def settle(self, condition: Callable[[], bool], timeout: float = 2.0) -> None:
+        async def wait() -> None:
+            while not condition():
+                await asyncio.sleep(0.005)
+        await asyncio.wait_for(wait(), timeout)
+
+    async def ended(self):
+        assert self.task is not None
+        return await asyncio.wait_for(self.task, 3.0)
+
+
+def make_call(*, responder: Responder | None = None, stt: Stt | None = None, escalator: Escalator | None = None,
+              turn: TurnConfig | None = None, phase: CallPhaseConfig | None = None, speak_s: float = 0.02) -> Call:
+    clock, session, segmenter, emotion = Clock(), Session(), Segmenter(), Emotion()
+    speaker = Speaker(session, speak_s)
+    responder = responder or Responder()
+    settings = CallSettings(
+        turn or TurnConfig(responder="scripted", reprompt_after_s=8.0, max_reprompts=2, dtmf_timeout_s=2.0),
+        phase or CallPhaseConfig(), EscalationConfig(), stt_wait_s=1.0,
+    )
+    agent = CallAgent(session, settings, responder, stt or Stt("I need a refill"), speaker, segmenter, emotion,
+                      Metrics(), clock=clock, escalator=escalator)
+    return Call(agent, session, speaker, responder, segmenter, emotion, clock)
+
+
+async def started(call: Call) -> Call:
+    call.task = asyncio.create_task(call.agent.run())
+    await call.settle(lambda: call.speaker.lines() == ["greeting"] and not call.speaker.speaking)
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    return call
+
+
+async def test_an_utterance_is_a_turn_answered_with_its_transcript() -> None:
+    call = await started(make_call())
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.lines() == ["greeting", "turn-1"])
+    assert call.responder.turns[0].transcript == "I need a refill" and call.responder.turns[0].index == 1
+    assert call.speaker.said[-1][1] == "you said I need a refill"
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    await call.session.hangup("caller")
+    call.push(DtmfDigit("1", 0.0))  # wakes the loop, which sees the hang-up
+    record = await call.ended()
+    assert record.turns == 1 and record.transcripts == ["I need a refill"] and record.end_reason == "caller"
+    assert call.emotion.transcripts == ["I need a refill"] and call.emotion.closed
+
+
+async def test_speech_over_the_agent_barges_in_and_its_utterance_is_a_turn() -> None:
+    call = await started(make_call(turn=TurnConfig(barge_in=BargeInConfig(min_speech_ms=100))))
+    call.speaker.seconds = 5.0
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.speaking and call.speaker.lines()[-1] == "turn-1")
+    onset = SpeechStarted(3.0)
+    call.segmenter.script = [(0.9, [onset])] + [(0.9, [])] * 6
+    call.push(*[AudioIn(FRAME, 3.0 + i * 0.02) for i in range(7)])
+    await call.settle(lambda: call.agent.record.barge_ins == 1)
+    assert call.speaker.interrupts >= 1 and not call.speaker.speaking
+    # The caller's words after the barge-in are the next turn, not a backchannel.
+    call.segmenter.script = [(0.0, [Utterance(FRAME, 3.0, 3.5, 3.8)])]
+    call.push(AudioIn(FRAME, 3.8))
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-2")
+    assert call.agent.record.turns == 2
+
+
+async def test_a_short_sound_over_the_agent_is_a_backchannel_not_a_turn() -> None:
+    call = await started(make_call())
+    call.speaker.seconds = 5.0
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.speaking and call.speaker.lines()[-1] == "turn-1")
+    # "mm-hm": speech starts over the agent, too short (below barge-in's 180 ms) and closes.
+    call.segmenter.script = [(0.9, [SpeechStarted(3.0)]), (0.9, []), (0.1, [Utterance(FRAME, 3.0, 3.1, 3.4)])]
+    call.push(*[AudioIn(FRAME, 3.0 + i * 0.02) for i in range(3)])
+    await call.settle(lambda: len(call.agent.record.transcripts) == 2)
+    assert call.agent.record.turns == 1 and call.agent.record.barge_ins == 0
+    assert call.speaker.speaking and call.speaker.lines() == ["greeting", "turn-1"]  # it kept talking
+    assert call.agent.metrics.counter("backchannels") == 1
+
+
+async def test_silence_is_reprompted_then_the_agent_says_goodbye() -> None:
+    call = await started(make_call())
+    call.tick(7.9)
+    await asyncio.sleep(0.02)
+    assert call.speaker.lines() == ["greeting"]  # not yet
+    call.tick(0.2)
+    await call.settle(lambda: call.speaker.lines() == ["greeting", "reprompt-1"])
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    call.tick(8.1)
+    await call.settle(lambda: call.speaker.lines()[-1] == "reprompt-2")
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    call.tick(8.1)
+    record = await call.ended()
+    assert call.speaker.lines() == ["greeting", "reprompt-1", "reprompt-2", "goodbye"]
+    assert record.reprompts == 2 and record.end_reason == "caller silent" and call.session.end_reason == "caller silent"
+
+
+async def test_the_caller_speaking_restarts_the_silence_count() -> None:
+    call = await started(make_call())
+    call.tick(8.1)
+    await call.settle(lambda: call.speaker.lines()[-1] == "reprompt-1")
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    for _ in range(2):  # two more full silences: reprompts again from 1, no goodbye yet
+        call.tick(8.1)
+        await call.settle(lambda: call.agent.state is CallState.REPLYING)
+        await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    assert call.speaker.lines()[-2:] == ["reprompt-1", "reprompt-2"] and not call.session.ended.is_set()
+
+
+async def test_keypad_digits_become_one_turn_after_the_pause() -> None:
+    call = await started(make_call())
+    call.push(DtmfDigit("0", 1.0), DtmfDigit("3", 1.1))
+    await call.settle(lambda: call.agent.timers.digits == "03")
+    call.tick(1.0)
+    await asyncio.sleep(0.02)
+    assert not call.responder.turns
+    call.tick(1.1)
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
+    assert call.responder.turns[0].dtmf == "03" and call.responder.turns[0].transcript is None
+
+
+async def test_a_newer_turn_supersedes_a_reply_still_being_prepared() -> None:
+    call = await started(make_call(responder=Responder(delay_s=0.3), stt=Stt("first", "second")))
+    call.push(call.utterance())
+    await call.settle(lambda: len(call.responder.turns) == 1)
+    call.push(call.utterance(end=4.0))
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-2")
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    assert call.speaker.lines() == ["greeting", "turn-2"]  # turn 1's reply was never spoken
+    assert call.agent.record.transcripts == ["first", "second"]
+
+
+async def test_a_goodbye_from_the_graph_ends_the_call() -> None:
+    bye = AgentReply("Goodbye.", end_call=True, actions=(EndCallAction(type="end_call"),),
+                     records=(EndOfCall("goodbye"),), node="goodbye")
+    call = await started(make_call(responder=Responder(lambda turn: bye)))
+    call.push(call.utterance())
+    record = await call.ended()
+    assert record.end_reason == "responder ended call" and record.nodes == ["goodbye"]
+    assert record.actions == [EndOfCall("goodbye")] and call.agent.state is CallState.ENDING
+
+
+async def test_a_transfer_that_does_not_connect_leaves_a_call_back_and_ignores_words_meanwhile() -> None:
+    escalator = Escalator(connect=False)
+    put_through = AgentReply("Let me put you through.", end_call=True, actions=(TransferAction(type="transfer", to="nurse"),),
+                             records=(Transfer("nurse", "", "nurse"),), node="nurse")
+    call = await started(make_call(responder=Responder(lambda turn: put_through), escalator=escalator, speak_s=0.2))
+    call.push(call.utterance())
+    await call.settle(lambda: call.agent.state is CallState.TRANSFERRING)
+    call.push(call.utterance(end=5.0), DtmfDigit("5", 5.0))  # "hello?" and a key while being put through
+    record = await call.ended()
+    assert escalator.handed == [("nurse", False)] and len(call.responder.turns) == 1
+    assert record.actions == [Transfer("nurse", "", "nurse"),
+                              Callback("nurse", "transfer to nurse not answered (486)", Priority.ROUTINE, node="transfer")]
+    assert record.end_reason == "transfer failed (486): nurse" and not record.handed_off
+
+
+async def test_a_bridged_transfer_hands_the_call_off_and_the_agent_stops_listening() -> None:
+    put_through = AgentReply("Connecting you.", end_call=True, actions=(TransferAction(type="transfer", to="operator"),),
+                             records=(Transfer("operator", "", "operator"),), node="operator")
+    call = await started(make_call(responder=Responder(lambda turn: put_through), escalator=Escalator(connect=True)))
+    call.push(call.utterance())
+    record = await call.ended()
+    assert record.handed_off and call.agent.state is CallState.HANDED_OFF
+    assert record.end_reason == "transferred: operator"
+
+
+async def test_sustained_negative_emotion_raises_urgency_and_puts_the_caller_through() -> None:
+    escalator = Escalator(connect=False)
+    call = await started(make_call(escalator=escalator, phase=CallPhaseConfig(urgent_after_s=60.0),
+                                   turn=TurnConfig(reprompt_after_s=600.0)))
+    call.push(EmotionChanged(mood(-0.6)))
+    await call.settle(lambda: call.agent.metrics.counter("emotion_updates") == 1)
+    call.clock.now += 61.0
+    call.push(EmotionChanged(mood(-0.6)))
+    record = await call.ended()
+    assert isinstance(record.actions[0], Urgency) and record.actions[0].negative_s == 61.0 and record.urgent
+    assert record.actions[1] == Transfer("operator", URGENCY, "urgency")
+    assert escalator.handed == [("operator", True)]
+    assert call.speaker.lines()[-1] == "urgency"
+    assert isinstance(record.actions[2], Callback) and record.actions[2].priority is Priority.URGENT
+
+
+async def test_a_dead_emotion_service_leaves_the_call_on_defaults() -> None:
+    call = await started(make_call(escalator=Escalator(), phase=CallPhaseConfig(urgent_after_s=1.0)))
+    call.push(EmotionChanged(mood(-0.9, available=False)))
+    await call.settle(lambda: call.agent.metrics.counter("emotion_updates") == 1)
+    call.clock.now += 5.0
+    call.push(EmotionChanged(mood(-0.9, available=False)), call.utterance())
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
+    assert not call.agent.record.urgent and call.responder.turns[0].emotion is call.emotion.latest
+    assert call.agent.metrics.counter("emotion_updates") == 2
+
+
+async def test_a_failing_turn_is_apologised_for_and_the_call_goes_on() -> None:
+    def broken(turn: CallerTurn) -> AgentReply:
+        raise RuntimeError("bug")
+
+    call = await started(make_call(responder=Responder(broken)))
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.lines()[-1] == "reply-failed")
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    assert call.agent.metrics.counter("reply_errors") == 1 and not call.session.ended.is_set()
+
+
+async def test_an_overloaded_stt_gives_an_empty_transcript_not_a_dead_call() -> None:
+    call = await started(make_call(stt=Stt(fail=SttOverloaded("full"))))
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
+    assert call.responder.turns[0].transcript == "" and call.agent.metrics.counter("stt_overloaded") == 1
+
+
+async def test_webhook_records_are_kept_even_without_a_sender() -> None:
+    booked = AgentReply("Booked.", records=(Webhook("appointment_booked", None, 3.0, "booked", {"appointment": "x"}),),
+                        node="booked")
+    call = await started(make_call(responder=Responder(lambda turn: booked)))
+    call.push(call.utterance())
+    await call.settle(lambda: call.agent.record.actions)
+    (webhook,) = call.agent.record.actions
+    assert isinstance(webhook, Webhook) and webhook.delivery is None and dict(webhook.slots) == {"appointment": "x"}
+
+
+async def test_the_call_length_limit_ends_the_call_politely() -> None:
+    call = await started(make_call(turn=TurnConfig(max_call_s=60.0)))
+    call.tick(60.0)
+    record = await call.ended()
+    assert call.speaker.lines()[-1] == "goodbye" and record.end_reason == "max call length"
+
+
+@pytest.mark.parametrize("state", [CallState.TRANSFERRING, CallState.ENDING])
+async def test_words_while_the_call_is_closing_start_no_reply(state: CallState) -> None:
+    call = await started(make_call())
+    call.agent.state = state
+    call.push(call.utterance())
+    await call.settle(lambda: call.agent.record.transcripts == ["I need a refill"])
+    assert not call.responder.turns
