@@ -103,4 +103,3 @@ class EmotionConfig(_Strict):
     client: ClientConfig = Field(default_factory=ClientConfig)
     window: WindowConfig = Field(default_factory=WindowConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
-    burst_delivery: str | None = Field(None, description="burst-to-delivery table (None = configs/burst_delivery.yaml)")

@@ -58,8 +58,8 @@ NO_MATCH = Match(0.0, None)
 
 
 @dataclass(frozen=True, slots=True)
-class Utterance:
-    """One caller turn as the matcher sees it: words (may be empty) and keypad digits."""
+class EmbeddedTurn:
+    """One caller turn as the matcher sees it: words (may be empty), keypad digits, the words' embedding."""
 
     text: str
     dtmf: str = ""
@@ -87,10 +87,10 @@ class TransitionMatcher:
         self._vectors = {p: vectors[i] for i, p in enumerate(phrases)}
         self._intents = spec.intents
 
-    def embed(self, text: str, dtmf: str = "") -> Utterance:
+    def embed(self, text: str, dtmf: str = "") -> EmbeddedTurn:
         text = text.strip()
         vector = self._embedder.encode([text])[0] if text else None
-        return Utterance(text, dtmf, vector)
+        return EmbeddedTurn(text, dtmf, vector)
 
     def examples(self, transition: Transition) -> list[str]:
         named = self._intents[transition.intent].examples if transition.intent in self._intents else []
@@ -100,7 +100,7 @@ class TransitionMatcher:
         named = self._intents[transition.intent].keywords if transition.intent in self._intents else []
         return [*named, *transition.keywords]
 
-    def match(self, transition: Transition, utterance: Utterance) -> Match:
+    def match(self, transition: Transition, utterance: EmbeddedTurn) -> Match:
         if transition.dtmf and utterance.dtmf == transition.dtmf:
             return Match(1.0, MatchedBy.DTMF)
         if not utterance.text:
@@ -125,4 +125,4 @@ def _all_transitions(spec: GraphSpec) -> Sequence[Transition]:
     return [*spec.global_transitions, *(t for node in spec.nodes for t in node.transitions)]
 
 
-__all__ = ["KEYWORD_SCORE", "NO_MATCH", "Match", "MatchedBy", "TextEmbedder", "TransitionMatcher", "Utterance", "contains_phrase", "normalise"]
+__all__ = ["KEYWORD_SCORE", "NO_MATCH", "Match", "MatchedBy", "TextEmbedder", "TransitionMatcher", "EmbeddedTurn", "contains_phrase", "normalise"]

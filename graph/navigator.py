@@ -36,7 +36,7 @@ from types import MappingProxyType
 import networkx as nx
 
 from emotion.events import EmotionUpdate
-from graph.matcher import Match, MatchedBy, TextEmbedder, TransitionMatcher, Utterance
+from graph.matcher import Match, MatchedBy, TextEmbedder, TransitionMatcher, EmbeddedTurn
 from graph.schedule import Schedule, describe_times
 from graph.schema import (
     PLACEHOLDER,
@@ -244,7 +244,7 @@ class Navigator:
         return self._not_understood()
 
     # ---- slots ------------------------------------------------------------------------------
-    def _handle_slot(self, slot: Slot, utterance: Utterance, emotion: EmotionUpdate | None) -> Step | None:
+    def _handle_slot(self, slot: Slot, utterance: EmbeddedTurn, emotion: EmotionUpdate | None) -> Step | None:
         """Fill the pending slot; None lets the node's transitions have the turn."""
         if slot.kind is SlotKind.TEXT:
             chosen = self._best(self.node.transitions, utterance, emotion, source=self.node_id, words_only=True)
@@ -347,7 +347,7 @@ class Navigator:
             self.ended = True
             return
         auto = [t for t in node.transitions if not t.has_utterance_matcher and not t.otherwise]
-        chosen = self._best(auto, Utterance(""), emotion, source=node.id)
+        chosen = self._best(auto, EmbeddedTurn(""), emotion, source=node.id)
         if chosen is not None:
             for name in chosen.clear:
                 self.slots.pop(name, None)
@@ -368,7 +368,7 @@ class Navigator:
 
     # ---- choosing ---------------------------------------------------------------------------
     def _best(
-        self, transitions: list[Transition], utterance: Utterance, emotion: EmotionUpdate | None,
+        self, transitions: list[Transition], utterance: EmbeddedTurn, emotion: EmotionUpdate | None,
         source: str, words_only: bool = False, threshold: float | None = None,
     ) -> Chosen | None:
         settings = self.spec.settings

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from agent.call.call_phase import CallPhaseConfig
 from agent.call.escalation import EscalationConfig
 from agent.call.turn_config import TurnConfig
+from agent.call.voice_style import VoiceStyleConfig
 from agent.services.llm import LlmConfig
 from agent.services.stt_config import SttConfig
 from emotion.config import EmotionConfig
@@ -42,6 +43,7 @@ class BedsideConfig(_Strict):
     tts: TtsConfig = Field(default_factory=TtsConfig)
     turn: TurnConfig = Field(default_factory=TurnConfig)
     graph: GraphConfig = Field(default_factory=GraphConfig)
+    voice_style: VoiceStyleConfig = Field(default_factory=VoiceStyleConfig)
     call_phase: CallPhaseConfig = Field(default_factory=CallPhaseConfig)
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)

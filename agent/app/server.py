@@ -78,7 +78,7 @@ class BedsideServer:
         self.synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions))
         self.phrases = PhraseCache(self.synth)
         self._presynthesis: asyncio.Task[None] | None = None
-        self.bursts = load_burst_table(config.emotion.burst_delivery)  # validated now: a bad table stops startup
+        self.bursts = load_burst_table(config.voice_style.burst_table)  # validated now: a bad table stops startup
         self.burst_meanings = self.bursts.meanings()
         self.emotion_service = None
         self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
@@ -114,7 +114,7 @@ class BedsideServer:
         lines = [*self.responders.scripted_lines(), *own]
         sentences = list(dict.fromkeys(s for line in lines for s in split_sentences(line)))
         # The default expression is ready before the first call; the others follow in the background.
-        default = self.config.graph.delivery.default_expression
+        default = self.config.voice_style.default_expression
         await self.phrases.warm(sentences, self.synth.params_for(default))
         if self.config.tts.presynthesize:
             others = [e for e in Expression if e != default]
@@ -165,7 +165,7 @@ class BedsideServer:
         if graph.reload:
             self._graph_watch = asyncio.create_task(self.graphs.watch(graph.reload_interval_s), name="graph-watch")
         store = self.graphs
-        return GraphResponderFactory(lambda: store.current, self.bursts, graph.delivery, self.metrics, self.wording)
+        return GraphResponderFactory(lambda: store.current, self.bursts, self.config.voice_style, self.metrics, self.wording)
 
     async def _start_emotion_service(self) -> None:
         from emotion.engine import EmotionEngine

@@ -113,8 +113,9 @@ class CallAgent:
             segmenter, config.turn.barge_in, lambda: speaker.speaking, lambda: session.is_playing, clock,
         )
         self.state = CallState.LISTENING
-        self.timers = TurnTimers.start(config.turn, clock())
-        self._phase = CallPhaseTracker(config.call_phase, clock())
+        started = clock()  # the agent is built when the call is answered, just before run()
+        self.timers = TurnTimers.start(config.turn, started)
+        self._phase = CallPhaseTracker(config.call_phase, started)
         self._emotion_shown: tuple[Trend, bool] = (emotion.latest.trend, emotion.latest.available)
         self._urgency_pending = False  # the urgency flag is up; the hand-off waits for a quiet moment
         self._turn = 0  # the last caller turn's number
@@ -128,9 +129,6 @@ class CallAgent:
         self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec)
         self.metrics.inc("calls")
         self.emotion.start()
-        now = self.clock()
-        self._phase = CallPhaseTracker(self.config.call_phase, now)
-        self.timers = TurnTimers.start(self.config.turn, now)
         pumps = [
             asyncio.create_task(self._pump(self.session.audio), name=f"audio-{self.session.call_id}"),
             asyncio.create_task(self._pump(self.session.events), name=f"events-{self.session.call_id}"),

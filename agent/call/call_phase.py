@@ -5,14 +5,14 @@ to get to the point; one where the caller has sounded negative for ten minutes n
 :class:`CallPhaseTracker` follows the rolling window's updates and says so:
 
 * **hurry**: the call is older than ``hurry_after_s`` (5 min) and the trend is deteriorating:
-  delivery turns ``direct`` (faster, clearer) and the wording is told to be brief;
+  voice style turns ``direct`` (faster, clearer) and the wording is told to be brief;
 * **urgent**: the fused valence has stayed below ``negative_valence`` for ``urgent_after_s``
   (10 min), better readings lasting under ``recovery_s`` not breaking it: the **urgency
   flag**, raised once per call, which escalates the call to a person (agent/call/escalation.py).
 
 Only readings count: while emotion is unavailable (breaker open) the clock of negative valence
 neither runs nor resets, so an outage can neither raise nor hide the flag. Thresholds are in
-``DeliveryConfig.phase`` so tests shrink them to seconds."""
+``VoiceStyleConfig.phase`` so tests shrink them to seconds."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from emotion.events import EmotionUpdate, Trend
 class CallPhaseConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    hurry_after_s: float = Field(300.0, ge=0, description="a call this old with a deteriorating trend: direct, brief delivery")
+    hurry_after_s: float = Field(300.0, ge=0, description="a call this old with a deteriorating trend: direct, brief replies")
     urgent_after_s: float = Field(600.0, gt=0, description="negative valence sustained this long: the urgency flag (escalation)")
     negative_valence: float = Field(-0.15, ge=-1, le=0, description="fused valence below this counts as negative")
     recovery_s: float = Field(20.0, ge=0, description="better readings for this long restart the count (a moment's relief does not)")

@@ -22,13 +22,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 from agent.call.record import Callback, Priority
+from agent.call.responder import AgentReply
+from agent.call.speaker import Spoken
 from agent.services.metrics import Metrics
 from telephony.call_session import CallSession
 from telephony.config import SipConfig
+from telephony.user_agent import CallFailed
 from tts.expression import Expression
 
 
@@ -76,7 +79,7 @@ class Switchboard(Protocol):
 
 
 class Sayer(Protocol):
-    async def say(self, reply: Any, label: str) -> Any: ...
+    async def say(self, reply: AgentReply, label: str) -> Spoken: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,9 +132,6 @@ class Escalator:
         self, caller: CallSession, caller_speaker: Sayer, to: str, uri: str, urgent: bool, started: float,
         on_bridged: Callable[[], None] | None,
     ) -> Handoff:
-        from agent.call.responder import AgentReply
-        from telephony.user_agent import CallFailed
-
         assert self.switchboard is not None
         dialing = asyncio.create_task(self.switchboard.dial(uri, self.config.answer_timeout_s))
         operator: CallSession | None = None
@@ -172,8 +172,6 @@ class Escalator:
         self, caller: CallSession, caller_speaker: Sayer, to: str, urgent: bool, status: int, connected: bool,
         started: float, mode: str,
     ) -> Handoff:
-        from agent.call.responder import AgentReply
-
         waited_ms = round((self.clock() - started) * 1000)
         if connected:
             self.metrics.inc("transfers")

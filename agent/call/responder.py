@@ -3,7 +3,7 @@
 Three responders implement one protocol:
 
 * ``GraphResponder`` (the product): walks the clinic's conversation graph (:mod:`graph.navigator`)
-  with the caller's words, keypad digits and emotional state, chooses the delivery
+  with the caller's words, keypad digits and emotional state, chooses the voice style
   (:mod:`agent.call.voice_style`) from the topics of what it is about to say, and words the reply with
   the LLM when one is configured (:mod:`agent.services.llm`), else with the graph's own scripted line.
 * ``ScriptedResponder``: a fixed greeting and reply (latency benchmarks; no transcript needed,
@@ -20,17 +20,19 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
 from agent.call.turn_config import TurnConfig
 from agent.call.call_phase import CallPhase
 from agent.call.voice_style import choose_expression
+from agent.services.llm import Worded
 from agent.services.metrics import Metrics
 from agent.call.burst_table import BurstTable
 from agent.call.record import RecordedAction, from_graph
 from emotion.events import EmotionUpdate
-from graph.config import DeliveryConfig
+from agent.call.voice_style import VoiceStyleConfig
 from graph.navigator import CallerInput, CompiledGraph, Navigator, Step
+from graph.prompt import WordingRequest
 from graph.schema import PLACEHOLDER, Action, Topic
 from tts.expression import Expression
 from tts.sentences import split_sentences
@@ -121,7 +123,7 @@ class Wording(Protocol):
     """The LLM path (agent.services.llm.LlmWriter): sentences for a wording request, falling back to the
     scripted line on its own when the model is slow, failing or says something it must not."""
 
-    def sentences(self, request: Any) -> AsyncIterator[Any]: ...
+    def sentences(self, request: WordingRequest) -> AsyncIterator[Worded]: ...
 
 
 class GraphResponder:
@@ -132,14 +134,14 @@ class GraphResponder:
     needs_transcript = True
 
     def __init__(
-        self, compiled: CompiledGraph, call_id: str, bursts: BurstTable, delivery: DeliveryConfig,
+        self, compiled: CompiledGraph, call_id: str, bursts: BurstTable, voice_style: VoiceStyleConfig,
         metrics: Metrics, wording: Wording | None = None, clock: Callable[[], datetime] = datetime.now,
     ) -> None:
         self.compiled = compiled
         self.call_id = call_id
         self.navigator = Navigator(compiled, clock)
         self.bursts = bursts
-        self.delivery = delivery
+        self.voice_style = voice_style
         self.metrics = metrics
         self.wording = wording
         self.log = structlog.get_logger(component="graph", call_id=call_id)
@@ -162,7 +164,7 @@ class GraphResponder:
         self, step: Step, emotion: EmotionUpdate | None, caller_text: str | None, phase: CallPhase | None = None,
     ) -> AgentReply:
         self.steps.append(step)
-        expression = choose_expression(step.topics, emotion, self.bursts, self.delivery, phase)
+        expression = choose_expression(step.topics, emotion, self.bursts, self.voice_style, phase)
         text = step.text(expression)
         chosen = step.chosen
         self.log.info(
@@ -195,8 +197,6 @@ class GraphResponder:
         self, step: Step, scripted: str, expression: Expression, emotion: EmotionUpdate | None, caller_text: str,
         phase: CallPhase | None,
     ) -> AsyncIterator[str]:
-        from graph.prompt import WordingRequest
-
         node = self.compiled.nodes[step.path[-1]]
         request = WordingRequest(
             call_id=self.call_id, node=node, clinic=self.compiled.spec.clinic, scripted=scripted, expression=expression,
@@ -211,17 +211,17 @@ class GraphResponderFactory:
     """Gives each call a GraphResponder on the graph in use when the call started."""
 
     def __init__(
-        self, current: Callable[[], CompiledGraph], bursts: BurstTable, delivery: DeliveryConfig,
+        self, current: Callable[[], CompiledGraph], bursts: BurstTable, voice_style: VoiceStyleConfig,
         metrics: Metrics, wording: Wording | None = None,
     ) -> None:
         self._current = current
         self.bursts = bursts
-        self.delivery = delivery
+        self.voice_style = voice_style
         self.metrics = metrics
         self.wording = wording
 
     def for_call(self, call_id: str) -> GraphResponder:
-        return GraphResponder(self._current(), call_id, self.bursts, self.delivery, self.metrics, self.wording)
+        return GraphResponder(self._current(), call_id, self.bursts, self.voice_style, self.metrics, self.wording)
 
     def scripted_lines(self) -> list[str]:
         """The graph's fixed sentences (no slot placeholders), the greeting first: it plays from

@@ -1,6 +1,7 @@
 """Which expression a reply is spoken with, chosen *before* its first word is rendered.
 
-The rule, first match wins (numbers in ``DeliveryConfig``; docs/expressions.md explains them):
+The rule, first match wins (numbers in ``VoiceStyleConfig``, the ``voice_style`` settings;
+docs/expressions.md explains them):
 
 1. the reply touches an **emergency**: ``direct`` (clear and steady; the line itself is fixed);
 2. the reply touches a **sensitive topic** (test results, billing, bereavement ...):
@@ -21,17 +22,37 @@ The rule, first match wins (numbers in ``DeliveryConfig``; docs/expressions.md e
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from agent.call.call_phase import CallPhase
 from agent.call.burst_table import BurstTable
 from emotion.events import Channel, EmotionUpdate, Trend
-from graph.config import DeliveryConfig
 from graph.schema import Topic
 from tts.expression import Expression
 
 
+class VoiceStyleConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    """How the expression of a reply is chosen from its topics and the caller's state
+    (the rule above; its numbers are in docs/expressions.md)."""
+
+    sad_valence: float = Field(-0.3, ge=-1, le=0, description="caller valence below this: sympathetic")
+    tense_arousal: float = Field(0.65, ge=0, le=1, description="arousal above this with negative valence: calm")
+    happy_valence: float = Field(0.45, ge=0, le=1, description="valence above this (and nothing sensitive): enthusiastic")
+    low_coherence: float = Field(
+        0.35, ge=0, le=1, description="words and voice disagree below this coherence: a low voice then means concerned")
+    burst_recent_s: float = Field(10.0, gt=0, le=60, description="a burst this recent sets the voice style (burst table)")
+    default_expression: Expression = Field(
+        Expression.NEUTRAL, description="the workspace default: used when there is no emotional reading (service down, breaker open)")
+    burst_table: Path | None = Field(
+        None, description="the burst table: voice style and meaning of each vocal burst type (empty = configs/burst_delivery.yaml)")
+
+
 def choose_expression(
-    topics: Iterable[Topic], emotion: EmotionUpdate | None, bursts: BurstTable, config: DeliveryConfig,
+    topics: Iterable[Topic], emotion: EmotionUpdate | None, bursts: BurstTable, config: VoiceStyleConfig,
     phase: CallPhase | None = None,
 ) -> Expression:
     topics = frozenset(topics)

@@ -11,7 +11,8 @@ import pytest
 from agent.call.voice_style import choose_expression
 from agent.call.burst_table import load_burst_table
 from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
-from graph.config import DEFAULT_GRAPH, DeliveryConfig
+from agent.call.voice_style import VoiceStyleConfig
+from graph.config import DEFAULT_GRAPH
 from graph.navigator import CallerInput, CompiledGraph, Navigator, Step, StepKind, describe_hours
 from graph.schema import ActionType, Topic
 from graph.validate import load_graph
@@ -218,7 +219,7 @@ def test_topics_of_the_upcoming_node_are_known_before_its_words_are_rendered(cli
     step = steps[-1]
     assert Topic.MISSED_APPOINTMENT in step.topics
     bursts = load_burst_table()
-    expression = choose_expression(step.topics, CALM, bursts, DeliveryConfig())
+    expression = choose_expression(step.topics, CALM, bursts, VoiceStyleConfig())
     assert expression is Expression.SYMPATHETIC
     assert step.text(expression).startswith("Thank you for letting us know")
     assert clinic.topics_ahead("menu") >= {Topic.TEST_RESULTS, Topic.BILLING, Topic.MISSED_APPOINTMENT}

@@ -17,7 +17,8 @@ from agent.call.responder import AgentReply, CallerTurn, GraphResponder, GraphRe
 from agent.call.record import ActionKind, Callback, Priority
 from agent.call.burst_table import load_burst_table
 from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
-from graph.config import DEFAULT_GRAPH, DeliveryConfig
+from agent.call.voice_style import VoiceStyleConfig
+from graph.config import DEFAULT_GRAPH
 from graph.navigator import CompiledGraph
 from graph.validate import load_graph
 from tests.agent.services.openai_standin import OpenAIStandIn, Reply
@@ -39,7 +40,7 @@ def sad() -> EmotionUpdate:
 
 
 def responder(clinic: CompiledGraph, wording=None) -> GraphResponder:
-    return GraphResponder(clinic, "c1", load_burst_table(), DeliveryConfig(), Metrics(), wording, clock=lambda: NOW)
+    return GraphResponder(clinic, "c1", load_burst_table(), VoiceStyleConfig(), Metrics(), wording, clock=lambda: NOW)
 
 
 async def identify(r: GraphResponder) -> AgentReply:
@@ -81,7 +82,7 @@ async def test_a_sigh_makes_the_reply_sympathetic_before_its_first_word(clinic):
 
 
 def test_factory_pre_synthesizes_fixed_lines_and_each_call_gets_its_own_walk(clinic):
-    factory = GraphResponderFactory(lambda: clinic, load_burst_table(), DeliveryConfig(), Metrics())
+    factory = GraphResponderFactory(lambda: clinic, load_burst_table(), VoiceStyleConfig(), Metrics())
     lines = factory.scripted_lines()
     assert lines[0] == factory.for_call("x").greeting().text
     assert all("{" not in line for line in lines) and len(lines) == len(set(lines))

@@ -9,12 +9,12 @@ from agent.call.call_phase import CallPhase, Phase
 from agent.call.voice_style import choose_expression
 from agent.call.burst_table import load_burst_table
 from emotion.events import BurstEvent, Channel, EmotionUpdate, Trend, UpdateSource
-from graph.config import DeliveryConfig
+from agent.call.voice_style import VoiceStyleConfig
 from graph.schema import Topic
 from tts.expression import Expression
 
 BURSTS = load_burst_table()
-CONFIG = DeliveryConfig()
+CONFIG = VoiceStyleConfig()
 HURRY = CallPhase(Phase.HURRY, 400.0, 0.0)
 
 
@@ -56,6 +56,6 @@ def test_an_old_burst_no_longer_counts() -> None:
 
 
 def test_without_a_reading_the_workspace_default_applies() -> None:
-    calm_workspace = DeliveryConfig(default_expression=Expression.CALM)
+    calm_workspace = VoiceStyleConfig(default_expression=Expression.CALM)
     for emotion in (None, heard(valence=-0.9, available=False), heard(burst="sigh", available=False)):
         assert choose_expression(set(), emotion, BURSTS, calm_workspace, HURRY) is Expression.CALM
