@@ -1,4 +1,7 @@
-"""``bedside emotion ...``: score files or text, train the models from ../shared, evaluate them."""
+"""``bedside emotion ...``: score files or text, train the models from ../shared, evaluate them.
+
+Only ``train`` and ``eval`` import :mod:`emotion.training` (inside their functions): ``serve`` and
+``score`` run on an install without it."""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None])
 
 def run(args: argparse.Namespace, load_config: Callable[..., Any], configure_logging: Callable[[Any], None]) -> int:
     """``load_config(args)`` and ``configure_logging(config)`` come from the ``bedside`` command line."""
-    from emotion.data import DataMissing
+    from emotion.shared_dir import DataMissing
     from emotion.models.base import ModelLoadError
 
     try:
@@ -200,9 +203,9 @@ def audio_latency_table() -> str:
     import torch
 
     from emotion.audio import load_audio
-    from emotion.data import ravdess_clips
     from emotion.scorer import AudioScorer
     from emotion.training.common import latency_ms
+    from emotion.training.data import ravdess_clips
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()

@@ -20,7 +20,7 @@ import numpy as np
 from emotion.audio import SEGMENT_SAMPLES, has_signal, split_segments
 from emotion.models.burst import BurstResult
 from emotion.models.language import LanguageModel, LanguageResult, split_sentences
-from emotion.models.prosody import ProsodyResult, no_signal_result
+from emotion.models.prosody import ProsodyResult
 from emotion.protocol import Granularity
 from emotion.scorer import AudioScorer
 from telephony.audio import SAMPLE_RATE
@@ -95,7 +95,7 @@ class EmotionEngine:
             end = begin + seg.size / SAMPLE_RATE
             prosody = burst = embedding = None
             if "prosody" in models:
-                prosody = no_signal_result() if feats is None else self.scorer.prosody.predict_features(feats)
+                prosody = self.scorer.prosody.no_signal_result() if feats is None else self.scorer.prosody.predict_features(feats)
                 embedding = (
                     np.zeros(self.scorer.embedding.dim, np.float32)
                     if feats is None

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from emotion.audio import as_audio, has_signal, load_audio, split_segments
-from emotion.data import RAVDESS_EMOTIONS
 from emotion.models.burst import BurstModel, BurstResult
 from emotion.models.embedding import EmbeddingModel
 from emotion.models.prosody import ProsodyModel, ProsodyResult, no_signal_result
@@ -81,7 +80,7 @@ class AudioScorer:
         x = as_audio(pcm, sample_rate)
         end = begin + x.size / SAMPLE_RATE
         if not has_signal(x):
-            return SegmentScores(begin, end, no_signal_result(), self.burst.predict(x), np.zeros(self.embedding.dim, np.float32))
+            return SegmentScores(begin, end, self.prosody.no_signal_result(), self.burst.predict(x), np.zeros(self.embedding.dim, np.float32))
         feats = self.prosody.features.features(x)
         return SegmentScores(
             begin, end,
@@ -92,23 +91,23 @@ class AudioScorer:
 
     def score_audio(self, x: np.ndarray) -> FileScores:
         segments = [self.score_segment(seg, begin=start) for start, seg in split_segments(x)]
-        return aggregate(segments, self.embedding.dim)
+        return aggregate(segments, self.embedding.dim, self.prosody.labels)
 
     def score_file(self, path: str | Path) -> FileScores:
         return self.score_audio(load_audio(path))
 
 
-def aggregate(segments: list[SegmentScores], dim: int) -> FileScores:
-    """One summary per file, by the rule in the module docstring."""
+def aggregate(segments: list[SegmentScores], dim: int, labels: tuple[str, ...]) -> FileScores:
+    """One summary per file, by the rule in the module docstring; ``labels``: the prosody model's."""
     burst = min(segments, key=lambda s: s.burst.emotions.get("none", 1.0)).burst
     voiced = [s for s in segments if not s.prosody.no_signal]
     if not voiced:
-        return FileScores(no_signal_result(), burst, np.zeros(dim, np.float32), segments)
+        return FileScores(no_signal_result(labels), burst, np.zeros(dim, np.float32), segments)
     weights = np.array([s.end - s.begin for s in voiced])
     weights = weights / weights.sum()
-    probs = sum(w * np.array([s.prosody.emotions[e] for e in RAVDESS_EMOTIONS]) for w, s in zip(weights, voiced))
+    probs = sum(w * np.array([s.prosody.emotions[e] for e in labels]) for w, s in zip(weights, voiced))
     prosody = ProsodyResult(
-        {e: float(p) for e, p in zip(RAVDESS_EMOTIONS, probs)},
+        {e: float(p) for e, p in zip(labels, probs)},
         float(sum(w * s.prosody.valence for w, s in zip(weights, voiced))),
         float(sum(w * s.prosody.arousal for w, s in zip(weights, voiced))),
     )

@@ -28,6 +28,7 @@ import numpy as np
 
 from emotion.model_cache import model_cache_dir
 from emotion.models.base import ModelLoadError
+from emotion.shared_dir import shared_root
 
 YAMNET_ENV = "BEDSIDE_YAMNET"
 MODEL_FILE = "yamnet.tflite"
@@ -44,8 +45,6 @@ _SCORES_OUTPUT = "Identity"
 
 def _shared_model_dir() -> Path | None:
     try:
-        from emotion.data import shared_root
-
         return shared_root() / "models" / SUBDIR
     except Exception:  # DataMissing: no ../shared beside the repo
         return None

@@ -36,7 +36,7 @@ TRANSCRIPTS = (
 
 def _speech_segments(n: int = 40) -> list[bytes]:
     from emotion.audio import load_audio
-    from emotion.data import ravdess_clips
+    from emotion.training.data import ravdess_clips
     from emotion.training.ravdess_features import HELD_OUT_ACTORS, speech_crop
 
     clips = [c for c in ravdess_clips() if c.actor in HELD_OUT_ACTORS][::6][:n]

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from emotion.audio import as_audio, has_signal
-from emotion.data import RAVDESS_EMOTIONS
 from emotion.models.base import as_scores, load_weights, softmax
 from emotion.speech_features import SpeechFeatures
 from telephony.audio import SAMPLE_RATE
@@ -53,17 +52,25 @@ class ProsodyResult:
         return out
 
 
-def no_signal_result() -> ProsodyResult:
-    return ProsodyResult({e: float(e == "neutral") for e in RAVDESS_EMOTIONS}, 0.0, 0.0, no_signal=True)
+def no_signal_result(labels: tuple[str, ...]) -> ProsodyResult:
+    """Neutral with valence 0 and arousal 0, over the model's ``labels``."""
+    return ProsodyResult({e: float(e == "neutral") for e in labels}, 0.0, 0.0, no_signal=True)
 
 
 class ProsodyModel:
+    """The head's categories (``labels``) come with its weights: ``labels`` in ``weights/prosody.json``,
+    in the order of the head's rows (training writes RAVDESS's eight, emotion/training/prosody.py)."""
+
     name = "prosody"
-    labels: tuple[str, ...] = RAVDESS_EMOTIONS
 
     def __init__(self, arrays: dict[str, np.ndarray], meta: dict[str, Any], features: SpeechFeatures) -> None:
-        if tuple(meta["labels"]) != self.labels:
-            raise ValueError(f"prosody weights have labels {meta['labels']}, expected {self.labels}")
+        self.labels: tuple[str, ...] = tuple(meta["labels"])
+        unknown = [e for e in self.labels if e not in CIRCUMPLEX]
+        if unknown or "neutral" not in self.labels or len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"prosody weights have labels {meta['labels']}: each must be one of {tuple(CIRCUMPLEX)}, "
+                             "once, neutral included")
+        if arrays["coef"].shape[0] != len(self.labels) or arrays["intercept"].shape[0] != len(self.labels):
+            raise ValueError(f"prosody weights have {arrays['coef'].shape[0]} rows for {len(self.labels)} labels")
         self.meta = meta
         self.features = features
         self._mean, self._scale = arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32)
@@ -76,13 +83,16 @@ class ProsodyModel:
         arrays, meta = load_weights(cls.name, directory)
         return cls(arrays, meta, features or SpeechFeatures())
 
+    def no_signal_result(self) -> ProsodyResult:
+        return no_signal_result(self.labels)
+
     def score(self, pcm: bytes | np.ndarray, sample_rate: int = SAMPLE_RATE) -> dict[str, float]:
         return self.predict(pcm, sample_rate).emotions
 
     def predict(self, pcm: bytes | np.ndarray, sample_rate: int = SAMPLE_RATE) -> ProsodyResult:
         x = as_audio(pcm, sample_rate)
         if not has_signal(x):
-            return no_signal_result()
+            return self.no_signal_result()
         return self.predict_features(self.features.features(x))
 
     def predict_features(self, features: np.ndarray) -> ProsodyResult:

@@ -14,7 +14,7 @@ Data (all 2-s crops; a clip gives evenly spread crops at most 1 s apart):
   train, last 20 % held out) at -45..-15 dBFS, and faint Gaussian noise (-52..-40 dBFS).
   NOIZEUS (clean and noisy, 8 kHz telephone speech) is never trained on: it is a held-out
   false-burst check.
-* every training crop is used clean and once through :class:`emotion.channel.PhoneChannel`
+* every training crop is used clean and once through :class:`emotion.training.channel.PhoneChannel`
   (8 kHz, G.711 mu-law, 300-3400 Hz, real noise at 5-20 dB SNR).
 
 Features are YAMNet's per-window embeddings and selected AudioSet scores, pooled over the
@@ -42,8 +42,8 @@ from tqdm import tqdm
 
 from emotion import yamnet as yamnet_module
 from emotion.audio import SEGMENT_SAMPLES, has_signal, load_audio
-from emotion.channel import PhoneChannel, load_noise_bank
-from emotion.data import noise_files, noizeus_pairs, nonverbal_clips, ravdess_clips, shared_root
+from emotion.training.channel import PhoneChannel, load_noise_bank
+from emotion.training.data import noise_files, noizeus_pairs, nonverbal_clips, ravdess_clips, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
 from emotion.models.burst import (

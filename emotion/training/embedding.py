@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotion.data import RAVDESS_EMOTIONS, shared_root
+from emotion.training.data import RAVDESS_EMOTIONS, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.models.embedding import EmbeddingModel
 from emotion.speech_features import FEATURE_VERSION
@@ -118,7 +118,7 @@ def train(root: Path | None = None, out_dir: Path | None = None) -> dict[str, An
 
 def evaluate(directory: Path | None = None, root: Path | None = None) -> dict[str, Any]:
     """P@10 of the committed embedding on held-out actors 21-24, through the real inference path."""
-    from emotion.data import ravdess_clips
+    from emotion.training.data import ravdess_clips
 
     root = root or shared_root()
     torch.set_num_threads(1)

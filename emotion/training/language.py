@@ -35,7 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotion.data import davidson, emobank, goemotions, shared_root
+from emotion.training.data import davidson, emobank, goemotions, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.models.language import (
     CHUNK_TOKENS,

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from emotion.audio import load_audio
-from emotion.channel import PhoneChannel, load_noise_bank
-from emotion.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
+from emotion.training.channel import PhoneChannel, load_noise_bank
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.models.prosody import CIRCUMPLEX, ProsodyModel
 from emotion.speech_features import FEATURE_VERSION

@@ -24,8 +24,8 @@ import torch
 from scipy.fft import dct
 
 from emotion.audio import load_audio
-from emotion.channel import PhoneChannel, load_noise_bank
-from emotion.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
+from emotion.training.channel import PhoneChannel, load_noise_bank
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.speech_features import SpeechFeatures, _mel_filters
 from emotion.training.common import confusion, progress, recalls
 from emotion.training.prosody import C_GRID, _fit, _predict

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 
 from emotion.audio import SEGMENT_SAMPLES, load_audio
-from emotion.channel import PhoneChannel, load_noise_bank
-from emotion.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
+from emotion.training.channel import PhoneChannel, load_noise_bank
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
 from emotion.training.common import cache_dir, progress
 from telephony.audio import SAMPLE_RATE

@@ -24,7 +24,7 @@ from emotion.audio import (
     payload_sample_limit,
     split_segments,
 )
-from emotion.data import ravdess_clips
+from emotion.training.data import ravdess_clips
 from tests.emotion.service_process import flac_without_length, silent_flac, wav
 
 

@@ -11,7 +11,7 @@ import pytest
 import soundfile as sf
 
 from agent.app.cli import main
-from emotion.data import ravdess_clips
+from emotion.training.data import ravdess_clips
 
 
 def test_json_lines_for_good_and_bad_files(shared: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emotion.audio import load_audio
-from emotion.data import RAVDESS_EMOTIONS, nonverbal_clips, ravdess_clips
+from emotion.training.data import RAVDESS_EMOTIONS, nonverbal_clips, ravdess_clips
 from emotion.scorer import AudioScorer
 
 

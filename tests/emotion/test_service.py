@@ -18,7 +18,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from emotion.audio import load_audio
-from emotion.data import nonverbal_clips, ravdess_clips
+from emotion.training.data import nonverbal_clips, ravdess_clips
 from tests.emotion.service_process import TOKEN, ServiceProcess, start_service, wav
 
 pytestmark = pytest.mark.slow

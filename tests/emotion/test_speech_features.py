@@ -10,7 +10,7 @@ import pytest
 from faster_whisper.feature_extractor import FeatureExtractor
 
 from emotion.audio import load_audio
-from emotion.data import ravdess_clips
+from emotion.training.data import ravdess_clips
 from emotion.speech_features import SpeechFeatures, _tiny_en_path
 
 

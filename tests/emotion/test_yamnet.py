@@ -9,7 +9,7 @@ import pytest
 
 from emotion import yamnet
 from emotion.audio import load_audio
-from emotion.data import nonverbal_clips
+from emotion.training.data import nonverbal_clips
 from emotion.models.base import ModelLoadError
 
 

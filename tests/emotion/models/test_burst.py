@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from emotion.audio import AudioInputError, load_audio
-from emotion.data import nonverbal_clips, ravdess_clips
+from emotion.training.data import nonverbal_clips, ravdess_clips
 from emotion.models.base import EmotionModel
 from emotion.models.burst import NONE, NONVERBAL_LABELS, BurstModel, output_labels
 from emotion.training.burst import HELD_OUT_FOLD, nonverbal_folds

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from emotion.audio import AudioInputError, load_audio
-from emotion.data import RAVDESS_EMOTIONS, ravdess_clips
-from emotion.models.base import EmotionModel
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips
+from emotion.models.base import EmotionModel, load_weights
 from emotion.models.prosody import ProsodyModel
 from emotion.training.ravdess_features import HELD_OUT_ACTORS, speech_crop
 
@@ -78,3 +78,23 @@ def test_no_signal_and_garbage(model: ProsodyModel, held_out: list) -> None:
     result = model.predict(narrow, sample_rate=8000)
     _sane(result)
     assert not result.no_signal
+
+
+def test_labels_come_with_the_weights(model: ProsodyModel, held_out: list) -> None:
+    arrays, meta = load_weights("prosody")
+    assert model.labels == tuple(meta["labels"]) == RAVDESS_EMOTIONS  # what training wrote
+    perm = np.random.default_rng(0).permutation(len(model.labels))
+    shuffled = ProsodyModel(
+        {**arrays, "coef": arrays["coef"][perm], "intercept": arrays["intercept"][perm]},
+        {**meta, "labels": [meta["labels"][i] for i in perm]},
+        model.features,
+    )
+    assert shuffled.labels == tuple(model.labels[i] for i in perm)
+    x = speech_crop(load_audio(held_out[0].path))
+    ours, theirs = shuffled.predict(x), model.predict(x)
+    assert ours.emotions == pytest.approx(theirs.emotions, abs=1e-6)
+    assert (ours.valence, ours.arousal) == pytest.approx((theirs.valence, theirs.arousal), abs=1e-6)
+    assert list(shuffled.no_signal_result().emotions) == list(shuffled.labels)
+    for labels in ([*meta["labels"][:-1], "bored"], meta["labels"][1:]):
+        with pytest.raises(ValueError, match="labels"):
+            ProsodyModel(arrays, {**meta, "labels": labels}, model.features)

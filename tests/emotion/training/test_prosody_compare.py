@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion.audio import load_audio
-from emotion.data import ravdess_clips
+from emotion.training.data import ravdess_clips
 from emotion.training.prosody_compare import handmade_features
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion.data import goemotions
+from emotion.training.data import goemotions
 from emotion.models.base import EmotionModel, TextInputError
 from emotion.models.language import (
     MAX_TEXT_CHARS,

@@ -8,7 +8,7 @@ import pytest
 
 from emotion.models.base import load_weights
 from emotion.models.language import NAME, Profanity
-from emotion.data import goemotions
+from emotion.training.data import goemotions
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 from scipy.signal import welch
 
 from emotion.audio import load_audio
-from emotion.channel import PhoneChannel, load_noise_bank
-from emotion.data import ravdess_clips
+from emotion.training.channel import PhoneChannel, load_noise_bank
+from emotion.training.data import ravdess_clips
 
 
 def _band_share(x: np.ndarray, lo: float, hi: float) -> float:

@@ -15,7 +15,7 @@ import soundfile as sf
 import soxr
 from scipy.signal import butter, sosfilt
 
-from emotion.data import noise_files, noizeus_pairs
+from emotion.training.data import noise_files, noizeus_pairs
 from telephony.audio import SAMPLE_RATE
 from telephony.g711 import mulaw_round_trip
 

@@ -1,0 +1,34 @@
+"""The data set readers (emotion/training/data.py) on ../shared."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from emotion import data as old_name
+from emotion.shared_dir import DataMissing
+from emotion.training.data import RAVDESS_EMOTIONS, goemotions, nonverbal_clips, ravdess_clips
+
+
+def test_ravdess(shared: Path) -> None:
+    clips = ravdess_clips(shared)
+    assert len(clips) == 1440
+    assert {c.emotion for c in clips} == set(RAVDESS_EMOTIONS)
+    assert {c.actor for c in clips} == set(range(1, 25))
+
+
+def test_goemotions_and_nonverbal(shared: Path) -> None:
+    labels, rows = goemotions("test", shared)
+    assert len(labels) == 28 and labels[-1] == "neutral" and len(rows) == 5427
+    assert nonverbal_clips(shared)
+
+
+def test_a_missing_data_set_says_where(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    with pytest.raises(DataMissing, match="ravdess"):
+        ravdess_clips(tmp_path)
+
+
+def test_the_old_module_name_is_an_alias() -> None:
+    assert old_name.ravdess_clips is ravdess_clips and old_name.RAVDESS_EMOTIONS is RAVDESS_EMOTIONS
