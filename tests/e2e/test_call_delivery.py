@@ -21,7 +21,7 @@ import pytest
 import soundfile as sf
 
 from emotion.audio import load_audio
-from emotion.data import nonverbal_clips
+from emotion.training.data import nonverbal_clips
 from telephony.audio import SAMPLE_RATE, pcm16_to_float
 from tests.e2e.harness import run_call, start_server
 from tts.config import TtsConfig

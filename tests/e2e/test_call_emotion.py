@@ -13,7 +13,7 @@ import pytest
 import soundfile as sf
 
 from emotion.audio import load_audio
-from emotion.data import nonverbal_clips, ravdess_clips
+from emotion.training.data import nonverbal_clips, ravdess_clips
 from tests.e2e.harness import run_call, start_call, start_server
 from tests.emotion.service_process import TOKEN, start_service
 

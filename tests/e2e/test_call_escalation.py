@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from emotion.audio import load_audio
-from emotion.data import ravdess_clips
+from emotion.training.data import ravdess_clips
 from tests.e2e.harness import free_sip_port, run_call, start_server
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]

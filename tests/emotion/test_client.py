@@ -15,9 +15,10 @@ import pytest
 from emotion.audio import load_audio
 from emotion.breaker import BreakerState
 from agent.call.burst_table import load_burst_table
+from agent.services.metrics import Metrics
 from emotion.client import EmotionClient
 from emotion.config import BreakerConfig, ClientConfig
-from emotion.data import ravdess_clips
+from emotion.training.data import ravdess_clips
 from emotion.events import EmotionUpdate, UpdateSource
 from telephony.frames import Segment
 from tests.emotion.service_process import TOKEN, free_tcp_port, start_service
@@ -40,7 +41,9 @@ def segments(shared: Path) -> list[Segment]:
 def client_for(url: str | None, updates: list[EmotionUpdate], **config) -> EmotionClient:
     cfg = ClientConfig(**{"breaker": BreakerConfig(failure_threshold=2, open_s=1.0), "timeout_s": 1.5,
                           "backoff_initial_s": 0.2, "backoff_max_s": 0.5, **config})
-    return EmotionClient("call-test", url, load_burst_table().meanings(), cfg, on_update=updates.append, token=TOKEN)
+    # The server's metrics object, as the composition root hands it in (emotion sees only its Meter side).
+    return EmotionClient("call-test", url, load_burst_table().meanings(), cfg, metrics=Metrics(), on_update=updates.append,
+                         token=TOKEN)
 
 
 async def wait_until(predicate, timeout: float = 30.0) -> None:

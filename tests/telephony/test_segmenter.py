@@ -250,7 +250,7 @@ def test_a_real_sigh_after_a_pause_lies_in_one_segment(data: Path, model: Silero
     """A sigh from the nonverbal set (the VAD does not take it for speech), 1.1 s into a line's
     quiet and through the phone: all of it (every frame within 20 dB of its peak; the clip's
     own room noise, 30 dB down, starts half a second earlier) is in one segment."""
-    from emotion.data import nonverbal_clips
+    from emotion.training.data import nonverbal_clips
 
     clip = next(c for c in nonverbal_clips(data.parent) if c.label == "sighing" and c.path.name == "C4DX_7_9_0_20_0_0_0.flac")
     sigh = load16(clip.path)
