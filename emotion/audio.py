@@ -18,7 +18,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from telephony.audio import SAMPLE_RATE
+from telephony.audio import SAMPLE_RATE, samples_dbfs
 
 SEGMENT_S = 2.0
 SEGMENT_SAMPLES = int(SEGMENT_S * SAMPLE_RATE)
@@ -79,15 +79,9 @@ def as_audio(pcm: bytes | np.ndarray, sample_rate: int = SAMPLE_RATE) -> np.ndar
     return np.clip(x, -1.0, 1.0)
 
 
-def level_dbfs(x: np.ndarray) -> float:
-    if x.size == 0:
-        return -120.0
-    return 20.0 * float(np.log10(max(float(np.sqrt(np.mean(np.square(x, dtype=np.float64)))), 1e-6)))
-
-
 def has_signal(x: np.ndarray) -> bool:
     """True when a 16 kHz clip is long and loud enough to be scored (see MIN_SIGNAL_*)."""
-    return x.size >= MIN_SIGNAL_S * SAMPLE_RATE and level_dbfs(x) > MIN_SIGNAL_DBFS
+    return x.size >= MIN_SIGNAL_S * SAMPLE_RATE and samples_dbfs(x) > MIN_SIGNAL_DBFS
 
 
 def load_audio(path: str | Path) -> np.ndarray:

@@ -26,7 +26,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 from emotion.breaker import BreakerState, BreakerTransition, CircuitBreaker
@@ -37,7 +36,7 @@ from emotion.meter import Meter, NullMeter
 from emotion.protocol import encode_audio_request, encode_text_request
 from emotion.timeline import SegmentEntry, Timeline, UtteranceEntry
 from emotion.window import RollingWindow
-from telephony.audio import SAMPLE_RATE
+from telephony.audio import SAMPLE_RATE, rms_dbfs
 from telephony.frames import Segment
 
 SILENT_DBFS = -55.0  # segments quieter than this are not sent (the models would answer "no signal")
@@ -68,11 +67,6 @@ def wav_bytes(pcm: bytes, rate: int = SAMPLE_RATE) -> bytes:
         w.setframerate(rate)
         w.writeframes(pcm)
     return buf.getvalue()
-
-
-def level_dbfs(pcm: bytes) -> float:
-    x = np.frombuffer(pcm, dtype="<i2").astype(np.float32) / 32768.0
-    return -120.0 if x.size == 0 else 20.0 * float(np.log10(max(float(np.sqrt(np.mean(x * x))), 1e-6)))
 
 
 class EmotionClient:
@@ -122,7 +116,7 @@ class EmotionClient:
     # -- producers: never block ---------------------------------------------------------------------
     def submit(self, call_id: str, segment: Segment) -> None:
         """A 2-s segment from the media path (the agent's SegmentSink seam)."""
-        if level_dbfs(segment.pcm) < SILENT_DBFS:
+        if rms_dbfs(segment.pcm) < SILENT_DBFS:
             return
         self._offer(self._audio, _AudioItem(segment.pcm, segment.start_time, segment.end_time), "emotion_audio_dropped")
 

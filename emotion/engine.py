@@ -19,7 +19,7 @@ import numpy as np
 
 from emotion.audio import SEGMENT_SAMPLES, has_signal, split_segments
 from emotion.models.burst import BurstResult
-from emotion.models.language import LanguageModel, LanguageResult, split_sentences
+from emotion.models.language import LanguageModel, LanguageResult, text_sentences
 from emotion.models.prosody import ProsodyResult
 from emotion.protocol import Granularity
 from emotion.scorer import AudioScorer
@@ -162,7 +162,7 @@ def text_spans(text: str, granularity: Granularity) -> list[tuple[int, int, str]
 
 def _sentence_spans(text: str) -> list[tuple[int, int]]:
     spans, pos = [], 0
-    for sentence in split_sentences(text):
+    for sentence in text_sentences(text):
         begin = text.index(sentence, pos)
         spans.append((begin, begin + len(sentence)))
         pos = begin + len(sentence)

@@ -36,10 +36,16 @@ def split_frames(pcm: bytes) -> list[bytes]:
     return frames
 
 
-def rms_dbfs(pcm: bytes) -> float:
-    """Loudness of a PCM chunk in dBFS (-120 for digital silence)."""
-    x = pcm16_to_float(pcm)
+def samples_dbfs(x: np.ndarray) -> float:
+    """RMS level of float samples (full scale 1.0) in dBFS; -120 for nothing or digital silence.
+    The one plain level measure: VAD onset, the emotion gates and the QA caller all use it
+    (tts/measure.py's active speech level is a different measure, for rendered speech)."""
     if x.size == 0:
         return -120.0
     rms = float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
-    return 20.0 * np.log10(max(rms, 1e-6))
+    return 20.0 * float(np.log10(max(rms, 1e-6)))
+
+
+def rms_dbfs(pcm: bytes) -> float:
+    """:func:`samples_dbfs` of a PCM16 chunk."""
+    return samples_dbfs(pcm16_to_float(pcm))

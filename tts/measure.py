@@ -41,7 +41,7 @@ class SpeechMeasures:
         }
 
 
-def loudness_dbfs(samples: np.ndarray) -> float:
+def active_speech_level_dbfs(samples: np.ndarray) -> float:
     """Active speech level: RMS over the 20 ms frames within ``ACTIVE_RANGE_DB`` of the loudest."""
     frames = samples[: samples.size // FRAME * FRAME].reshape(-1, FRAME).astype(np.float64)
     if frames.size == 0:
@@ -78,4 +78,4 @@ def measure(pcm: bytes, whisper: Any) -> SpeechMeasures:
     """All three measures of 16 kHz int16 PCM."""
     samples = pcm16_to_float(pcm)
     words, rate = speaking_rate(samples, whisper)
-    return SpeechMeasures(words, rate, loudness_dbfs(samples), spectral_tilt(samples), samples.size / SAMPLE_RATE)
+    return SpeechMeasures(words, rate, active_speech_level_dbfs(samples), spectral_tilt(samples), samples.size / SAMPLE_RATE)

@@ -25,7 +25,7 @@ from piper.config import PiperConfig
 from telephony.audio import SAMPLE_RATE, duration_s, float_to_pcm16
 from tts.config import TtsConfig
 from tts.expression import Expression, ExpressionBook, ExpressionPreset, bundled_expressions
-from tts.measure import loudness_dbfs
+from tts.measure import active_speech_level_dbfs
 from tts.resample import resample
 from tts.sentences import split_sentences
 from tts.voicing import carries_key_fact, clauses, db_to_gain, tilt, trim_edges
@@ -123,7 +123,7 @@ def level_gain(x: np.ndarray, level_dbfs: float | None) -> float:
     piper's peak normalisation, ``HEADROOM`` under full scale)."""
     if level_dbfs is None:
         return HEADROOM
-    current = loudness_dbfs(x)
+    current = active_speech_level_dbfs(x)
     if not np.isfinite(current):
         return 1.0
     return db_to_gain(min(level_dbfs - current, MAX_LEVEL_GAIN_DB))

@@ -15,7 +15,7 @@ from structlog.testing import capture_logs
 
 from telephony.audio import SAMPLE_RATE, duration_s, pcm16_to_float, rms_dbfs
 from tts.config import TtsConfig
-from tts.measure import loudness_dbfs
+from tts.measure import active_speech_level_dbfs
 from tts.synthesizer import LIMIT_CEILING, PiperSynthesizer, resolve_voice, soft_limit, to_call_pcm
 
 HELLO = "Hello, you have reached the clinic."
@@ -75,15 +75,15 @@ def test_speech_level_sets_the_active_level_whatever_the_input_peak() -> None:
     t = np.arange(22_050) / 22_050
     for peak in (1.0, 0.05):  # piper's peak normalisation, and a rendering far below it
         audio = (peak * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
-        assert loudness_dbfs(pcm16_to_float(to_call_pcm(audio, 22_050, 1.0, level_dbfs=-22.0))) == pytest.approx(-22.0, abs=0.1)
+        assert active_speech_level_dbfs(pcm16_to_float(to_call_pcm(audio, 22_050, 1.0, level_dbfs=-22.0))) == pytest.approx(-22.0, abs=0.1)
     # the expression's volume is applied on top of the level, in dB as configured
     audio = np.sin(2 * np.pi * 300 * t).astype(np.float32)
     louder = to_call_pcm(audio, 22_050, 10 ** (3 / 20), level_dbfs=-22.0)
-    assert loudness_dbfs(pcm16_to_float(louder)) == pytest.approx(-19.0, abs=0.1)
+    assert active_speech_level_dbfs(pcm16_to_float(louder)) == pytest.approx(-19.0, abs=0.1)
     # silence stays silence (no gain to infinity), and near-silence is not blown up to speech level
     assert not samples(to_call_pcm(np.zeros(22_050, dtype=np.float32), 22_050, 1.0, level_dbfs=-22.0)).any()
     hiss = (1e-4 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
-    assert loudness_dbfs(pcm16_to_float(to_call_pcm(hiss, 22_050, 1.0, level_dbfs=-22.0))) < -50
+    assert active_speech_level_dbfs(pcm16_to_float(to_call_pcm(hiss, 22_050, 1.0, level_dbfs=-22.0))) < -50
 
 
 # --- real piper voice ----------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_every_sentence_is_rendered_at_the_speech_level(synth: PiperSynthesizer)
     level = synth.config.speech_level_dbfs
     assert level is not None
     for text in ("Okay.", "Thanks, Maria Lopez.", "Please hold while I put you through to the front desk."):
-        assert loudness_dbfs(pcm16_to_float(synth.synthesize(text))) == pytest.approx(level, abs=0.3), text
+        assert active_speech_level_dbfs(pcm16_to_float(synth.synthesize(text))) == pytest.approx(level, abs=0.3), text
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.signal import sosfreqz
 
-from tts.measure import loudness_dbfs, spectral_tilt
+from tts.measure import active_speech_level_dbfs, spectral_tilt
 from tts.voicing import TRIM_LEAD_MS, TRIM_TAIL_MS, _tilt_sos, carries_key_fact, clauses, db_to_gain, tilt, trim_edges
 
 
@@ -40,7 +40,7 @@ def test_warmth_raises_lows_lowers_highs_and_keeps_loudness() -> None:
     rng = np.random.default_rng(3)
     noise = (rng.standard_normal(32000) * 0.1).astype(np.float32)
     warm = tilt(noise, 4.0, 16000)
-    assert loudness_dbfs(warm) == pytest.approx(loudness_dbfs(noise), abs=0.2)
+    assert active_speech_level_dbfs(warm) == pytest.approx(active_speech_level_dbfs(noise), abs=0.2)
     assert spectral_tilt(warm) < spectral_tilt(noise) - 1.0
     assert spectral_tilt(tilt(noise, -4.0, 16000)) > spectral_tilt(noise) + 1.0
     assert tilt(noise, 0.0, 16000) is noise
@@ -50,8 +50,8 @@ def test_loudness_follows_gain_and_ignores_silence() -> None:
     t = np.arange(16000) / 16000
     tone = (0.1 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
     padded = np.concatenate([tone, np.zeros(48000, dtype=np.float32)])
-    assert loudness_dbfs(padded) == pytest.approx(loudness_dbfs(tone), abs=0.1)  # pauses do not dilute it
-    assert loudness_dbfs(tone * db_to_gain(-6)) == pytest.approx(loudness_dbfs(tone) - 6, abs=0.1)
+    assert active_speech_level_dbfs(padded) == pytest.approx(active_speech_level_dbfs(tone), abs=0.1)  # pauses do not dilute it
+    assert active_speech_level_dbfs(tone * db_to_gain(-6)) == pytest.approx(active_speech_level_dbfs(tone) - 6, abs=0.1)
 
 
 def test_trim_edges_cuts_quiet_edges_and_keeps_a_margin_round_the_sound() -> None:

@@ -29,7 +29,7 @@ names are re-exported here, so ``from emotion.models.language import ...`` is th
 
 from __future__ import annotations
 
-from emotion.models.language.chunks import CHUNK_TOKENS, MAX_CHUNKS, aggregate, chunk_text, split_sentences
+from emotion.models.language.chunks import CHUNK_TOKENS, MAX_CHUNKS, aggregate, chunk_text, text_sentences
 from emotion.models.language.model import MAX_TEXT_CHARS, NAME, LanguageModel, check_text
 from emotion.models.language.profanity import Profanity
 from emotion.models.language.result import SENTIMENT_KEYS, TOXICITY_KEYS, LanguageResult, no_signal_result
@@ -53,7 +53,7 @@ __all__ = [
     "chunk_text",
     "clean_social",
     "no_signal_result",
-    "split_sentences",
+    "text_sentences",
     "threat_score",
     "word_tokens",
 ]

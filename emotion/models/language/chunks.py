@@ -17,7 +17,10 @@ MAX_CHUNKS = 16
 _SENTENCE = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
-def split_sentences(text: str) -> list[str]:
+def text_sentences(text: str) -> list[str]:
+    """Sentences as the language model's chunks and the per-sentence scores cut them: a plain
+    split at end punctuation and line breaks (tts/sentences.py cleans sentences for speech; a
+    different job, and these cuts are the ones the scores were measured with)."""
     return [s for s in (p.strip() for p in _SENTENCE.split(text)) if s]
 
 
@@ -30,7 +33,7 @@ def chunk_text(text: str, count: Callable[[str], int], budget: int = CHUNK_TOKEN
     pieces: list[str] = []
     current: list[str] = []
     used = 0
-    for sentence in split_sentences(text):
+    for sentence in text_sentences(text):
         n = count(sentence)
         if n > budget:  # one over-long sentence: cut it into word windows
             if current:

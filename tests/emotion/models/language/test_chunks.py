@@ -5,16 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from emotion.models.language import aggregate, chunk_text, split_sentences
+from emotion.models.language import aggregate, chunk_text, text_sentences
 
 
 def _words(text: str) -> int:
     return len(text.split())
 
 
-def test_split_sentences() -> None:
-    assert split_sentences("Hello there. How are you?\n\nFine!  ") == ["Hello there.", "How are you?", "Fine!"]
-    assert split_sentences("  ") == []
+def test_text_sentences() -> None:
+    assert text_sentences("Hello there. How are you?\n\nFine!  ") == ["Hello there.", "How are you?", "Fine!"]
+    assert text_sentences("  ") == []
 
 
 def test_a_short_text_is_one_chunk() -> None:
