@@ -42,7 +42,7 @@ def test_a_caller_books_an_appointment_by_voice_and_keypad(tmp_path: Path) -> No
         assert sent["hook"] == "appointment_booked" and sent["status"] == 200
         (body,) = booking_system.bodies
         # The name is what tiny.en heard of the piper voice ("Maria Lopez", "Marita Lopas",
-        # "Marie"): slot extraction on transcripts is tested in tests/graph/test_slots.py. The date
+        # "Marie"): slot extraction on transcripts is tested in tests/graph/slots/. The date
         # of birth was keyed, so it is exact.
         name = body["slots"]["full_name"]
         assert len(name) >= 3 and body["slots"]["date_of_birth"] == "1985-03-03", body
