@@ -382,13 +382,13 @@ class CallAgent:
         # A goodbye the caller talks over is not the end (they have more to say); a transfer
         # (a person, an emergency) goes ahead even if they talk over its announcement.
         if reply.end_call and (not spoken.interrupted or transfer is not None):
-            urgent = transfer is not None and transfer.reason == URGENCY
-            if transfer is None:
-                self._enter(CallState.ENDING)
-            reason = await self._transfer(transfer.to, urgent) if transfer is not None else "responder ended call"
-            self.record.end_reason = reason
+            if transfer is not None:
+                reason = await self._transfer(transfer.to, urgent=transfer.reason == URGENCY)
+            else:
+                reason = "responder ended call"
             if self.state is not CallState.HANDED_OFF:
                 self._enter(CallState.ENDING)
+            self.record.end_reason = reason
             await self.session.hangup(reason)
         return spoken
 

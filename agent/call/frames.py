@@ -61,9 +61,8 @@ class TurnEnded:
 
 @dataclass(frozen=True, slots=True)
 class BargeIn:
-    """Caller speech over the agent's playback stopped it."""
+    """Caller speech over the agent's playback lasted long enough: the agent must stop."""
 
-    dropped_ms: int  # agent audio that was queued and is not played
     speech_ms: int  # caller speech that triggered it
     kind: RuntimeFrameKind = field(default=RuntimeFrameKind.BARGE_IN, init=False)
 

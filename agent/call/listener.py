@@ -41,7 +41,7 @@ class Listener:
         if self.config.enabled and may_barge_in and self._agent_speaking() and self._audio_playing():
             if self._detector.update(self.segmenter.last_probability):
                 self._barged = True
-                frames.append(BargeIn(0, self.segmenter.speech_ms))
+                frames.append(BargeIn(self.segmenter.speech_ms))
         else:
             self._detector.reset()
         for event in events:
