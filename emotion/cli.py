@@ -41,8 +41,8 @@ def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None])
 
 def run(args: argparse.Namespace, load_config: Callable[..., Any], configure_logging: Callable[[Any], None]) -> int:
     """``load_config(args)`` and ``configure_logging(config)`` come from the ``bedside`` command line."""
-    from emotion.shared_dir import DataMissing
     from emotion.models.base import ModelLoadError
+    from emotion.shared_dir import DataMissing
 
     try:
         if args.emotion_command == "serve":

@@ -15,7 +15,6 @@ Every number is in :class:`emotion.config.ClientConfig`."""
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import io
 import itertools
@@ -26,8 +25,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
 from emotion.breaker import BreakerState, BreakerTransition, CircuitBreaker
 from emotion.burst_meaning import BurstMeaning
 from emotion.config import ClientConfig, WindowConfig

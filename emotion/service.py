@@ -18,7 +18,6 @@ Nothing a caller said is logged: requests are logged by size and timing only."""
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import hmac
 import ipaddress
@@ -31,10 +30,12 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import numpy as np
+import structlog
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
+
 from emotion.audio import AudioInputError, AudioTooLong, decode_audio
 from emotion.config import ServiceConfig
 from emotion.engine import EmotionEngine, SegmentPrediction, TextPrediction, Timings

@@ -11,11 +11,11 @@ skipping the last layer saves a quarter of the compute. The encoder is exported 
 
 from __future__ import annotations
 
-import structlog
 import threading
 from pathlib import Path
 
 import numpy as np
+import structlog
 import torch
 import torch.nn.functional as F
 from torch import nn

@@ -56,8 +56,8 @@ def _validate(files: list[str]) -> int:
 
 def _render(path: Path, out: Path) -> int:
     """Only a valid graph is drawn: the drawing should show what the runtime would run."""
-    from graph.yaml_source import ConfigError
     from graph.validate import load_graph
+    from graph.yaml_source import ConfigError
 
     try:
         spec = load_graph(path)

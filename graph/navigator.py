@@ -36,7 +36,7 @@ from types import MappingProxyType
 import networkx as nx
 
 from emotion.events import EmotionUpdate
-from graph.matcher import Match, MatchedBy, TextEmbedder, TransitionMatcher, EmbeddedTurn
+from graph.matcher import EmbeddedTurn, Match, MatchedBy, TextEmbedder, TransitionMatcher
 from graph.schedule import Schedule, describe_times
 from graph.schema import (
     PLACEHOLDER,

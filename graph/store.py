@@ -9,16 +9,18 @@ logged as ``FILE:LINE:COL: message``, and the previous graph stays in use."""
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from graph.yaml_source import ConfigError
+
+import structlog
+
 from graph.matcher import TextEmbedder
 from graph.navigator import CompiledGraph
 from graph.validate import load_graph
+from graph.yaml_source import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

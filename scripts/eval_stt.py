@@ -28,8 +28,8 @@ import soxr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from agent.services.stt_config import SttConfig, SttModel  # noqa: E402
 from agent.services.stt import Transcript, WhisperTranscriber, normalize_for_wer  # noqa: E402
+from agent.services.stt_config import SttConfig, SttModel  # noqa: E402
 from telephony.audio import SAMPLE_RATE, float_to_pcm16  # noqa: E402
 from telephony.g711 import mulaw_round_trip  # noqa: E402
 

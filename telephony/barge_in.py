@@ -36,8 +36,8 @@ of cough and throat-clearing clips: barge-in should run on Silero.
 
 from __future__ import annotations
 
-from telephony.config import BargeInConfig
 from telephony.audio import FRAME_MS
+from telephony.config import BargeInConfig
 
 
 class BargeInDetector:

@@ -5,11 +5,12 @@ event loop; nothing here blocks or touches asyncio objects directly."""
 
 from __future__ import annotations
 
-import structlog
 import time
 from collections.abc import Callable
 
 import pjsua2 as pj
+import structlog
+
 from telephony.call_session import CallSession
 from telephony.media_port import CallAudioPort, PortPool
 

@@ -8,7 +8,6 @@ still holds Call or port objects, so ``stop()`` drops them all and collects garb
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import concurrent.futures
 import gc
@@ -20,6 +19,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 import pjsua2 as pj
+import structlog
+
 from telephony.config import SipConfig, Transport
 from telephony.sip_guard import GuardPolicy, InviteGate, SipGuard, install_guard
 

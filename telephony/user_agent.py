@@ -3,19 +3,20 @@ caller, later the escalation leg). One per process, since pjsua2's Endpoint is a
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
 
 import pjsua2 as pj
+import structlog
+
 from telephony.admission import Admission, Decision, IncomingInvite, Role
 from telephony.call_session import CallSession, Direction
 from telephony.config import SipConfig
 from telephony.media_port import PortPool
+from telephony.pjsip_abi import terminate_call
 from telephony.sip_call import SipCall
 from telephony.sip_endpoint import SipEndpoint
-from telephony.pjsip_abi import terminate_call
 from telephony.sip_guard import GateAnswer, RequestFacts
 
 IncomingHandler = Callable[[CallSession], Awaitable[None]]

@@ -24,7 +24,6 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-
 DEFAULT_PATH = Path(__file__).resolve().parents[1] / "configs" / "expressions.yaml"
 
 

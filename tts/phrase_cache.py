@@ -8,11 +8,13 @@ entries and in bytes of audio; the least recently used go first."""
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterable
+
+import structlog
+
 from tts.synthesizer import PiperSynthesizer, VoiceParams
 
 log = structlog.get_logger(component="tts")

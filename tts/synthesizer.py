@@ -6,7 +6,6 @@ event loop never blocks on onnxruntime."""
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import json
 import logging
@@ -20,8 +19,10 @@ from typing import Final
 
 import numpy as np
 import onnxruntime
+import structlog
 from piper import PiperVoice, SynthesisConfig
 from piper.config import PiperConfig
+
 from telephony.audio import SAMPLE_RATE, duration_s, float_to_pcm16
 from tts.config import TtsConfig
 from tts.expression import Expression, ExpressionBook, ExpressionPreset, bundled_expressions

@@ -122,10 +122,10 @@ async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | 
 
 
 async def _call(args: argparse.Namespace, config: BedsideConfig) -> int:
+    from agent.app.expression_file import load_expressions
     from agent.app.qa_caller import QaCaller, ScriptItem, console_emitter, report_json
     from agent.services.stt import SttWorker
     from telephony.user_agent import SipUserAgent
-    from agent.app.expression_file import load_expressions
     from tts.synthesizer import PiperSynthesizer
 
     script = [ScriptItem(kind, value) for kind, value in (args.script or [])]

@@ -16,20 +16,19 @@ import json
 import signal
 import time
 
+from agent.app.config import BedsideConfig
+from agent.app.expression_file import load_expressions
+from agent.app.logs import get_logger
+from agent.app.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
+from agent.call.burst_table import load_burst_table
 from agent.call.call_agent import CallAgent, CallSettings
 from agent.call.escalation import Escalator
-from agent.app.config import BedsideConfig
-from agent.services.llm import LlmWriter
-from agent.app.logs import get_logger
-from agent.services.metrics import Metrics
 from agent.call.responder import GraphResponderFactory, ResponderFactory, ResponderKind, create_responder_factory
 from agent.call.speaker import Speaker
 from agent.call.webhooks import WebhookSender
-from tts.sentences import split_sentences
+from agent.services.llm import LlmWriter
+from agent.services.metrics import Metrics
 from agent.services.stt import SttWorker
-from agent.app.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
-from agent.app.expression_file import load_expressions
-from agent.call.burst_table import load_burst_table
 from emotion.client import EmotionClient
 from emotion.config import ServiceMode
 from emotion.models.base import ModelLoadError
@@ -43,6 +42,7 @@ from telephony.user_agent import SipUserAgent
 from telephony.vad import create_vad, load_shared_vad_model
 from tts.expression import Expression
 from tts.phrase_cache import PhraseCache
+from tts.sentences import split_sentences
 from tts.synthesizer import PiperSynthesizer
 
 

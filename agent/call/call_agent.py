@@ -25,7 +25,15 @@ import structlog
 from agent.call.call_phase import CallPhaseConfig, CallPhaseTracker
 from agent.call.escalation import EscalationConfig, Escalator
 from agent.call.frames import (
-    BargeIn, CallerSpeaking, CallState, EmotionChanged, Frame, ReplyDone, Tick, Transcript, TurnEnded,
+    BargeIn,
+    CallerSpeaking,
+    CallState,
+    EmotionChanged,
+    Frame,
+    ReplyDone,
+    Tick,
+    Transcript,
+    TurnEnded,
 )
 from agent.call.listener import Listener
 from agent.call.record import CallRecord, Transfer, Urgency, Webhook

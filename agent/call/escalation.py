@@ -16,7 +16,6 @@ the caller hears ``no_answer``, an apology, and a call-back request goes into th
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import time
 from collections.abc import Callable
@@ -24,7 +23,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field
+
 from agent.call.record import Callback, Priority
 from agent.call.responder import AgentReply
 from agent.call.speaker import Spoken

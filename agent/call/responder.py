@@ -14,7 +14,6 @@ A :class:`ResponderFactory` gives each call its own responder (the graph walk is
 
 from __future__ import annotations
 
-import structlog
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -22,15 +21,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from agent.call.turn_config import TurnConfig
+import structlog
+
+from agent.call.burst_table import BurstTable
 from agent.call.call_phase import CallPhase
-from agent.call.voice_style import choose_expression
+from agent.call.record import RecordedAction, from_graph
+from agent.call.turn_config import TurnConfig
+from agent.call.voice_style import VoiceStyleConfig, choose_expression
 from agent.services.llm import Worded
 from agent.services.metrics import Metrics
-from agent.call.burst_table import BurstTable
-from agent.call.record import RecordedAction, from_graph
 from emotion.events import EmotionUpdate
-from agent.call.voice_style import VoiceStyleConfig
 from graph.navigator import CallerInput, CompiledGraph, Navigator, Step
 from graph.prompt import WordingRequest
 from graph.schema import PLACEHOLDER, Action, Topic

@@ -26,8 +26,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.call.call_phase import CallPhase
 from agent.call.burst_table import BurstTable
+from agent.call.call_phase import CallPhase
 from emotion.events import Channel, EmotionUpdate, Trend
 from graph.schema import Topic
 from tts.expression import Expression

@@ -24,7 +24,6 @@ never logged."""
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import contextlib
 import os
@@ -33,7 +32,9 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+import structlog
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from agent.services.metrics import Metrics
 from emotion.breaker import BreakerState, BreakerTransition, CircuitBreaker
 from graph.prompt import WordingRequest, chat_messages, scripted_only_reason

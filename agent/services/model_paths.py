@@ -9,13 +9,14 @@
 
 from __future__ import annotations
 
-import structlog
 import importlib
 import os
 import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+import structlog
 
 from agent.services.stt_config import SttModel
 from emotion.model_cache import MODEL_DIR_ENV, model_cache_dir

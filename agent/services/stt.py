@@ -17,7 +17,6 @@ a full queue is reported at once (``SttOverloaded``) instead of making a call wa
 
 from __future__ import annotations
 
-import structlog
 import asyncio
 import re
 import time
@@ -29,12 +28,13 @@ from typing import Protocol
 
 import ctranslate2
 import numpy as np
+import structlog
 from faster_whisper import WhisperModel
 from faster_whisper.tokenizer import Tokenizer
 from faster_whisper.transcribe import get_suppressed_tokens
 
-from agent.services.stt_config import SttConfig, SttModel
 from agent.services.model_paths import model_dir
+from agent.services.stt_config import SttConfig, SttModel
 from telephony.audio import SAMPLE_RATE, pcm16_to_float
 
 log = structlog.get_logger(component="stt")

@@ -42,10 +42,7 @@ from tqdm import tqdm
 
 from emotion import yamnet as yamnet_module
 from emotion.audio import SEGMENT_SAMPLES, has_signal, load_audio
-from emotion.training.channel import PhoneChannel, load_noise_bank
-from emotion.training.data import noise_files, noizeus_pairs, nonverbal_clips, ravdess_clips, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
-from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
 from emotion.models.burst import (
     FAMILIES,
     HEAD_LABELS,
@@ -58,6 +55,9 @@ from emotion.models.burst import (
     output_labels,
     pool_features,
 )
+from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
+from emotion.training.channel import PhoneChannel, load_noise_bank
+from emotion.training.data import noise_files, noizeus_pairs, nonverbal_clips, ravdess_clips, shared_root
 
 SEED = 0
 N_FOLDS = 5

@@ -17,11 +17,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotion.training.data import RAVDESS_EMOTIONS, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.models.embedding import EmbeddingModel
 from emotion.speech_features import FEATURE_VERSION
 from emotion.training.common import progress
+from emotion.training.data import RAVDESS_EMOTIONS, shared_root
 from emotion.training.prosody import DATA_CARD, held_out_segments
 from emotion.training.ravdess_features import CV_FOLDS, HELD_OUT_ACTORS, SEED, RavdessFeatures, load_or_extract
 

@@ -35,7 +35,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotion.training.data import davidson, emobank, goemotions, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.models.language import (
     CHUNK_TOKENS,
@@ -47,6 +46,7 @@ from emotion.models.language import (
 )
 from emotion.text_encoder import TextEncoder, bert_layer, mean_pool, run_layers
 from emotion.training.common import latency_ms, progress
+from emotion.training.data import davidson, emobank, goemotions, shared_root
 
 FROZEN_LAYERS = 4
 TUNED_LAYERS = 2

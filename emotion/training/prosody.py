@@ -15,12 +15,12 @@ import numpy as np
 import torch
 
 from emotion.audio import load_audio
-from emotion.training.channel import PhoneChannel, load_noise_bank
-from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.models.base import WEIGHTS_DIR, save_weights
 from emotion.models.prosody import CIRCUMPLEX, ProsodyModel
 from emotion.speech_features import FEATURE_VERSION
+from emotion.training.channel import PhoneChannel, load_noise_bank
 from emotion.training.common import confusion, confusion_table, latency_ms, progress, recalls
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.training.ravdess_features import CV_FOLDS, HELD_OUT_ACTORS, SEED, RavdessFeatures, load_or_extract, speech_crop
 
 C_GRID = (0.001, 0.003, 0.01)

@@ -24,10 +24,10 @@ import torch
 from scipy.fft import dct
 
 from emotion.audio import load_audio
-from emotion.training.channel import PhoneChannel, load_noise_bank
-from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.speech_features import SpeechFeatures, _mel_filters
+from emotion.training.channel import PhoneChannel, load_noise_bank
 from emotion.training.common import confusion, progress, recalls
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.training.prosody import C_GRID, _fit, _predict
 from emotion.training.ravdess_features import CV_FOLDS, HELD_OUT_ACTORS, SEED, speech_crop
 from telephony.audio import SAMPLE_RATE

@@ -15,10 +15,10 @@ import numpy as np
 import torch
 
 from emotion.audio import SEGMENT_SAMPLES, load_audio
-from emotion.training.channel import PhoneChannel, load_noise_bank
-from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
+from emotion.training.channel import PhoneChannel, load_noise_bank
 from emotion.training.common import cache_dir, progress
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
 from telephony.audio import SAMPLE_RATE
 
 HELD_OUT_ACTORS = (21, 22, 23, 24)

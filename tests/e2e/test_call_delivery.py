@@ -26,7 +26,7 @@ from telephony.audio import SAMPLE_RATE, pcm16_to_float
 from tests.e2e.harness import run_call, start_server
 from tts.config import TtsConfig
 from tts.expression import Expression
-from tts.measure import loudness_dbfs, speaking_rate
+from tts.measure import active_speech_level_dbfs, speaking_rate
 from tts.synthesizer import PiperSynthesizer
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
@@ -171,8 +171,8 @@ def test_a_sensitive_node_is_gentle_from_its_first_word(tmp_path, whisper, synth
         _pace_is_sympathetic(audio, reply_heard.text, whisper, synth)
         # From the first word: the reply's opening 2.5 s are already softer than every neutral reply
         # this caller heard on the same line (sympathetic is 4 dB down; docs/expressions.md).
-        opening = loudness_dbfs(audio[: int(SAMPLE_RATE * 2.5)])
-        earlier = [loudness_dbfs(replies[i].audio(recording)) for i in range(index)]
+        opening = active_speech_level_dbfs(audio[: int(SAMPLE_RATE * 2.5)])
+        earlier = [active_speech_level_dbfs(replies[i].audio(recording)) for i in range(index)]
         assert opening < min(earlier) - 1.0, (opening, earlier)
     finally:
         assert server.stop() == 0

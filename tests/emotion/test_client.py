@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion.audio import load_audio
-from emotion.breaker import BreakerState
 from agent.call.burst_table import load_burst_table
 from agent.services.metrics import Metrics
+from emotion.audio import load_audio
+from emotion.breaker import BreakerState
 from emotion.client import EmotionClient
 from emotion.config import BreakerConfig, ClientConfig
-from emotion.training.data import ravdess_clips
 from emotion.events import EmotionUpdate, UpdateSource
+from emotion.training.data import ravdess_clips
 from telephony.frames import Segment
 from tests.emotion.service_process import TOKEN, free_tcp_port, start_service
 

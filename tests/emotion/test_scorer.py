@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from emotion.audio import load_audio
-from emotion.training.data import RAVDESS_EMOTIONS, nonverbal_clips, ravdess_clips
 from emotion.scorer import AudioScorer
+from emotion.training.data import RAVDESS_EMOTIONS, nonverbal_clips, ravdess_clips
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ import pytest
 from faster_whisper.feature_extractor import FeatureExtractor
 
 from emotion.audio import load_audio
-from emotion.training.data import ravdess_clips
 from emotion.speech_features import SpeechFeatures, _tiny_en_path
+from emotion.training.data import ravdess_clips
 
 
 @pytest.fixture(scope="module")

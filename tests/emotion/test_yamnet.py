@@ -9,8 +9,8 @@ import pytest
 
 from emotion import yamnet
 from emotion.audio import load_audio
-from emotion.training.data import nonverbal_clips
 from emotion.models.base import ModelLoadError
+from emotion.training.data import nonverbal_clips
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,9 @@ from datetime import datetime
 
 import pytest
 
-from agent.call.voice_style import choose_expression
 from agent.call.burst_table import load_burst_table
+from agent.call.voice_style import VoiceStyleConfig, choose_expression
 from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
-from agent.call.voice_style import VoiceStyleConfig
 from graph.config import DEFAULT_GRAPH
 from graph.navigator import CallerInput, CompiledGraph, Navigator, Step, StepKind, describe_hours
 from graph.schema import ActionType, Topic

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from structlog.testing import capture_logs
 
-from graph.yaml_source import ConfigError
 from graph.navigator import CallerInput, Navigator
 from graph.store import GraphStore
+from graph.yaml_source import ConfigError
 
 TINY = Path(__file__).parent / "graphs" / "tiny.yaml"
 

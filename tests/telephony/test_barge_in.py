@@ -6,12 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
-from telephony.config import BargeInConfig
 from telephony.audio import SAMPLE_RATE, split_frames
 from telephony.barge_in import BargeInDetector
+from telephony.config import BargeInConfig
 from telephony.vad import SileroModel, SileroVad
 from tests.telephony.signals import frame_db, load16, through_phone
-
 
 
 def feed(detector: BargeInDetector, probs: list[float]) -> list[int]:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from graph.yaml_source import ConfigError
 from agent.call.burst_table import DEFAULT_PATH, load_burst_table
 from emotion.models.burst import NONE, output_labels
+from graph.yaml_source import ConfigError
 from tts.expression import Expression
 
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
-from agent.call.record import Callback, Priority
 from agent.call.escalation import EscalationConfig, Escalator, TransferMode
+from agent.call.record import Callback, Priority
 from agent.services.metrics import Metrics
 from telephony.call_session import CallSession, Direction
 from telephony.config import SipConfig

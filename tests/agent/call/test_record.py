@@ -7,7 +7,16 @@ from types import MappingProxyType
 import pytest
 
 from agent.call.record import (
-    ActionKind, CallRecord, Callback, EndOfCall, Priority, Transfer, Urgency, Webhook, WebhookDelivery, from_graph,
+    ActionKind,
+    Callback,
+    CallRecord,
+    EndOfCall,
+    Priority,
+    Transfer,
+    Urgency,
+    Webhook,
+    WebhookDelivery,
+    from_graph,
 )
 from graph.navigator import ActionTaken
 from graph.schema import CallbackAction, EndCallAction, TransferAction, WebhookAction

@@ -11,13 +11,13 @@ from datetime import datetime
 
 import pytest
 
+from agent.call.burst_table import load_burst_table
+from agent.call.record import ActionKind, Callback, Priority
+from agent.call.responder import AgentReply, CallerTurn, GraphResponder, GraphResponderFactory
+from agent.call.voice_style import VoiceStyleConfig
 from agent.services.llm import LlmConfig, LlmWriter
 from agent.services.metrics import Metrics
-from agent.call.responder import AgentReply, CallerTurn, GraphResponder, GraphResponderFactory
-from agent.call.record import ActionKind, Callback, Priority
-from agent.call.burst_table import load_burst_table
 from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
-from agent.call.voice_style import VoiceStyleConfig
 from graph.config import DEFAULT_GRAPH
 from graph.navigator import CompiledGraph
 from graph.validate import load_graph

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from agent.call.call_phase import CallPhase, Phase
-from agent.call.voice_style import choose_expression
 from agent.call.burst_table import load_burst_table
+from agent.call.call_phase import CallPhase, Phase
+from agent.call.voice_style import VoiceStyleConfig, choose_expression
 from emotion.events import BurstEvent, Channel, EmotionUpdate, Trend, UpdateSource
-from agent.call.voice_style import VoiceStyleConfig
 from graph.schema import Topic
 from tts.expression import Expression
 

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from structlog.testing import capture_logs
 
-from agent.services.metrics import Metrics
 from agent.call.webhooks import WebhookSender
+from agent.services.metrics import Metrics
 from tests.processes import free_port
 
 

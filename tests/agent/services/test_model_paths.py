@@ -12,9 +12,9 @@ import pytest
 import soundfile as sf
 import soxr
 
-from agent.services.stt_config import SttConfig, SttModel
-from agent.services.stt import WhisperTranscriber, normalize_for_wer
 from agent.services.model_paths import MODEL_DIR_ENV, ModelNotInstalled, model_dir, prepare_models
+from agent.services.stt import WhisperTranscriber, normalize_for_wer
+from agent.services.stt_config import SttConfig, SttModel
 from emotion.model_cache import model_cache_dir
 from telephony.audio import SAMPLE_RATE, float_to_pcm16
 from tests.conftest import noizeus_transcripts

@@ -16,7 +16,6 @@ import soundfile as sf
 import soxr
 import structlog
 
-from agent.services.stt_config import SttConfig
 from agent.services.metrics import Metrics
 from agent.services.stt import (
     RETRY_WINDOWS_S,
@@ -29,6 +28,7 @@ from agent.services.stt import (
     has_repeat,
     normalize_for_wer,
 )
+from agent.services.stt_config import SttConfig
 from telephony.audio import SAMPLE_RATE, float_to_pcm16
 from tests.conftest import noizeus_transcripts
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from emotion.audio import AudioInputError, load_audio
-from emotion.training.data import nonverbal_clips, ravdess_clips
 from emotion.models.base import EmotionModel
 from emotion.models.burst import NONE, NONVERBAL_LABELS, BurstModel, output_labels
 from emotion.training.burst import HELD_OUT_FOLD, nonverbal_folds
+from emotion.training.data import nonverbal_clips, ravdess_clips
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from emotion.audio import load_audio
-from emotion.training.data import ravdess_clips
 from emotion.models.embedding import EmbeddingModel
+from emotion.training.data import ravdess_clips
 from emotion.training.ravdess_features import HELD_OUT_ACTORS, speech_crop
 
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from emotion.audio import AudioInputError, load_audio
-from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips
 from emotion.models.base import EmotionModel, load_weights
 from emotion.models.prosody import ProsodyModel
+from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips
 from emotion.training.ravdess_features import HELD_OUT_ACTORS, speech_crop
 
 

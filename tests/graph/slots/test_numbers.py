@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from graph.slots import read_numbers, tokens, words_to_number

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from emotion.training.data import goemotions
 from emotion.models.base import EmotionModel, TextInputError
 from emotion.models.language import (
     MAX_TEXT_CHARS,
@@ -17,6 +16,7 @@ from emotion.models.language import (
     LanguageModel,
     LanguageResult,
 )
+from emotion.training.data import goemotions
 
 
 @pytest.fixture(scope="module")
