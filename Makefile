@@ -15,6 +15,10 @@ run: install
 test: install-tests
 	scripts/test.sh $(PYTEST_ARGS)
 
+# The layer contract alone (pyproject.toml [tool.importlinter]; scripts/test.sh runs it first).
+lint: install-tests
+	.venv/bin/lint-imports --no-cache
+
 bench: install
 	.venv/bin/bedside bench latency --turns 10 --output docs/benchmarks-latest.md
 
