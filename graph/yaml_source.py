@@ -3,7 +3,7 @@
 This is the one place that knows where things are in such a file: :func:`node_spots` maps every
 key and list item (by its path of keys/indexes) to where its key and value start, :class:`Where`
 turns a path into a :class:`Problem`, and :func:`position` writes ``FILE:LINE:COL``. The settings
-file, the burst-to-delivery table and the conversation graph (:mod:`graph.validate`) all report
+file, the burst table and the conversation graph (:mod:`graph.validate`) all report
 through here, so an editor or CI jumps to every one of them the same way.
 
 ``load_model(path, Model)`` reads the file with ``yaml.safe_load``, validates it, and raises

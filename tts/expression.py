@@ -1,6 +1,6 @@
 """The delivery styles Bedside's voice can take, and what each one does to the audio.
 
-The delivery policy (agent/call/voice_style.py) picks an :class:`Expression` for every reply; the
+The voice style policy (agent/call/voice_style.py) picks an :class:`Expression` for every reply; the
 preset for it (``configs/expressions.yaml``, or the clinic's own file) sets:
 
 * **pace**: piper's ``length_scale`` (>1 slower);

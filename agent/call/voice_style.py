@@ -7,7 +7,7 @@ docs/expressions.md explains them):
 2. the reply touches a **sensitive topic** (test results, billing, bereavement ...):
    ``sympathetic``, from the first word and whatever the caller sounds like so far: this is
    proactive (``medication`` is sensitive for privacy, not for tone, and does not count here);
-3. the caller made a **vocal burst** in the last ``burst_recent_s``: the burst-to-delivery table
+3. the caller made a **vocal burst** in the last ``burst_recent_s``: the burst table
    (``configs/burst_delivery.yaml``: a cry or sigh -> sympathetic, a laugh -> enthusiastic ...);
 4. the **call phase** says hurry (a long call that is getting worse, or the urgency flag):
    ``direct`` (agent/call/call_phase.py);
