@@ -40,6 +40,7 @@ from emotion.window import RollingWindow
 from telephony.audio import SAMPLE_RATE, rms_dbfs
 from telephony.frames import Segment
 
+UPDATES_KEPT = 64  # emotion states waiting for the call's turn loop; older ones are dropped first
 SILENT_DBFS = -55.0  # segments quieter than this are not sent (the models would answer "no signal")
 
 
@@ -89,7 +90,8 @@ class EmotionClient:
         self.config = config or ClientConfig()
         self.window = window or RollingWindow()
         self.metrics = metrics or NullMeter()
-        self.on_update = on_update
+        self.on_update = on_update  # for tools and tests; a call reads ``updates``
+        self.updates: asyncio.Queue[EmotionUpdate] = asyncio.Queue(UPDATES_KEPT)  # the call's turn loop drains it
         self.token = token
         self.clock = clock
         self.log = structlog.get_logger(component="emotion.client", call_id=call_id)
@@ -284,6 +286,9 @@ class EmotionClient:
         self.latest = update
         self.timeline.states.append(update)
         self.log.debug("emotion_update", **update.as_dict())
+        if self.updates.full():  # nobody is reading (or far behind): the newest state is what counts
+            self.updates.get_nowait()
+        self.updates.put_nowait(update)
         if self.on_update is not None:
             self.on_update(update)
 

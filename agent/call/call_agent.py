@@ -1,7 +1,8 @@
 """The per-call turn loop: greet, listen, transcribe, reply, handle barge-in and silence.
 
 Everything that happens to a call arrives as a frame in one inbox (agent/call/frames.py): the
-session's audio, keys and hang-up, the emotion client's updates, and the runtime's own frames
+session's audio, keys and hang-up and the emotion client's updates (three queues, each pumped
+in by a small task; nothing is set on a collaborator as a callback), and the runtime's own frames
 (a finished transcript or reply, a tick when nothing came). ``run`` takes them in order and
 ``_on_frame`` is one ``match`` over them, with the conversation in an explicit
 :class:`CallState`. What is not the loop lives beside it: the listener (audio -> turn frames),
@@ -59,10 +60,11 @@ WEBHOOK_GRACE_S = 35  # at hang-up, webhooks in flight get this long (each has i
 
 class EmotionSink(Protocol):
     """Where the call's 2-second segments and transcripts go: the call's emotion client
-    (emotion/client.py). Submitting never blocks; ``latest`` is the caller's current state."""
+    (emotion/client.py). Submitting never blocks; ``latest`` is the caller's current state and
+    ``updates`` every change of it, in order (the turn loop pumps them into its inbox)."""
 
     latest: EmotionUpdate
-    on_update: Callable[[EmotionUpdate], None] | None
+    updates: asyncio.Queue[EmotionUpdate]
     timeline: Timeline
 
     def submit(self, call_id: str, segment: Segment) -> None: ...
@@ -116,7 +118,6 @@ class CallAgent:
         self.log = structlog.get_logger(component="agent", call_id=session.call_id)
         self.record = CallRecord(session.call_id)
         self.inbox: asyncio.Queue[Frame] = asyncio.Queue()
-        emotion.on_update = lambda update: self.inbox.put_nowait(EmotionChanged(update))
         self.listener = Listener(
             segmenter, config.turn.barge_in, lambda: speaker.speaking, lambda: session.is_playing, clock,
         )
@@ -137,9 +138,11 @@ class CallAgent:
         self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec)
         self.metrics.inc("calls")
         self.emotion.start()
-        pumps = [
-            asyncio.create_task(self._pump(self.session.audio), name=f"audio-{self.session.call_id}"),
-            asyncio.create_task(self._pump(self.session.events), name=f"events-{self.session.call_id}"),
+        call_id = self.session.call_id
+        pumps = [  # the three sources of a call's frames, into its one inbox
+            asyncio.create_task(self._pump(self.session.audio), name=f"audio-{call_id}"),
+            asyncio.create_task(self._pump(self.session.events), name=f"events-{call_id}"),
+            asyncio.create_task(self._pump(self.emotion.updates, EmotionChanged), name=f"emotion-{call_id}"),
         ]
         try:
             self._start_reply(self.responder.greeting(), label="greeting")
@@ -170,9 +173,10 @@ class CallAgent:
             self._close_record()
         return self.record
 
-    async def _pump(self, source: asyncio.Queue[Any]) -> None:
+    async def _pump(self, source: asyncio.Queue[Any], as_frame: Callable[[Any], Frame] | None = None) -> None:
         while True:
-            self.inbox.put_nowait(await source.get())
+            item = await source.get()
+            self.inbox.put_nowait(as_frame(item) if as_frame is not None else item)
 
     def _enter(self, state: CallState) -> None:
         if state is not self.state:

@@ -69,6 +69,8 @@ async def test_segments_and_transcripts_become_updates(tmp_path: Path, segments:
         await client.close()
         service.stop()
     assert updates and all(u.available and u.source is UpdateSource.READING for u in updates)
+    queued = [client.updates.get_nowait() for _ in range(client.updates.qsize())]
+    assert queued == updates  # what a call's turn loop reads: the same states, in order
     last = updates[-1]
     assert last.readings >= 5 and -1 <= last.valence <= 1
     assert any(e.channel == "language" for e in last.top_emotions)

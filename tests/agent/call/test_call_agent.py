@@ -164,7 +164,7 @@ def mood(valence: float, available: bool = True) -> EmotionUpdate:
 @dataclass
 class Emotion:
     latest: EmotionUpdate = field(default_factory=lambda: mood(0.0, available=False))
-    on_update: Callable[[EmotionUpdate], None] | None = None
+    updates: asyncio.Queue[EmotionUpdate] = field(default_factory=asyncio.Queue)
     timeline: Timeline = field(default_factory=lambda: Timeline("call-1"))
     segments: int = 0
     transcripts: list[str] = field(default_factory=list)
@@ -405,6 +405,13 @@ async def test_sustained_negative_emotion_raises_urgency_and_puts_the_caller_thr
     assert escalator.handed == [("operator", True)]
     assert call.speaker.lines()[-1] == "urgency"
     assert isinstance(record.actions[2], Callback) and record.actions[2].priority is Priority.URGENT
+
+
+async def test_the_emotion_clients_updates_arrive_as_frames() -> None:
+    call = await started(make_call())
+    call.emotion.updates.put_nowait(mood(-0.2))
+    call.emotion.updates.put_nowait(mood(0.3))
+    await call.settle(lambda: call.agent.metrics.counter("emotion_updates") == 2)
 
 
 async def test_a_dead_emotion_service_leaves_the_call_on_defaults() -> None:
