@@ -131,7 +131,8 @@ def from_graph(taken: ActionTaken) -> RecordedAction:
 
 @dataclass(slots=True)
 class CallRecord:
-    """One call's outcome, filled in as the call goes (the turn loop is its only writer)."""
+    """One call's outcome, filled in as the call goes, on the call's event loop only (the turn loop
+    and its reply tasks)."""
 
     call_id: str
     turns: int = 0
