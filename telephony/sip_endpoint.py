@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import errno
 import gc
 import queue
 import re
@@ -32,6 +33,14 @@ _POLL_MS = 5
 
 class SipStartError(RuntimeError):
     pass
+
+
+class _PortTaken(SipStartError):
+    """The automatically chosen port number was free for one protocol but not the next."""
+
+
+AUTO_PORT_TRIES = 5  # sip.port 0: ports tried before giving up
+_PJ_EADDRINUSE = 120000 + errno.EADDRINUSE  # pjlib's status for the OS error (PJ_STATUS_FROM_OS)
 
 
 _SIP_USER = re.compile(r"(sips?:|tel:)[^@\s>;]+@", re.IGNORECASE)
@@ -210,6 +219,28 @@ class SipEndpoint:
         ep_cfg.logConfig.consoleLevel = cfg.pjsip_log_level
         ep_cfg.logConfig.decor = 0
         ep.libInit(ep_cfg)
+        for attempt in range(1, AUTO_PORT_TRIES + 1):
+            try:
+                self._listen(ep, cfg)
+                break
+            except _PortTaken as taken:
+                # Port 0: UDP got a free port, but its number was taken for TCP (often by another
+                # process's outgoing connection). Any free port will do: close and pick again.
+                if attempt == AUTO_PORT_TRIES:
+                    raise SipStartError(str(taken)) from None
+                self.log.info("sip_port_retry", port=self.bound_port, attempt=attempt)
+        ep.libStart()
+        if self._want_guard:
+            self.guard = install_guard(GuardPolicy.from_config(cfg), structlog.get_logger(component="sip.guard"), self._invite_gate)
+            self.every(1.0, self.guard.sweep)
+        ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
+        self._set_codecs()
+        self.log.info("sip_started", host=cfg.host, port=self.bound_port, transports=[t.value for t in cfg.transports])
+
+    def _listen(self, ep: pj.Endpoint, cfg: SipConfig) -> None:
+        """One transport per configured protocol, all on one port (cfg.port, or the first free one)."""
+        self.bound_port = 0
+        created: list[int] = []
         for transport in cfg.transports:
             tcfg = pj.TransportConfig()
             tcfg.port = cfg.port if self.bound_port == 0 else self.bound_port
@@ -219,18 +250,15 @@ class SipEndpoint:
             try:
                 tid = ep.transportCreate(_PJ_TRANSPORT[transport], tcfg)
             except pj.Error as exc:
-                raise SipStartError(
-                    f"cannot listen for SIP/{transport.value.upper()} on {cfg.host}:{tcfg.port}: {exc.reason}"
-                ) from None
+                why = f"cannot listen for SIP/{transport.value.upper()} on {cfg.host}:{tcfg.port}: {exc.reason}"
+                if cfg.port == 0 and created and exc.status == _PJ_EADDRINUSE:
+                    for tid in created:
+                        ep.transportClose(tid)
+                    raise _PortTaken(why) from None
+                raise SipStartError(why) from None
+            created.append(tid)
             if self.bound_port == 0:
                 self.bound_port = int(ep.transportGetInfo(tid).localName.rpartition(":")[2])
-        ep.libStart()
-        if self._want_guard:
-            self.guard = install_guard(GuardPolicy.from_config(cfg), structlog.get_logger(component="sip.guard"), self._invite_gate)
-            self.every(1.0, self.guard.sweep)
-        ep.audDevManager().setNullDev()  # no sound card: the null device clocks the conference bridge
-        self._set_codecs()
-        self.log.info("sip_started", host=cfg.host, port=self.bound_port, transports=[t.value for t in cfg.transports])
 
     def _refused(self, status: int, reason: str) -> None:
         self.refusals[status] = self.refusals.get(status, 0) + 1
