@@ -59,18 +59,21 @@ class SippRun:
 
 
 def _free_rtp_pair() -> int:
-    """An even port with the next one free too (RTP + RTCP), for SIPp's media sockets."""
+    """An even port with the next three free too: SIPp binds audio RTP + RTCP there and its
+    video RTP + RTCP on the two after (a taken video port failed a CI run with errno 98)."""
     for _ in range(50):
         port = free_port() & ~1
+        sockets = [socket.socket(socket.AF_INET, socket.SOCK_DGRAM) for _ in range(4)]
         try:
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
-                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
-                a.bind(("127.0.0.1", port))
-                b.bind(("127.0.0.1", port + 1))
+            for offset, s in enumerate(sockets):
+                s.bind(("127.0.0.1", port + offset))
         except OSError:
             continue
+        finally:
+            for s in sockets:
+                s.close()
         return port
-    raise RuntimeError("no free RTP port pair")
+    raise RuntimeError("no four free RTP ports in a row")
 
 
 def run_sipp(sipp: str, server: Server, scenario: str, workdir: Path, *args: str,
