@@ -80,7 +80,6 @@ class EmotionClient:
         config: ClientConfig | None = None,
         window: RollingWindow | None = None,
         metrics: Meter | None = None,
-        on_update: Callable[[EmotionUpdate], None] | None = None,
         token: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -90,7 +89,6 @@ class EmotionClient:
         self.config = config or ClientConfig()
         self.window = window or RollingWindow()
         self.metrics = metrics or NullMeter()
-        self.on_update = on_update  # for tools and tests; a call reads ``updates``
         self.updates: asyncio.Queue[EmotionUpdate] = asyncio.Queue(UPDATES_KEPT)  # the call's turn loop drains it
         self.token = token
         self.clock = clock
@@ -289,8 +287,6 @@ class EmotionClient:
         if self.updates.full():  # nobody is reading (or far behind): the newest state is what counts
             self.updates.get_nowait()
         self.updates.put_nowait(update)
-        if self.on_update is not None:
-            self.on_update(update)
 
     def _on_transition(self, t: BreakerTransition) -> None:
         self.timeline.breaker.append({"at_s": round(self._now_s, 3), "from": str(t.before), "to": str(t.after), "reason": t.reason})

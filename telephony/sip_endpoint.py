@@ -252,8 +252,8 @@ class SipEndpoint:
             except pj.Error as exc:
                 why = f"cannot listen for SIP/{transport.value.upper()} on {cfg.host}:{tcfg.port}: {exc.reason}"
                 if cfg.port == 0 and created and exc.status == _PJ_EADDRINUSE:
-                    for tid in created:
-                        ep.transportClose(tid)
+                    for opened in created:
+                        ep.transportClose(opened)
                     raise _PortTaken(why) from None
                 raise SipStartError(why) from None
             created.append(tid)

@@ -162,10 +162,6 @@ class CallRecord:
             raise TypeError(f"action {index} is a {webhook.kind}, not a webhook")
         self.actions[index] = replace(webhook, delivery=delivery)
 
-    def of_kind(self, kind: ActionKind) -> list[RecordedAction]:
-        return [a for a in self.actions if a.kind is kind]
-
-
 __all__ = [
     "ActionKind", "CallRecord", "Callback", "EndOfCall", "Priority", "RecordedAction", "Transfer", "Urgency",
     "Webhook", "WebhookDelivery", "from_graph",

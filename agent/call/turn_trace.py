@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
-
-class StageMeter(Protocol):
-    def observe_ms(self, stage: str, ms: float) -> None: ...
+from agent.services.metrics import Metrics
 
 
 @dataclass(slots=True)
@@ -34,7 +32,7 @@ class TurnTrace:
             for stage, at in self.stages.items()
         }
 
-    def report(self, metrics: StageMeter, log: Any) -> dict[str, int | None]:
+    def report(self, metrics: Metrics, log: Any) -> dict[str, int | None]:
         timings = self.timings_ms()
         for stage, ms in timings.items():
             if ms is not None:

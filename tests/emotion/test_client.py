@@ -18,7 +18,7 @@ from emotion.audio import load_audio
 from emotion.breaker import BreakerState
 from emotion.client import EmotionClient
 from emotion.config import BreakerConfig, ClientConfig
-from emotion.events import EmotionUpdate, UpdateSource
+from emotion.events import UpdateSource
 from emotion.training.data import ravdess_clips
 from telephony.frames import Segment
 from tests.emotion.service_process import TOKEN, free_tcp_port, start_service
@@ -38,11 +38,11 @@ def segments(shared: Path) -> list[Segment]:
     return out
 
 
-def client_for(url: str | None, updates: list[EmotionUpdate], **config) -> EmotionClient:
+def client_for(url: str | None, **config) -> EmotionClient:
     cfg = ClientConfig(**{"breaker": BreakerConfig(failure_threshold=2, open_s=1.0), "timeout_s": 1.5,
                           "backoff_initial_s": 0.2, "backoff_max_s": 0.5, **config})
     # The server's metrics object, as the composition root hands it in (emotion sees only its Meter side).
-    return EmotionClient("call-test", url, load_burst_table().meanings(), cfg, metrics=Metrics(), on_update=updates.append,
+    return EmotionClient("call-test", url, load_burst_table().meanings(), cfg, metrics=Metrics(),
                          token=TOKEN)
 
 
@@ -56,8 +56,8 @@ async def wait_until(predicate, timeout: float = 30.0) -> None:
 
 async def test_segments_and_transcripts_become_updates(tmp_path: Path, segments: list[Segment]) -> None:
     service = start_service(tmp_path)
-    updates: list[EmotionUpdate] = []
-    client = client_for(service.url, updates)
+    client = client_for(service.url)
+    updates = client.timeline.states  # every state the client emitted, in order
     client.start()
     try:
         for seg in segments[:4]:
@@ -83,8 +83,8 @@ async def test_segments_and_transcripts_become_updates(tmp_path: Path, segments:
 async def test_breaker_opens_when_the_service_dies_and_recovers_when_it_returns(tmp_path: Path, segments: list[Segment]) -> None:
     port = free_tcp_port()
     service = start_service(tmp_path, port=port)
-    updates: list[EmotionUpdate] = []
-    client = client_for(service.url, updates)
+    client = client_for(service.url)
+    updates = client.timeline.states  # every state the client emitted, in order
     client.start()
     try:
         client.submit("call-test", segments[0])
@@ -121,8 +121,7 @@ async def test_breaker_opens_when_the_service_dies_and_recovers_when_it_returns(
 
 async def test_stalled_service_drops_without_blocking_the_producer(tmp_path: Path, segments: list[Segment]) -> None:
     service = start_service(tmp_path)
-    updates: list[EmotionUpdate] = []
-    client = client_for(service.url, updates, audio_queue=5, text_queue=20)
+    client = client_for(service.url, audio_queue=5, text_queue=20)
     client.start()
     try:
         client.submit("call-test", segments[0])
@@ -146,8 +145,8 @@ async def test_stalled_service_drops_without_blocking_the_producer(tmp_path: Pat
 
 
 async def test_emotion_off_runs_on_defaults(segments: list[Segment]) -> None:
-    updates: list[EmotionUpdate] = []
-    client = client_for(None, updates)
+    client = client_for(None)
+    updates = client.timeline.states
     client.start()
     client.submit("call-test", segments[0])
     client.submit_transcript("hello", 1.0)
