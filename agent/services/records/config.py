@@ -1,0 +1,72 @@
+"""``records.*``: where calls are kept, for how long, and how PHI is encrypted (docs/records.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+KEYS_ENV = "BEDSIDE_RECORDS_KEYS"  # comma-separated base64 keys, the current one first
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OutboxConfig(_Strict):
+    first_retry_s: float = Field(2.0, gt=0, description="webhook outbox: wait before the first retry; doubles per attempt")
+    max_retry_s: float = Field(300.0, gt=0, description="webhook outbox: the longest wait between two attempts")
+    jitter: float = Field(0.2, ge=0, le=1, description="webhook outbox: each wait is randomised by up to this fraction")
+    expire_after_s: float = Field(
+        86400.0, gt=0, description="webhook outbox: a delivery still failing after this long gives up and becomes a work item",
+    )
+    poll_s: float = Field(1.0, gt=0, description="webhook outbox: how often due deliveries are looked for")
+    lease_s: float = Field(60.0, gt=0, description="webhook outbox: a claimed delivery is another process's to retry after this")
+
+
+class ApiConfig(_Strict):
+    host: str = Field("127.0.0.1", description="records HTTP API (`bedside records api`): address to listen on")
+    port: int = Field(8470, ge=1, le=65535, description="records HTTP API: TCP port")
+    tokens: dict[str, SecretStr] = Field(
+        default_factory=dict,
+        description="records HTTP API: staff name -> bearer token (>= 24 chars); every read is audited under the name",
+    )
+
+
+class RecordsConfig(_Strict):
+    enabled: bool = Field(True, description="keep every call in the records store (off: nothing is kept, webhooks are sent once)")
+    data_dir: Path = Field(Path("var"), description="the records data directory: SQLite file, key file, spool, search index")
+    url: str | None = Field(
+        None, description="database URL: unset = SQLite at data_dir/records.sqlite3; postgresql://user@host/db for PostgreSQL",
+    )
+    key_file: Path | None = Field(
+        None,
+        description=f"PHI encryption keys, one base64 key per line, current first (unset: data_dir/records.key, "
+        f"created on first start); ${KEYS_ENV} takes precedence",
+    )
+    retention_days: int = Field(90, ge=1, le=3650, description="calls older than this are deleted by `bedside records purge`")
+    keep_transcripts: bool = Field(False, description="QA only: keep what callers said, encrypted (off: no words are kept)")
+    migrate_on_start: bool = Field(True, description="`bedside serve` brings the schema up to date before answering calls")
+    queue_size: int = Field(10000, ge=100, description="entries waiting for the writer; beyond this they go straight to the spool")
+    flush_ms: int = Field(100, ge=1, le=5000, description="the writer commits at least this often (actions: at once)")
+    retry_s: float = Field(5.0, gt=0, description="while the store is unreachable, how often the writer tries it again")
+    spool_max_mb: int = Field(512, ge=1, description="largest spool (records kept while the store is down) before calls' records are refused loudly")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    api: ApiConfig = Field(default_factory=ApiConfig)
+
+    def database_url(self) -> str:
+        """The SQLAlchemy URL: ``postgresql://`` means psycopg 3."""
+        if self.url is None:
+            return f"sqlite:///{(self.data_dir / 'records.sqlite3').resolve()}"
+        if self.url.startswith("postgresql://") or self.url.startswith("postgres://"):
+            return "postgresql+psycopg://" + self.url.split("://", 1)[1]
+        return self.url
+
+    def key_path(self) -> Path:
+        return self.key_file if self.key_file is not None else self.data_dir / "records.key"
+
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    def index_path(self) -> Path:
+        return self.data_dir / "similar.index"

@@ -1,0 +1,111 @@
+"""The local spool: row writes kept on disk while the store cannot take them.
+
+JSON lines of :class:`RowWrite` (PHI already encrypted), one file per process
+(``<host>-<worker>-<pid>.jsonl``), appended and fsynced per batch, so a crash while the store is
+down loses nothing either. The file is held under an exclusive ``flock`` by its process; a
+process replays its own file and any file whose owner is gone (the lock is free), oldest first,
+then deletes it. Replaying twice is harmless: every write is idempotent (rows.py)."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import IO
+
+from agent.services.records.rows import RowWrite
+
+REPLAY_CHUNK = 500
+
+
+class SpoolFull(OSError):
+    """The spool reached ``records.spool_max_mb``."""
+
+
+class Spool:
+    def __init__(self, directory: Path, name: str, max_bytes: int) -> None:
+        self.directory = directory
+        self.path = directory / f"{name}-{os.getpid()}.jsonl"
+        self.max_bytes = max_bytes
+        self._file: IO[str] | None = None
+
+    def _open(self) -> IO[str]:
+        if self._file is None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open, closed in close()
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return self._file
+
+    def append(self, writes: Sequence[RowWrite]) -> None:
+        """Durable when it returns (fsync); raises OSError (disk full, SpoolFull) when it is not."""
+        if not writes:
+            return
+        data = "".join(w.to_json() + "\n" for w in writes)
+        out = self._open()
+        if out.tell() + len(data) > self.max_bytes:
+            raise SpoolFull(f"{self.path}: the spool is at its limit ({self.max_bytes // 1_000_000} MB)")
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+
+    def pending(self) -> list[Path]:
+        """Spool files to replay: this process's and those no live process holds, oldest first."""
+        if not self.directory.is_dir():
+            return []
+        files = sorted(self.directory.glob("*.jsonl"), key=lambda p: p.stat().st_mtime)
+        return [p for p in files if p == self.path or _unheld(p)]
+
+    def bytes_pending(self) -> int:
+        return sum(p.stat().st_size for p in self.pending())
+
+    def replay(self, apply: Callable[[Sequence[RowWrite]], None]) -> int:
+        """Hand every pending write to ``apply`` in order, in chunks; a file is deleted once all
+        of it went in. An exception from ``apply`` stops the replay with the file kept."""
+        replayed = 0
+        for path in self.pending():
+            if path == self.path and self._file is not None:
+                self._file.flush()
+            for chunk in _chunks(path):
+                apply(chunk)
+                replayed += len(chunk)
+            if path == self.path:
+                self.close()
+            path.unlink(missing_ok=True)
+        return replayed
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()  # releases the lock
+            self._file = None
+
+
+def _unheld(path: Path) -> bool:
+    try:
+        with open(path, "rb") as probe:
+            fcntl.flock(probe.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+    except BlockingIOError:
+        return False
+    except FileNotFoundError:
+        return False
+
+
+def _chunks(path: Path) -> Iterator[list[RowWrite]]:
+    chunk: list[RowWrite] = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.endswith("\n"):
+                break  # a line cut by a crash mid-write: never fsynced, so never counted as kept
+            try:
+                chunk.append(RowWrite.from_json(line))
+            except (ValueError, KeyError) as exc:
+                raise ValueError(f"{path}:{number}: not a spool line ({exc})") from exc
+            if len(chunk) >= REPLAY_CHUNK:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+__all__ = ["Spool", "SpoolFull"]
