@@ -18,6 +18,7 @@ from agent.call.escalation import EscalationConfig
 from agent.call.turn_config import TurnConfig
 from agent.call.voice_style import VoiceStyleConfig
 from agent.services.llm import LlmConfig
+from agent.services.records.config import RecordsConfig
 from agent.services.stt_config import SttConfig
 from emotion.config import EmotionConfig
 from graph.config import GraphConfig
@@ -48,6 +49,7 @@ class BedsideConfig(_Strict):
     escalation: EscalationConfig = Field(default_factory=EscalationConfig)
     llm: LlmConfig = Field(default_factory=LlmConfig)
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
+    records: RecordsConfig = Field(default_factory=RecordsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 
