@@ -12,6 +12,8 @@ WITH_TESTS=0
 APT_PACKAGES=(python3-venv libsndfile1 espeak-ng sox libsox-fmt-all ffmpeg sip-tester baresip linphone-cli
   graphviz  # graph render (dot)
 )
+# --tests only: the call store's tests start a real PostgreSQL (initdb, postgres, pg_dump).
+TEST_APT_PACKAGES=(postgresql postgresql-client)
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
@@ -19,6 +21,11 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+if ((WITH_TESTS)); then
+  for pkg in "${TEST_APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+fi
 if ((${#missing[@]})); then
   echo "install: apt packages: ${missing[*]}"
   $SUDO apt-get update -qq
