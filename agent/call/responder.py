@@ -27,7 +27,7 @@ from agent.call.burst_table import BurstTable
 from agent.call.call_phase import CallPhase
 from agent.call.record import RecordedAction, from_graph
 from agent.call.turn_config import TurnConfig
-from agent.call.voice_style import VoiceStyleConfig, choose_expression
+from agent.call.voice_style import ExpressionWhy, VoiceStyleConfig, choose_expression
 from agent.services.llm import Worded
 from agent.services.metrics import Metrics
 from emotion.events import EmotionUpdate
@@ -55,6 +55,7 @@ class AgentReply:
     end_call: bool = False
     scripted: bool = True  # fixed wording: its sentences come from the phrase cache when they are there
     expression: Expression = Expression.NEUTRAL
+    expression_why: ExpressionWhy = ExpressionWhy.FIXED  # the rule that chose it, for the call record
     sentences: AsyncIterator[str] | None = None  # streamed wording (LLM): spoken as each sentence completes
     actions: tuple[Action, ...] = ()
     records: tuple[RecordedAction, ...] = ()  # the actions for the call record, with their slot values
@@ -164,12 +165,14 @@ class GraphResponder:
         self, step: Step, emotion: EmotionUpdate | None, caller_text: str | None, phase: CallPhase | None = None,
     ) -> AgentReply:
         self.steps.append(step)
-        expression = choose_expression(step.topics, emotion, self.bursts, self.voice_style, phase)
+        choice = choose_expression(step.topics, emotion, self.bursts, self.voice_style, phase)
+        expression = choice.expression
         text = step.text(expression)
         chosen = step.chosen
         self.log.info(
             "graph_step", kind=str(step.kind), node=step.node, path=list(step.path), topics=sorted(step.topics),
-            expression=str(expression), by=chosen.by if chosen else None, score=chosen.score if chosen else None,
+            expression=str(expression), why=str(choice.why),
+            by=chosen.by if chosen else None, score=chosen.score if chosen else None,
             emotional=chosen.emotional if chosen else False, filled=sorted(step.filled),  # slot names, never values
             actions=[str(a.type) for a in step.actions], graph=self.compiled.version,
         )
@@ -182,6 +185,7 @@ class GraphResponder:
             end_call=step.end_call,
             scripted=sentences is None,  # the graph's own words: cached sentence by sentence
             expression=expression,
+            expression_why=choice.why,
             sentences=sentences,
             actions=step.actions,
             records=tuple(from_graph(taken) for taken in step.taken),

@@ -17,11 +17,16 @@ docs/expressions.md explains them):
    ``sad_valence``) or deteriorating -> ``sympathetic``; happy (valence above
    ``happy_valence``) -> ``enthusiastic``; otherwise ``neutral``;
 6. with no emotional reading at all (service down, breaker open, nothing heard yet) rules 3-5
-   cannot apply: the workspace default, ``default_expression``."""
+   cannot apply: the workspace default, ``default_expression``.
+
+The choice comes with the rule that made it (:class:`ExpressionWhy`): the call record keeps both,
+so a reviewer can see why a reply sounded the way it did."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -51,31 +56,60 @@ class VoiceStyleConfig(BaseModel):
         None, description="the burst table: voice style and meaning of each vocal burst type (empty = configs/burst_delivery.yaml)")
 
 
+class ExpressionWhy(StrEnum):
+    """The rule that set a reply's expression: one per step of the precedence above, plus ``fixed``
+    for lines whose expression the code sets (hold message, urgent line, reprompts, goodbyes).
+    Stored in the call record (a 32-character column)."""
+
+    EMERGENCY_TOPIC = "emergency_topic"
+    SENSITIVE_TOPIC = "sensitive_topic"
+    NOT_HEARD = "not_heard"  # no emotional reading: the workspace default
+    BURST = "burst"
+    HURRY = "hurry"
+    LOW_COHERENCE = "low_coherence"
+    TENSE = "tense"
+    SAD = "sad"
+    DETERIORATING = "deteriorating"
+    HAPPY = "happy"
+    NEUTRAL = "neutral"
+    FIXED = "fixed"
+
+
+@dataclass(frozen=True, slots=True)
+class ExpressionChoice:
+    """An expression and the rule that chose it."""
+
+    expression: Expression
+    why: ExpressionWhy
+
+
 def choose_expression(
     topics: Iterable[Topic], emotion: EmotionUpdate | None, bursts: BurstTable, config: VoiceStyleConfig,
     phase: CallPhase | None = None,
-) -> Expression:
+) -> ExpressionChoice:
     topics = frozenset(topics)
     if Topic.EMERGENCY in topics:
-        return Expression.DIRECT
+        return ExpressionChoice(Expression.DIRECT, ExpressionWhy.EMERGENCY_TOPIC)
     if topics - {Topic.MEDICATION}:
-        return Expression.SYMPATHETIC
+        return ExpressionChoice(Expression.SYMPATHETIC, ExpressionWhy.SENSITIVE_TOPIC)
     heard = emotion is not None and emotion.available and emotion.readings > 0
     if not heard:
-        return config.default_expression
+        return ExpressionChoice(config.default_expression, ExpressionWhy.NOT_HEARD)
     if emotion.last_burst is not None and emotion.at_s - emotion.last_burst.at_s <= config.burst_recent_s:
         from_burst = bursts.expression(emotion.last_burst.name)
         if from_burst is not None:
-            return from_burst
+            return ExpressionChoice(from_burst, ExpressionWhy.BURST)
     if phase is not None and phase.hurry:
-        return Expression.DIRECT
+        return ExpressionChoice(Expression.DIRECT, ExpressionWhy.HURRY)
     voice = emotion.channels.get(Channel.PROSODY)
     if emotion.coherence < config.low_coherence and voice is not None and voice < config.sad_valence:
-        return Expression.CONCERNED
+        return ExpressionChoice(Expression.CONCERNED, ExpressionWhy.LOW_COHERENCE)
     if emotion.arousal > config.tense_arousal and emotion.valence < 0:
-        return Expression.CALM
-    if emotion.valence < config.sad_valence or emotion.trend is Trend.DETERIORATING:
-        return Expression.SYMPATHETIC
+        return ExpressionChoice(Expression.CALM, ExpressionWhy.TENSE)
+    if emotion.valence < config.sad_valence:
+        return ExpressionChoice(Expression.SYMPATHETIC, ExpressionWhy.SAD)
+    if emotion.trend is Trend.DETERIORATING:
+        return ExpressionChoice(Expression.SYMPATHETIC, ExpressionWhy.DETERIORATING)
     if emotion.valence > config.happy_valence:
-        return Expression.ENTHUSIASTIC
-    return Expression.NEUTRAL
+        return ExpressionChoice(Expression.ENTHUSIASTIC, ExpressionWhy.HAPPY)
+    return ExpressionChoice(Expression.NEUTRAL, ExpressionWhy.NEUTRAL)

@@ -218,7 +218,7 @@ def test_topics_of_the_upcoming_node_are_known_before_its_words_are_rendered(cli
     step = steps[-1]
     assert Topic.MISSED_APPOINTMENT in step.topics
     bursts = load_burst_table()
-    expression = choose_expression(step.topics, CALM, bursts, VoiceStyleConfig())
+    expression = choose_expression(step.topics, CALM, bursts, VoiceStyleConfig()).expression
     assert expression is Expression.SYMPATHETIC
     assert step.text(expression).startswith("Thank you for letting us know")
     assert clinic.topics_ahead("menu") >= {Topic.TEST_RESULTS, Topic.BILLING, Topic.MISSED_APPOINTMENT}

@@ -14,7 +14,7 @@ import pytest
 from agent.call.burst_table import load_burst_table
 from agent.call.record import ActionKind, Callback, Priority
 from agent.call.responder import AgentReply, CallerTurn, GraphResponder, GraphResponderFactory
-from agent.call.voice_style import VoiceStyleConfig
+from agent.call.voice_style import ExpressionWhy, VoiceStyleConfig
 from agent.services.llm import LlmConfig, LlmWriter
 from agent.services.metrics import Metrics
 from emotion.events import BurstEvent, EmotionUpdate, Trend, UpdateSource
@@ -61,10 +61,12 @@ async def test_scripted_replies_follow_the_graph_with_delivery_and_actions(clini
     r = responder(clinic)
     greeting = r.greeting()
     assert greeting.scripted and "Riverside" in greeting.text and greeting.node == "consent"
+    assert greeting.expression_why is ExpressionWhy.NOT_HEARD  # nothing heard yet: the workspace default
     menu = await identify(r)
     assert menu.node == "menu" and menu.scripted and "Thank you, Maria Lopez." in menu.text
     results = await r.respond(CallerTurn("c1", 4, "Have my test results come back?", emotion=None))
     assert results.node == "results" and results.expression is Expression.SYMPATHETIC  # topic alone
+    assert results.expression_why is ExpressionWhy.SENSITIVE_TOPIC
     goodbye = await r.respond(CallerTurn("c1", 5, "#"))
     assert goodbye.node == "results"  # nothing understood: still collecting the call-back number
     r2 = responder(clinic)
@@ -78,7 +80,13 @@ async def test_a_sigh_makes_the_reply_sympathetic_before_its_first_word(clinic):
     await identify(r)
     reply = await r.respond(CallerTurn("c1", 4, "What time do you close today?", emotion=sad()))
     assert reply.node == "anything_else" and reply.expression is Expression.SYMPATHETIC
+    assert reply.expression_why is ExpressionWhy.BURST
     assert "anything else I can do for you today" in reply.text  # the sympathetic variant
+
+
+def test_a_line_the_code_fixes_says_so_in_its_record() -> None:
+    # hold message, urgent line, reprompts, goodbyes: built without a choice, so the record says "fixed"
+    assert AgentReply("Please hold.").expression_why is ExpressionWhy.FIXED
 
 
 def test_factory_pre_synthesizes_fixed_lines_and_each_call_gets_its_own_walk(clinic):
@@ -135,6 +143,7 @@ async def test_emergency_lines_are_never_reworded(clinic):
             reply = await r.respond(CallerTurn("c1", 4, "I've got crushing chest pain."))
             assert reply.node == "emergency" and reply.sentences is None and "911" in reply.text
             assert reply.expression is Expression.DIRECT and reply.end_call
+            assert reply.expression_why is ExpressionWhy.EMERGENCY_TOPIC
             assert not standin.requests
         finally:
             await writer.aclose()
