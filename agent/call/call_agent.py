@@ -37,7 +37,7 @@ from agent.call.frames import (
     TurnEnded,
 )
 from agent.call.listener import Listener
-from agent.call.record import CallRecord, Transfer, Urgency, Webhook
+from agent.call.record import CallRecord, RecordedAction, Transfer, Urgency, Webhook, journal_entry
 from agent.call.responder import AgentReply, CallerTurn, Responder
 from agent.call.speaker import Speaker, Spoken
 from agent.call.turn_config import TurnConfig
@@ -45,6 +45,18 @@ from agent.call.turn_timers import TimerDue, TurnTimers
 from agent.call.turn_trace import TurnTrace
 from agent.call.webhooks import WebhookSender
 from agent.services.metrics import Metrics
+from agent.services.records.entries import (
+    CallClosed,
+    Journal,
+    NullJournal,
+    ReplyLogged,
+    SegmentScored,
+    StateChanged,
+    TranscriptLogged,
+    TurnTimed,
+    UtteranceScored,
+)
+from agent.services.records.rows import utc_now
 from agent.services.stt import SttOverloaded, SttWorker
 from emotion.events import EmotionUpdate, Trend
 from emotion.timeline import Timeline
@@ -104,6 +116,7 @@ class CallAgent:
         clock: Callable[[], float] = time.monotonic,
         webhooks: WebhookSender | None = None,
         escalator: Escalator | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -117,12 +130,15 @@ class CallAgent:
         self.escalator = escalator
         self.log = structlog.get_logger(component="agent", call_id=session.call_id)
         self.record = CallRecord(session.call_id)
+        # The records store's side of the record: each fact as it happens, never blocking (writer.py).
+        self.journal: Journal = journal if journal is not None else NullJournal()
         self.inbox: asyncio.Queue[Frame] = asyncio.Queue()
         self.listener = Listener(
             segmenter, config.turn.barge_in, lambda: speaker.speaking, lambda: session.is_playing, clock,
         )
         self.state = CallState.LISTENING
         started = clock()  # the agent is built when the call is answered, just before run()
+        self._answered = started
         self.timers = TurnTimers.start(config.turn, started)
         self._phase = CallPhaseTracker(config.call_phase, started)
         self._emotion_shown: tuple[Trend, bool] = (emotion.latest.trend, emotion.latest.available)
@@ -132,6 +148,9 @@ class CallAgent:
         self._reply_seq = 0  # the current reply's number: a superseded reply's ReplyDone is stale
         self._stt_tasks: set[asyncio.Task[str]] = set()  # survive hang-up: the record keeps the last words
         self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
+        self._replies = 0  # replies journaled
+        self._transcripts = 0  # transcripts journaled
+        self._journaled = (0, 0, 0)  # timeline segments, utterances and states journaled
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def run(self) -> CallRecord:
@@ -197,6 +216,13 @@ class CallAgent:
             **{k: v for k, v in self.emotion.latest.as_dict().items() if k in ("valence", "arousal", "trend", "available")},
         )
         record.end_reason = self.session.end_reason or record.end_reason
+        self._journal_timeline()
+        latest = self.emotion.latest
+        self.journal.write(CallClosed(
+            record.call_id, utc_now(), record.end_reason, record.turns, record.barge_ins, record.reprompts, record.urgent,
+            record.handed_off, latest.valence if latest.available else None, latest.arousal if latest.available else None,
+            str(latest.trend) if latest.available else None,
+        ))
         self.log.info(
             "call_ended",
             reason=record.end_reason,
@@ -273,6 +299,9 @@ class CallAgent:
 
     def _on_transcript(self, transcript: Transcript) -> None:
         self.record.transcripts.append(transcript.text)
+        if transcript.text and self.journal.keeps_transcripts:
+            self.journal.write(TranscriptLogged(self.session.call_id, self._transcripts, transcript.utterance_end, transcript.text))
+            self._transcripts += 1
         if transcript.text:
             self.emotion.submit_transcript(transcript.text, transcript.utterance_end)
 
@@ -280,6 +309,7 @@ class CallAgent:
         """The caller's emotional state changed. Replies read ``self.emotion.latest``; the log
         shows trend and availability changes at INFO (scores only, never words)."""
         self.metrics.inc("emotion_updates")
+        self._journal_timeline()
         if self._phase.observe(update, self.clock()):
             self._raise_urgency(update)
         shown = (update.trend, update.available)
@@ -294,7 +324,7 @@ class CallAgent:
         """Sustained negative valence: flag the call (record, metric, log) and, when a person can
         be reached, put the caller through at the next quiet moment (not over their words)."""
         negative_s = round(self._phase.negative_s(self.clock()), 1)
-        self.record.add(Urgency(negative_s, round(update.valence, 2)))
+        self._add_action(Urgency(negative_s, round(update.valence, 2)), "urgency")
         self.metrics.inc("urgency_flags")
         escalation = self.config.escalation
         reachable = self.escalator is not None and self.escalator.can_reach(escalation.urgent_to)
@@ -380,12 +410,15 @@ class CallAgent:
             self.metrics.inc("reply_errors")
             self.log.exception("reply_failed")
             if not self.session.ended.is_set():
-                await self.speaker.say(AgentReply(self.config.turn.not_understood), label="reply-failed")
+                apology = AgentReply(self.config.turn.not_understood)
+                self._log_reply(apology, "reply-failed")
+                await self.speaker.say(apology, label="reply-failed")
 
     async def _speak(
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
     ) -> Spoken:
         self._record_actions(reply)
+        self._log_reply(reply, label)
         transfer = next((a for a in reply.actions if a.type == "transfer"), None)
         if transfer is not None and reply.end_call:
             self._enter(CallState.TRANSFERRING)
@@ -412,9 +445,7 @@ class CallAgent:
             return f"transfer requested: {to}"
         handoff = await self.escalator.hand_off(self.session, self.speaker, to, urgent, on_bridged=self._drop_out)
         if handoff.callback is not None:
-            self.record.add(handoff.callback)
-            self.metrics.inc("action_callback")
-            self.log.info("agent_action", action="callback", node="transfer", **handoff.callback.log_fields())
+            self._add_action(handoff.callback, handoff.callback.node)
         return handoff.reason
 
     def _drop_out(self) -> None:
@@ -423,24 +454,54 @@ class CallAgent:
         self._urgency_pending = False
 
     def _record_actions(self, reply: AgentReply) -> None:
-        """Actions go into the call record as they are decided (a hang-up must not lose a
-        call-back request), webhooks are sent in the background. The log gets the action's
-        kind and target, never slot values; those stay in the record."""
+        """Actions go into the call record and the records store as they are decided, before
+        the line announcing them is spoken (a hang-up or a crash must not lose a call-back
+        request). Webhooks go through the store's durable outbox; with records off they are
+        sent once, in the background. The log gets the action's kind and target, never slot
+        values."""
         if reply.node:
             self.record.nodes.append(reply.node)
         for action in reply.records:
-            index = self.record.add(action)
-            self.metrics.inc(f"action_{action.kind}")
-            self.log.info("agent_action", action=str(action.kind), node=reply.node, **action.log_fields())
-            if isinstance(action, Webhook) and action.url and self.webhooks is not None:
+            index = self._add_action(action, reply.node)
+            if isinstance(action, Webhook) and action.url and self.webhooks is not None and not self.journal.delivers_webhooks:
                 task = asyncio.create_task(self._deliver(action, index))
                 self._deliveries.add(task)
                 task.add_done_callback(self._deliveries.discard)
 
+    def _add_action(self, action: RecordedAction, node: str) -> int:
+        index = self.record.add(action)
+        self.journal.write(journal_entry(action, self.session.call_id, index, utc_now()))
+        self.metrics.inc(f"action_{action.kind}")
+        self.log.info("agent_action", action=str(action.kind), node=node, **action.log_fields())
+        return index
+
+    def _log_reply(self, reply: AgentReply, label: str) -> None:
+        turn = self._turn if label.startswith("turn-") else None
+        self.journal.write(ReplyLogged(
+            self.session.call_id, self._replies, round(self.clock() - self._answered, 3), label, turn, reply.node or None,
+            str(reply.expression), str(reply.expression_why),
+        ))
+        self._replies += 1
+
+    def _journal_timeline(self) -> None:
+        """What the emotion client measured since the last call: segments (with the audio
+        embedding), utterance scores and window states — numbers, never words."""
+        timeline, call_id = self.emotion.timeline, self.session.call_id
+        segments, utterances, states = self._journaled
+        for seq, s in enumerate(timeline.segments[segments:], segments):
+            self.journal.write(SegmentScored(call_id, seq, s.begin_s, s.end_s, s.valence, s.arousal, s.burst, s.burst_score,
+                                             s.prosody, s.embedding))
+        for seq, u in enumerate(timeline.utterances[utterances:], utterances):
+            self.journal.write(UtteranceScored(call_id, seq, u.at_s, u.valence, u.arousal, u.top_emotions))
+        for seq, e in enumerate(timeline.states[states:], states):
+            burst = e.recent_bursts[-1].name if e.recent_bursts else None
+            self.journal.write(StateChanged(call_id, seq, e.at_s, e.valence, e.arousal, str(e.trend), e.coherence,
+                                            e.available, burst))
+        self._journaled = (len(timeline.segments), len(timeline.utterances), len(timeline.states))
+
     async def _deliver(self, webhook: Webhook, index: int) -> None:
         assert self.webhooks is not None and webhook.url is not None
-        payload = {"event": webhook.event, "call_id": self.session.call_id, "node": webhook.node or None,
-                   "slots": dict(webhook.slots)}
+        payload = webhook.payload(self.session.call_id)
         delivery = await self.webhooks.send(webhook.url, payload, webhook.timeout_s, self.session.call_id)
         self.record.delivered(index, delivery)
 
@@ -448,7 +509,9 @@ class CallAgent:
         self._supersede_reply()
         self._enter(CallState.ENDING)
         self.record.end_reason = reason
-        await self.speaker.say(AgentReply(text), label="goodbye")
+        goodbye = AgentReply(text)
+        self._log_reply(goodbye, "goodbye")
+        await self.speaker.say(goodbye, label="goodbye")
         await self.session.hangup(reason)
 
     async def _answer_dtmf(self, digits: str, index: int) -> None:
@@ -475,7 +538,8 @@ class CallAgent:
 
         def first_audio(at: float | None) -> None:
             trace.mark("first_audio_ms", at)
-            trace.report(self.metrics, self.log)
+            timings = trace.report(self.metrics, self.log)
+            self.journal.write(TurnTimed(self.session.call_id, index, utterance.duration_s, timings))
 
         spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", first_audio))
         if transcript is None:

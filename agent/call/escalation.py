@@ -26,7 +26,7 @@ from typing import Protocol
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
-from agent.call.record import Callback, Priority
+from agent.call.record import TRANSFER_NODE, Callback, Priority
 from agent.call.responder import AgentReply
 from agent.call.speaker import Spoken
 from agent.services.metrics import Metrics
@@ -181,7 +181,7 @@ class Escalator:
         self.metrics.inc("transfers_failed")
         self.log.warning("transfer_failed", to=to, mode=mode, status=status, waited_ms=waited_ms)
         callback = Callback(to, f"transfer to {to} not answered ({status})", Priority.URGENT if urgent else Priority.ROUTINE,
-                            node="transfer")
+                            node=TRANSFER_NODE)
         if not caller.ended.is_set():
             await caller_speaker.say(AgentReply(self.config.no_answer, expression=Expression.SYMPATHETIC), "transfer-failed")
         return Handoff(False, f"transfer failed ({status}): {to}", status, callback)

@@ -2,23 +2,27 @@
 
 Every action the call decided is one frozen variant (a call-back request, a webhook, a
 transfer, the urgency flag, the graph's end of call), appended the moment it is decided, so a
-hang-up never loses a request. Slot values (PHI) live only here, for staff; logs get
-:meth:`log_fields` (kind and target, never slot values). Issue 16 persists this record."""
+hang-up never loses a request, and written to the records store (:func:`journal_entry`) at the
+same moment. Slot values (PHI) go only there, encrypted, for staff; logs get :meth:`log_fields`
+(kind and target, never slot values)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
 from typing import ClassVar
 
+from agent.services.records.entries import ActionLogged, WebhookOrder
 from emotion.events import EmotionUpdate
 from emotion.timeline import Timeline
 from graph.navigator import ActionTaken
 from graph.schema import CallbackAction, EndCallAction, TransferAction, WebhookAction
 
 _NO_SLOTS: Mapping[str, str] = MappingProxyType({})
+TRANSFER_NODE = "transfer"  # the node of a call-back left by a transfer nobody answered
 
 
 class ActionKind(StrEnum):
@@ -74,6 +78,10 @@ class Webhook:
     def log_fields(self) -> dict[str, str]:
         return {"hook": self.event}
 
+    def payload(self, call_id: str) -> dict[str, object]:
+        """The JSON body the clinic's system receives (slots are PHI)."""
+        return {"event": self.event, "call_id": call_id, "node": self.node or None, "slots": dict(self.slots)}
+
 
 @dataclass(frozen=True, slots=True)
 class Transfer:
@@ -112,6 +120,28 @@ class EndOfCall:
 
 
 RecordedAction = Callback | Webhook | Transfer | Urgency | EndOfCall
+
+
+def journal_entry(action: RecordedAction, call_id: str, seq: int, decided_at: datetime) -> ActionLogged:
+    """The records store's entry for an action (agent/services/records): written the moment it is
+    decided. A call-back is a work item for staff; a webhook with a URL goes to the outbox."""
+    match action:
+        case Callback():
+            work = "unanswered_transfer" if action.node == TRANSFER_NODE else "callback"
+            return ActionLogged(call_id, seq, decided_at, action.kind, action.node or None, action.team,
+                                str(action.priority), action.reason, action.slots, work_item=work)
+        case Webhook():
+            order = WebhookOrder(action.url, action.timeout_s, action.payload(call_id)) if action.url else None
+            return ActionLogged(call_id, seq, decided_at, action.kind, action.node or None, action.event,
+                                slots=action.slots, webhook=order)
+        case Transfer():
+            return ActionLogged(call_id, seq, decided_at, action.kind, action.node or None, action.to, reason=action.reason)
+        case Urgency():
+            return ActionLogged(call_id, seq, decided_at, action.kind, "urgency", priority=str(Priority.URGENT),
+                                reason=f"negative for {action.negative_s:g} s (valence {action.valence:+.2f})")
+        case EndOfCall():
+            return ActionLogged(call_id, seq, decided_at, action.kind, action.node or None)
+    raise TypeError(f"no journal entry for {type(action).__name__}")
 
 
 def from_graph(taken: ActionTaken) -> RecordedAction:
@@ -164,5 +194,5 @@ class CallRecord:
 
 __all__ = [
     "ActionKind", "CallRecord", "Callback", "EndOfCall", "Priority", "RecordedAction", "Transfer", "Urgency",
-    "Webhook", "WebhookDelivery", "from_graph",
+    "TRANSFER_NODE", "Webhook", "WebhookDelivery", "from_graph", "journal_entry",
 ]

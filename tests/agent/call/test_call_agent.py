@@ -22,9 +22,19 @@ from agent.call.responder import AgentReply, CallerTurn
 from agent.call.speaker import Spoken
 from agent.call.turn_config import TurnConfig
 from agent.services.metrics import Metrics
+from agent.services.records.entries import (
+    ActionLogged,
+    CallClosed,
+    Entry,
+    ReplyLogged,
+    SegmentScored,
+    StateChanged,
+    TranscriptLogged,
+    TurnTimed,
+)
 from agent.services.stt import SttOverloaded
 from emotion.events import EmotionUpdate, Trend, UpdateSource
-from emotion.timeline import Timeline
+from emotion.timeline import SegmentEntry, Timeline
 from graph.schema import EndCallAction, TransferAction
 from telephony.config import BargeInConfig
 from telephony.frames import AudioIn, DtmfDigit, SpeechStarted, Utterance
@@ -64,12 +74,30 @@ class Session:
             self.ended.set()
 
 
-class Speaker:
-    """Speaks for ``seconds`` of real time (short) unless interrupted; remembers every line."""
+class Journal:
+    """The records writer's stand-in: keeps every entry in order."""
 
-    def __init__(self, session: Session, seconds: float = 0.02) -> None:
+    def __init__(self, keeps_transcripts: bool = False, delivers_webhooks: bool = True) -> None:
+        self.keeps_transcripts = keeps_transcripts
+        self.delivers_webhooks = delivers_webhooks
+        self.entries: list[Entry] = []
+
+    def write(self, entry: Entry) -> None:
+        self.entries.append(entry)
+
+    def of(self, kind: type) -> list:
+        return [e for e in self.entries if isinstance(e, kind)]
+
+
+class Speaker:
+    """Speaks for ``seconds`` of real time (short) unless interrupted; remembers every line, and
+    how many record entries had been written when each began (write-ahead checks)."""
+
+    def __init__(self, session: Session, seconds: float = 0.02, journal: Journal | None = None) -> None:
         self.session = session
         self.seconds = seconds
+        self.journal = journal
+        self.journaled_before: list[int] = []
         self.said: list[tuple[str, str]] = []  # (label, text)
         self.speaking = False
         self.interrupts = 0
@@ -83,6 +111,7 @@ class Speaker:
 
     async def say(self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None) -> Spoken:
         self.said.append((label, reply.text))
+        self.journaled_before.append(len(self.journal.entries) if self.journal is not None else 0)
         cut = self._cut = asyncio.Event()
         self.speaking = self.session.is_playing = True
         if on_first_audio is not None:
@@ -211,6 +240,7 @@ class Call:
     segmenter: Segmenter
     emotion: Emotion
     clock: Clock
+    journal: Journal
     task: asyncio.Task | None = None
 
     def push(self, *frames: object) -> None:
@@ -236,17 +266,19 @@ class Call:
 
 
 def make_call(*, responder: Responder | None = None, stt: Stt | None = None, escalator: Escalator | None = None,
-              turn: TurnConfig | None = None, phase: CallPhaseConfig | None = None, speak_s: float = 0.02) -> Call:
+              turn: TurnConfig | None = None, phase: CallPhaseConfig | None = None, speak_s: float = 0.02,
+              journal: Journal | None = None) -> Call:
     clock, session, segmenter, emotion = Clock(), Session(), Segmenter(), Emotion()
-    speaker = Speaker(session, speak_s)
+    journal = journal or Journal()
+    speaker = Speaker(session, speak_s, journal)
     responder = responder or Responder()
     settings = CallSettings(
         turn or TurnConfig(responder="scripted", reprompt_after_s=8.0, max_reprompts=2, dtmf_timeout_s=2.0),
         phase or CallPhaseConfig(), EscalationConfig(), stt_wait_s=1.0,
     )
     agent = CallAgent(session, settings, responder, stt or Stt("I need a refill"), speaker, segmenter, emotion,
-                      Metrics(), clock=clock, escalator=escalator)
-    return Call(agent, session, speaker, responder, segmenter, emotion, clock)
+                      Metrics(), clock=clock, escalator=escalator, journal=journal)
+    return Call(agent, session, speaker, responder, segmenter, emotion, clock, journal)
 
 
 async def started(call: Call) -> Call:
@@ -467,3 +499,81 @@ async def test_words_while_the_call_is_closing_start_no_reply(state: CallState) 
     call.push(call.utterance())
     await call.settle(lambda: call.agent.record.transcripts == ["I need a refill"])
     assert not call.responder.turns
+
+
+# ---- the records store's entries (agent/services/records), written as the call goes ----------
+
+async def test_an_action_is_journaled_before_the_line_announcing_it_is_spoken() -> None:
+    callback = Callback("clinician", "test results", Priority.URGENT, "results_callback", {"callback_phone": "5550100"})
+    confirm = AgentReply("A clinician will call you today.", records=(callback,), node="results_callback")
+    call = await started(make_call(responder=Responder(lambda turn: confirm)))
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
+    (action,) = call.journal.of(ActionLogged)
+    position = call.journal.entries.index(action)
+    assert call.speaker.journaled_before[-1] > position  # written before the sentence began
+    assert (action.kind, action.target, action.priority, action.work_item) == ("callback", "clinician", "urgent", "callback")
+    assert dict(action.slots) == {"callback_phone": "5550100"} and action.seq == 0
+    reply = call.journal.of(ReplyLogged)[-1]
+    assert (reply.label, reply.turn, reply.node) == ("turn-1", 1, "results_callback")
+
+
+async def test_a_durable_journal_owns_webhooks_and_the_call_sends_none() -> None:
+    class Sender:
+        sent = 0
+
+        async def send(self, *args: object) -> None:
+            Sender.sent += 1
+
+    hook = Webhook("appointment_booked", "http://127.0.0.1:9/hook", 3.0, "booked", {"appointment": "x"})
+    call = make_call(responder=Responder(lambda turn: AgentReply("Booked.", records=(hook,), node="booked")))
+    call.agent.webhooks = Sender()  # type: ignore[assignment]
+    await started(call)
+    call.push(call.utterance())
+    await call.settle(lambda: call.journal.of(ActionLogged))
+    (action,) = call.journal.of(ActionLogged)
+    assert action.webhook is not None and action.webhook.url == hook.url
+    assert action.webhook.payload == {"event": "appointment_booked", "call_id": "call-1", "node": "booked",
+                                      "slots": {"appointment": "x"}}
+    await asyncio.sleep(0.05)
+    assert Sender.sent == 0  # the outbox delivers it, once, durably
+
+
+async def test_a_transfer_nobody_answers_journals_an_unanswered_transfer_work_item() -> None:
+    put_through = AgentReply("Let me put you through.", end_call=True, actions=(TransferAction(type="transfer", to="nurse"),),
+                             records=(Transfer("nurse", "", "nurse"),), node="nurse")
+    call = await started(make_call(responder=Responder(lambda turn: put_through), escalator=Escalator(connect=False)))
+    call.push(call.utterance())
+    await call.ended()
+    kinds = [(a.kind, a.work_item) for a in call.journal.of(ActionLogged)]
+    assert kinds == [("transfer", None), ("callback", "unanswered_transfer")]
+    closed = call.journal.entries[-1]
+    assert isinstance(closed, CallClosed) and closed.end_reason == "transfer failed (486): nurse"
+
+
+async def test_words_are_journaled_only_when_transcripts_are_kept() -> None:
+    for keep in (False, True):
+        call = await started(make_call(journal=Journal(keeps_transcripts=keep)))
+        call.push(call.utterance())
+        await call.settle(lambda c=call: c.speaker.lines()[-1] == "turn-1" and c.agent.record.transcripts)
+        texts = [t.text for t in call.journal.of(TranscriptLogged)]
+        assert texts == (["I need a refill"] if keep else [])
+
+
+async def test_turn_timings_the_emotional_timeline_and_the_close_are_journaled() -> None:
+    call = await started(make_call())
+    call.emotion.timeline.segments.append(SegmentEntry(0.0, 2.0, {"calm": 0.7}, 0.1, 0.3, "sigh", 0.8, (0.5,) * 64))
+    sad = mood(-0.4)
+    call.emotion.timeline.states.append(sad)
+    call.push(EmotionChanged(sad), call.utterance())
+    await call.settle(lambda: call.journal.of(TurnTimed))
+    (timed,) = call.journal.of(TurnTimed)
+    assert timed.turn == 1 and set(timed.timings_ms) >= {"vad_ms", "first_audio_ms"}
+    (segment,) = call.journal.of(SegmentScored)
+    assert segment.burst == "sigh" and len(segment.embedding) == 64
+    assert [s.valence for s in call.journal.of(StateChanged)] == [-0.4]
+    await call.session.hangup("caller hung up")
+    await call.ended()
+    closed = call.journal.entries[-1]
+    assert isinstance(closed, CallClosed) and closed.turns == 1 and closed.end_reason == "caller hung up"
+    assert len(call.journal.of(SegmentScored)) == 1  # the close does not journal a segment twice
