@@ -134,7 +134,10 @@ class CompiledGraph:
     """A validated graph ready for calls: networkx structure, embedded examples, the schedule.
     Built once per version of the file (hot reload builds a new one) and shared by calls."""
 
-    def __init__(self, spec: GraphSpec, embedder: TextEmbedder, version: str = "") -> None:
+    def __init__(
+        self, spec: GraphSpec, embedder: TextEmbedder, version: str = "", fixed_values: Mapping[str, str] | None = None,
+    ) -> None:
+        """``fixed_values``: placeholders the server fills for every call (``records.notice``)."""
         self.spec = spec
         self.version = version
         self.nodes: dict[str, Node] = {n.id: n for n in spec.nodes}
@@ -147,6 +150,8 @@ class CompiledGraph:
             "clinic.address": clinic.address,
             "clinic.directions": clinic.directions,
             "clinic.hours": describe_hours(clinic.hours),
+            "records.notice": "",
+            **(fixed_values or {}),
         }
         self.slot_kinds: dict[str, SlotKind] = {slot.name: slot.kind for node in spec.nodes for slot in node.collect}
         self.graph = nx.DiGraph()

@@ -305,10 +305,12 @@ class GraphSpec(_Spec):
 
 
 BUILTIN_PLACEHOLDERS = frozenset(
-    {f"clinic.{name}" for name in ("name", "phone", "address", "directions", "hours")} | {"offers", "today"}
+    {f"clinic.{name}" for name in ("name", "phone", "address", "directions", "hours")} | {"offers", "today", "records.notice"}
 )
 """Placeholders filled by the navigator, not by slots: clinic facts, ``{offers}`` (the
-appointment times offered, in words) and ``{today}``."""
+appointment times offered, in words), ``{today}``, and ``{records.notice}`` (what is kept of
+the call and for how long, written by the server from its ``records.*`` settings so that what
+callers hear is what is done)."""
 
 
 __all__ = [

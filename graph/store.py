@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,20 +38,25 @@ def _fingerprint(path: Path) -> tuple[int, int] | None:
     return stat.st_mtime_ns, stat.st_size
 
 
-def compile_file(path: Path, embedder: TextEmbedder) -> CompiledGraph:
+def compile_file(path: Path, embedder: TextEmbedder, fixed_values: Mapping[str, str] | None = None) -> CompiledGraph:
     """Validate and compile; raises ConfigError with every problem."""
     data = path.read_bytes()
     spec = load_graph(path)
-    return CompiledGraph(spec, embedder, version=hashlib.sha256(data).hexdigest()[:12])
+    return CompiledGraph(spec, embedder, version=hashlib.sha256(data).hexdigest()[:12], fixed_values=fixed_values)
 
 
 class GraphStore:
-    def __init__(self, path: Path, embedder: TextEmbedder, on_change: Callable[[CompiledGraph], None] | None = None) -> None:
+    def __init__(
+        self, path: Path, embedder: TextEmbedder, on_change: Callable[[CompiledGraph], None] | None = None,
+        fixed_values: Mapping[str, str] | None = None,
+    ) -> None:
+        """``fixed_values``: placeholders the server fills for every call (``{records.notice}``)."""
         self.path = Path(path)
         self.embedder = embedder
+        self.fixed_values = dict(fixed_values or {})
         self.on_change = on_change
         self.log = structlog.get_logger(component="graph")
-        self.current = compile_file(self.path, embedder)  # a bad file at start-up stops the server
+        self.current = compile_file(self.path, embedder, self.fixed_values)  # a bad file at start-up stops the server
         self._seen = _fingerprint(self.path)
         self.log.info("graph_loaded", path=str(self.path), version=self.current.version, nodes=len(self.current.nodes))
 
@@ -65,7 +70,7 @@ class GraphStore:
 
     async def reload(self) -> ReloadResult:
         try:
-            compiled = await asyncio.to_thread(compile_file, self.path, self.embedder)
+            compiled = await asyncio.to_thread(compile_file, self.path, self.embedder, self.fixed_values)
         except ConfigError as exc:
             errors = tuple(str(exc).splitlines())
             self.log.error("graph_reload_rejected", path=str(self.path), kept=self.current.version, errors=list(errors))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import time
 
 from agent.app.config import BedsideConfig
@@ -28,6 +29,10 @@ from agent.call.speaker import Speaker
 from agent.call.webhooks import WebhookSender
 from agent.services.llm import LlmWriter
 from agent.services.metrics import Metrics
+from agent.services.records.crypto import KeyRing
+from agent.services.records.entries import CallOpened
+from agent.services.records.rows import utc_now
+from agent.services.records.writer import RecordWriter
 from agent.services.stt import SttWorker
 from emotion.client import EmotionClient
 from emotion.config import ServiceMode
@@ -75,6 +80,11 @@ class BedsideServer:
         self.webhooks: WebhookSender | None = None  # created on the loop, in start()
         self._graph_watch: asyncio.Task[None] | None = None
         self.stt = SttWorker(config.stt)
+        self.host = socket.gethostname()
+        # The records key is read (the front creates it on first start) before any worker starts:
+        # a malformed or unreadable key stops start-up with its file named, like a bad graph.
+        self.records_keys = KeyRing.load(config.records.key_path(), create=worker_index is None) if config.records.enabled else None
+        self.records: RecordWriter | None = None
         self.synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions))
         self.phrases = PhraseCache(self.synth)
         self._presynthesis: asyncio.Task[None] | None = None
@@ -99,6 +109,10 @@ class BedsideServer:
                 await self._start_emotion_service()
             except (ModelLoadError, OSError) as exc:  # emotion must never stop calls: run without it
                 self.log.error("emotion_unavailable", error=str(exc))
+        if self.records_keys is not None:
+            self.records = RecordWriter.from_config(self.config.records, self.records_keys, self.metrics, self.host,
+                                                    self.worker_index or 0)
+            self.records.start()  # connects and migrates on its own thread, beside the model loading
         if self.pool is not None:
             await self.pool.spawn(self.emotion_url)
         self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
@@ -121,6 +135,10 @@ class BedsideServer:
             self._presynthesis = asyncio.create_task(self._presynthesize(sentences, others), name="presynthesis")
         if self.pool is not None:
             await self.pool.wait_ready()
+        records_ready = None
+        if self.records is not None:
+            # A store that is down does not keep calls out: their records wait in the spool.
+            records_ready = await asyncio.to_thread(self.records.wait_ready, 15.0)
         await self.ua.start()
         if self.worker_index is not None:
             print_status("ready", self.ua.port, self.ua.active_calls)
@@ -133,6 +151,7 @@ class BedsideServer:
             stt_model=self.config.stt.model.value,
             emotion=self.emotion_url is not None,
             presynthesis=self._presynthesis is not None,  # the other expressions follow in the background
+            records=records_ready,  # None: off; False: the store is not answering, records are spooled
             startup_s=round(time.monotonic() - started, 2),
         )
 
@@ -161,7 +180,8 @@ class BedsideServer:
 
         graph = self.config.graph
         embedder = await asyncio.to_thread(TextEncoder.load)
-        self.graphs = await asyncio.to_thread(GraphStore, graph.file, embedder)  # a bad graph stops start-up
+        notice = {"records.notice": self.config.records.notice()}  # what callers are told is kept
+        self.graphs = await asyncio.to_thread(GraphStore, graph.file, embedder, None, notice)  # a bad graph stops start-up
         if graph.reload:
             self._graph_watch = asyncio.create_task(self.graphs.watch(graph.reload_interval_s), name="graph-watch")
         store = self.graphs
@@ -225,6 +245,11 @@ class BedsideServer:
         if self.webhooks is not None:
             await self.webhooks.aclose()
         await self.ua.stop()
+        if self.records is not None:
+            await asyncio.to_thread(self.records.close)
+            status = self.records.status
+            self.log.info("records_closed", committed=status.committed, spooled=status.spooled, lost=status.lost,
+                          healthy=status.healthy)
         await self.stt.stop()
         if self.emotion_service is not None:
             await self.emotion_service.stop()
@@ -250,6 +275,11 @@ class BedsideServer:
         assert task is not None
         self._calls.add(task)
         try:
+            if self.records is not None:
+                self.records.write(CallOpened(
+                    session.call_id, utc_now(), self.host, self.worker_index or 0,
+                    self.graphs.current.version if self.graphs else None, session.remote_uri,
+                ))
             agent = CallAgent(
                 session=session,
                 config=self.call_settings,
@@ -263,6 +293,7 @@ class BedsideServer:
                 escalator=Escalator(
                     self.config.escalation, self.config.sip, self.ua, self._speaker, self.metrics, session.call_id,
                 ),
+                journal=self.records,
             )
             await agent.run()
         except Exception:  # noqa: BLE001 - one call's bug must not take the server down

@@ -32,7 +32,10 @@ from agent.app.logs import get_logger
 from emotion.config import ServiceMode
 from telephony.redirect_ticket import RedirectTickets
 
-RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # after a worker dies; reset once it has run a minute
+RESTART_BACKOFF_S = (1.0, 2.0, 5.0, 10.0, 30.0)
+# BEDSIDE_* variables a worker still reads itself: test data, and the records keys (a secret the
+# handoff's config does not carry).
+_PASSED_ENV = frozenset({"BEDSIDE_SHARED", "BEDSIDE_RECORDS_KEYS"})  # after a worker dies; reset once it has run a minute
 
 
 def process_count(config: BedsideConfig) -> int:
@@ -135,7 +138,7 @@ class WorkerPool:
             stdout=asyncio.subprocess.PIPE,
             stdin=asyncio.subprocess.PIPE,  # the config, then EOF tells the worker the front is gone
             # The resolved config is in the handoff; BEDSIDE_* variables must not re-override it.
-            env={k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k == "BEDSIDE_SHARED"},
+            env={k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k in _PASSED_ENV},
         )
         assert proc.stdin is not None
         proc.stdin.write(worker_handoff(cfg, self._ticket_key))

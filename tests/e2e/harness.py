@@ -48,7 +48,8 @@ def start_server(tmp_path: Path, *settings: str, port: int | None = None, timeou
            "--set", "turn.responder=scripted",  # fixed lines the call tests check; graph tests set graph
            # Background pre-synthesis of every expression would compete for the two cores with the
            # test's own caller; tests/e2e/test_call_delivery.py checks it with it on.
-           "--set", "tts.presynthesize=false"]
+           "--set", "tts.presynthesize=false",
+           "--set", f"records.data_dir={tmp_path / 'records'}"]  # never the repo's var/
     for item in settings:
         cmd += ["--set", item]
     with log_path.open("wb") as log:

@@ -53,6 +53,19 @@ class RecordsConfig(_Strict):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
 
+    def notice(self) -> str:
+        """What callers are told is kept (the graph's ``{records.notice}``): generated from these
+        settings, so the greeting cannot drift from what the store does."""
+        if not self.enabled:
+            return "Nothing from this call is kept once it ends."
+        days = f"{self.retention_days} days"
+        if self.keep_transcripts:
+            return (f"I don't record your voice. To look after you, and to check how well I'm doing, we keep a written "
+                    f"record of what you say, what you ask us to do, and how the call went, including how you sounded, "
+                    f"for {days}.")
+        return (f"I don't record your voice or keep your words. To look after you, we keep a note of what you ask us "
+                f"to do and how the call went, including how you sounded, for {days}.")
+
     def database_url(self) -> str:
         """The SQLAlchemy URL: ``postgresql://`` means psycopg 3."""
         if self.url is None:

@@ -23,7 +23,8 @@ from datetime import datetime
 import structlog
 
 from agent.services.metrics import Metrics
-from agent.services.records.crypto import RecordsKeyError
+from agent.services.records.config import RecordsConfig
+from agent.services.records.crypto import KeyRing, RecordsKeyError
 from agent.services.records.entries import Entry
 from agent.services.records.rows import RowMaker, RowWrite, utc_now
 from agent.services.records.spool import Spool
@@ -71,7 +72,26 @@ class RecordWriter:
         self._thread = threading.Thread(target=self._run, name="records-writer", daemon=True)
         self._next_try = 0.0
         self._prepared = False
+        self._first_attempt = threading.Event()
         self.log = structlog.get_logger(component="records")
+
+    @classmethod
+    def from_config(
+        cls, config: RecordsConfig, keys: KeyRing, metrics: Metrics, host: str, worker: int,
+        on_committed: Callable[[Sequence[RowWrite]], None] | None = None,
+    ) -> RecordWriter:
+        from datetime import timedelta
+
+        maker = RowMaker(keys, config.keep_transcripts, timedelta(seconds=config.outbox.expire_after_s))
+        spool = Spool(config.spool_dir(), f"{host}-{worker}", config.spool_max_mb * 1_000_000)
+        return cls(RecordStore(config.database_url(), keys), maker, spool, metrics, host=host, worker=worker,
+                   migrate=config.migrate_on_start, retry_s=config.retry_s, queue_size=config.queue_size,
+                   on_committed=on_committed)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Blocks until the first attempt to reach the store has finished; True when it answered."""
+        self._first_attempt.wait(timeout)
+        return self.status.healthy
 
     # ---- the call side (any thread, never blocks) ------------------------------------------
     def write(self, entry: Entry) -> None:
@@ -97,6 +117,7 @@ class RecordWriter:
     # ---- the writer thread -----------------------------------------------------------------
     def _run(self) -> None:
         self._recover()
+        self._first_attempt.set()
         stopping = False
         while not stopping:
             timeout = None if self.status.healthy else max(0.05, self._next_try - time.monotonic())
