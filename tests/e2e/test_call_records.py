@@ -90,3 +90,54 @@ def test_a_call_back_survives_the_server_being_killed_right_after_deciding_it(tm
             assert secret.encode() not in raw, secret
     finally:
         assert restarted.stop() == 0
+
+
+def _said(caller: subprocess.Popen[bytes]) -> str:
+    out, _ = caller.communicate(timeout=60)
+    events = [json.loads(line) for line in out.decode(errors="replace").splitlines() if line.startswith("{")]
+    return " ".join(e.get("text", "") for e in events if e.get("event") == "agent_said").lower()
+
+
+def test_postgresql_stopped_mid_call_the_call_goes_on_and_the_spool_fills_the_gap(tmp_path: Path, postgres_server,
+                                                                                postgres_url: str) -> None:
+    records = tmp_path / "records"
+    server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=3", f"records.data_dir={records}",
+                          f"records.url={postgres_url}", "records.retry_s=1")
+    caller = start_call(server.uri, *RESULTS_CALL, "--say", "No, that's all, thank you.", "--duration", "170")
+    try:
+        server.wait_for("turn", timeout=120)  # the caller has said yes: the call is under way
+        postgres_server.stop("immediate")
+        stopped_at = time.monotonic()
+        _callback_decided(server)  # decided while the database was down
+        down = server.wait_for("records_store_unavailable", timeout=30)
+        assert down[0]["spool"].startswith(str(records / "spool")), down
+        time.sleep(max(0.0, 3.0 - (time.monotonic() - stopped_at)))
+        postgres_server.start()
+        back = server.wait_for("records_store_available", timeout=30)
+        assert back[0]["replayed"] > 0, back
+        said = _said(caller)
+        assert "clinician will call you" in said and "take care" in said, said  # the call went on to its goodbye
+        server.wait_for("call_ended", timeout=30)
+    finally:
+        _end(caller)
+        if not postgres_server.running:
+            postgres_server.start()
+        assert server.stop() == 0
+    # Nothing missing: every action, turn and reply the server logged is in the database, once.
+    store = _store(records, postgres_url)
+    with store.reading() as db:
+        (call,) = db.execute(select(schema.calls)).mappings().all()
+        actions = db.execute(select(schema.actions.c.kind).order_by(schema.actions.c.seq)).scalars().all()
+        turns = db.execute(select(schema.turn_timings.c.turn).order_by(schema.turn_timings.c.turn)).scalars().all()
+        items = db.execute(select(schema.work_items.c.kind)).scalars().all()
+        segments = db.execute(select(schema.emotion_segments.c.seq).order_by(schema.emotion_segments.c.seq)).scalars().all()
+    logged = server.events()
+    assert call["status"] == "ended" and call["end_reason"] == "responder ended call", call
+    assert actions == [e["action"] for e in logged if e.get("event") == "agent_action"]
+    assert turns == [e["turn"] for e in logged if e.get("event") == "turn"]
+    (emotion,) = [e for e in logged if e.get("event") == "call_emotion"]
+    assert items == ["callback"] and segments == list(range(emotion["segments"])) and segments, (segments, emotion)
+    assert not list((records / "spool").glob("*.jsonl"))  # replayed, then removed
+    dump = postgres_server.dump(postgres_url.rsplit("/", 1)[1])
+    for secret in (PHONE, "1985-03-03", "Maria", "Lopez"):
+        assert secret.encode() not in dump, secret
