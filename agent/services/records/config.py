@@ -44,6 +44,10 @@ class RecordsConfig(_Strict):
         description=f"PHI encryption keys, one base64 key per line, current first (unset: data_dir/records.key, "
         f"created on first start); ${KEYS_ENV} takes precedence",
     )
+    spool_dir: Path | None = Field(
+        None,
+        description="where records wait while the store is down (unset: data_dir/spool); put it on another disk than the database",
+    )
     retention_days: int = Field(90, ge=1, le=3650, description="calls older than this are deleted by `bedside records purge`")
     keep_transcripts: bool = Field(False, description="QA only: keep what callers said, encrypted (off: no words are kept)")
     migrate_on_start: bool = Field(True, description="`bedside serve` brings the schema up to date before answering calls")
@@ -77,8 +81,8 @@ class RecordsConfig(_Strict):
     def key_path(self) -> Path:
         return self.key_file if self.key_file is not None else self.data_dir / "records.key"
 
-    def spool_dir(self) -> Path:
-        return self.data_dir / "spool"
+    def spool_path(self) -> Path:
+        return self.spool_dir if self.spool_dir is not None else self.data_dir / "spool"
 
     def index_path(self) -> Path:
         return self.data_dir / "similar.index"

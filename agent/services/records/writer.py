@@ -83,7 +83,7 @@ class RecordWriter:
         from datetime import timedelta
 
         maker = RowMaker(keys, config.keep_transcripts, timedelta(seconds=config.outbox.expire_after_s))
-        spool = Spool(config.spool_dir(), f"{host}-{worker}", config.spool_max_mb * 1_000_000)
+        spool = Spool(config.spool_path(), f"{host}-{worker}", config.spool_max_mb * 1_000_000)
         return cls(RecordStore(config.database_url(), keys), maker, spool, metrics, host=host, worker=worker,
                    migrate=config.migrate_on_start, retry_s=config.retry_s, queue_size=config.queue_size,
                    on_committed=on_committed)
