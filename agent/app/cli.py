@@ -1,4 +1,4 @@
-"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench latency``, ``emotion``, ``graph``."""
+"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench latency``, ``emotion``, ``graph``, ``records``."""
 
 from __future__ import annotations
 
@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
     from graph.cli import add_parser as add_graph_parser
 
     add_graph_parser(sub)
+    from agent.app.records_cli import add_parser as add_records_parser
+
+    add_records_parser(sub, _config_args)
     return parser
 
 
@@ -196,6 +199,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from graph.cli import run as run_graph
 
             return run_graph(args)
+        if args.command == "records":
+            from agent.app.records_cli import run as run_records
+
+            return run_records(args, lambda a: _load(a) if a.log_level else _quiet(_load(a)), _configure_logging)
         if args.command == "bench" and args.bench == "emotion":
             from agent.app.bench_emotion import run_emotion_bench
 
