@@ -141,3 +141,98 @@ def test_postgresql_stopped_mid_call_the_call_goes_on_and_the_spool_fills_the_ga
     dump = postgres_server.dump(postgres_url.rsplit("/", 1)[1])
     for secret in (PHONE, "1985-03-03", "Maria", "Lopez"):
         assert secret.encode() not in dump, secret
+
+
+# ---- a broken store: clear errors, calls still answered, nothing silently dropped ------------
+
+SHORT_CALL = ("--say", "Hello, I have a question about my appointment.", "--duration", "40")
+
+
+def _answered(server: Server) -> str:
+    caller = start_call(server.uri, *SHORT_CALL)
+    said = _said(caller)
+    assert said, "the call was not answered"
+    server.wait_for("call_ended", timeout=30)
+    return said
+
+
+def _spooled(spool: Path) -> list[dict]:
+    return [json.loads(line) for path in sorted(spool.glob("*.jsonl")) for line in path.read_text().splitlines()]
+
+
+def test_a_corrupt_sqlite_file_is_named_calls_are_answered_and_spooled_until_it_is_moved_aside(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    records.mkdir()
+    database = records / "records.sqlite3"
+    database.write_bytes(b"this is not a database\x00" * 200)
+    server = start_server(tmp_path, f"records.data_dir={records}", "records.retry_s=1")
+    try:
+        (ready,) = server.events_named("ready")
+        assert ready["records"] is False
+        (error,) = server.events_named("records_store_unavailable")[:1]
+        assert str(database) in error["error"] and "not a usable SQLite database" in error["error"], error
+        _answered(server)
+        rows = _spooled(records / "spool")
+        assert {r["t"] for r in rows} >= {"calls", "replies"}, rows  # kept, waiting
+        database.rename(records / "corrupt.sqlite3")  # what the message says to do
+        back = server.wait_for("records_store_available", timeout=30)
+        assert back[0]["replayed"] == len(rows)
+    finally:
+        assert server.stop() == 0
+    store = _store(records)
+    with store.reading() as db:
+        (call,) = db.execute(select(schema.calls)).mappings().all()
+    assert call["status"] == "ended"
+
+
+def test_a_wrong_key_is_refused_clearly_and_the_calls_records_wait_in_the_spool(tmp_path: Path) -> None:
+    records = tmp_path / "records"
+    first = start_server(tmp_path, f"records.data_dir={records}")
+    assert first.stop() == 0  # the database now holds the first key's check value
+    old = KeyRing.load(records / "records.key")
+    (records / "records.key").unlink()  # a new key file replaces the database's key
+    server = start_server(tmp_path, f"records.data_dir={records}", "records.retry_s=1")
+    try:
+        error = server.wait_for("records_store_unavailable", timeout=30)[0]["error"]
+        assert f"written with key(s) {old.current}" in error and str(records / "records.key") in error, error
+        _answered(server)
+    finally:
+        assert server.stop() == 0
+    rows = _spooled(records / "spool")
+    assert any(r["t"] == "calls" for r in rows)  # nothing dropped: the call waits for the right key
+    assert not server.events_named("records_lost")
+
+
+def test_a_full_database_disk_keeps_the_records_in_a_spool_on_another_disk(tmp_path: Path) -> None:
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True, text=True)
+    assert mounted.returncode == 0, f"this test needs root to mount a small tmpfs: {mounted.stderr}"
+    try:
+        records, spool = disk / "records", tmp_path / "spool"
+        server = start_server(tmp_path, f"records.data_dir={records}", f"records.spool_dir={spool}", "records.retry_s=1")
+        try:
+            filler = disk / "filler"
+            with filler.open("wb") as out:  # fill the disk the database is on
+                try:
+                    while True:
+                        out.write(b"\0" * 65536)
+                        out.flush()
+                except OSError:
+                    pass
+            _answered(server)
+            error = server.wait_for("records_store_unavailable", timeout=30)[0]["error"]
+            assert "full" in error, error
+            assert not server.events_named("records_lost")
+            waiting = _spooled(spool)
+            assert any(r["t"] == "calls" for r in waiting), waiting
+            filler.unlink()
+            back = server.wait_for("records_store_available", timeout=30)
+            assert back[-1]["replayed"] > 0
+        finally:
+            assert server.stop() == 0
+        store = _store(records)
+        with store.reading() as db:
+            assert db.execute(select(schema.calls.c.status)).scalars().all() == ["ended"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
