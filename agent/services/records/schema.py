@@ -190,6 +190,7 @@ work_items = Table(
     Column("closed_at", UtcDateTime),
     Column("closed_by", String(100)),
     Index("ix_work_items_state_created", "state", "created_at"),
+    Index("ix_work_items_call_id", "call_id"),  # revision 0003: a call's items; purge's cascade
 )
 
 webhook_outbox = Table(
@@ -212,6 +213,7 @@ webhook_outbox = Table(
     Column("last_error", String(200)),
     Column("delivered_at", UtcDateTime),
     Index("ix_webhook_outbox_state_due", "state", "next_attempt_at"),
+    Index("ix_webhook_outbox_call_id", "call_id"),  # revision 0003
 )
 
 audit_log = Table(  # not tied to calls: a read stays audited after the call is purged
