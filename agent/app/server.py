@@ -31,6 +31,7 @@ from agent.services.llm import LlmWriter
 from agent.services.metrics import Metrics
 from agent.services.records.crypto import KeyRing
 from agent.services.records.entries import CallOpened
+from agent.services.records.outbox import WebhookOutbox
 from agent.services.records.rows import utc_now
 from agent.services.records.writer import RecordWriter
 from agent.services.stt import SttWorker
@@ -49,6 +50,8 @@ from tts.expression import Expression
 from tts.phrase_cache import PhraseCache
 from tts.sentences import split_sentences
 from tts.synthesizer import PiperSynthesizer
+
+RETENTION_EVERY_S = 6 * 3600  # how often the front deletes calls past records.retention_days
 
 
 class BedsideServer:
@@ -85,6 +88,8 @@ class BedsideServer:
         # a malformed or unreadable key stops start-up with its file named, like a bad graph.
         self.records_keys = KeyRing.load(config.records.key_path(), create=worker_index is None) if config.records.enabled else None
         self.records: RecordWriter | None = None
+        self._retention: asyncio.Task[None] | None = None
+        self.outbox: WebhookOutbox | None = None  # durable webhook delivery, one per process
         self.synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions))
         self.phrases = PhraseCache(self.synth)
         self._presynthesis: asyncio.Task[None] | None = None
@@ -112,6 +117,10 @@ class BedsideServer:
         if self.records_keys is not None:
             self.records = RecordWriter.from_config(self.config.records, self.records_keys, self.metrics, self.host,
                                                     self.worker_index or 0)
+            owner = f"{self.host}-{self.worker_index or 0}"
+            self.outbox = WebhookOutbox(self.records.store, self.config.records.outbox, self.metrics, owner)
+            self.records.on_committed = self.outbox.committed  # a new webhook goes out at once, not at the next poll
+            self.outbox.start()
             self.records.start()  # connects and migrates on its own thread, beside the model loading
         if self.pool is not None:
             await self.pool.spawn(self.emotion_url)
@@ -139,6 +148,8 @@ class BedsideServer:
         if self.records is not None:
             # A store that is down does not keep calls out: their records wait in the spool.
             records_ready = await asyncio.to_thread(self.records.wait_ready, 15.0)
+            if self.worker_index is None:  # one process per server keeps the promise the greeting makes
+                self._retention = asyncio.create_task(self._keep_retention(), name="records-retention")
         await self.ua.start()
         if self.worker_index is not None:
             print_status("ready", self.ua.port, self.ua.active_calls)
@@ -168,6 +179,25 @@ class BedsideServer:
         self.log.info("presynthesized", expressions=len(expressions) + 1, sentences=len(sentences), synthesized=made,
                       entries=len(self.phrases), mb=round(self.phrases.bytes / 1e6, 1), evictions=self.phrases.evictions,
                       took_s=round(time.monotonic() - started, 1))
+
+    async def _keep_retention(self) -> None:
+        """Deletes calls older than ``records.retention_days`` at start and every few hours, so
+        what callers are told ("kept for 90 days") is what happens even if nobody runs
+        ``bedside records purge``. A store that is down is tried again next time."""
+        from agent.services.records.queries import purge
+        from agent.services.records.store import StoreError
+
+        assert self.records is not None
+        days = self.config.records.retention_days
+        while True:
+            try:
+                result = await asyncio.to_thread(purge, self.records.store, days)
+            except StoreError as exc:
+                self.log.warning("records_purge_failed", error=str(exc))
+            else:
+                self.log.info("records_purged", calls=result.calls, open_items=result.open_items, audit_rows=result.audit_rows,
+                              before=result.calls_before.isoformat())
+            await asyncio.sleep(RETENTION_EVERY_S)
 
     def _busy(self) -> bool:
         return self.ua.active_calls > 0
@@ -231,6 +261,9 @@ class BedsideServer:
         self._stop.set()
 
     async def stop(self) -> None:
+        if self._retention is not None:
+            self._retention.cancel()
+            await asyncio.gather(self._retention, return_exceptions=True)
         if self._presynthesis is not None:
             self._presynthesis.cancel()
             await asyncio.gather(self._presynthesis, return_exceptions=True)
@@ -245,6 +278,8 @@ class BedsideServer:
         if self.webhooks is not None:
             await self.webhooks.aclose()
         await self.ua.stop()
+        if self.outbox is not None:
+            await self.outbox.aclose()  # unfinished sends hand their claims back for the next start
         if self.records is not None:
             await asyncio.to_thread(self.records.close)
             status = self.records.status
