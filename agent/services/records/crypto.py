@@ -37,8 +37,9 @@ def key_id(key: bytes) -> str:
 
 
 def _decode_key(text: str, where: str) -> bytes:
-    try:
-        raw = base64.urlsafe_b64decode(text.strip() + "=" * (-len(text.strip()) % 4))
+    text = text.strip()
+    try:  # validate: a stray character is an error, not silently dropped; either alphabet (-_ or +/)
+        raw = base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except ValueError as exc:
         raise RecordsKeyError(f"{where}: not a base64 key") from exc
     if len(raw) != 32:

@@ -12,7 +12,7 @@ import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 from agent.services.records.rows import RowWrite
 
@@ -28,26 +28,34 @@ class Spool:
         self.directory = directory
         self.path = directory / f"{name}-{os.getpid()}.jsonl"
         self.max_bytes = max_bytes
-        self._file: IO[str] | None = None
+        self._file: BinaryIO | None = None
 
-    def _open(self) -> IO[str]:
+    def _open(self) -> BinaryIO:
         if self._file is None:
             self.directory.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - held open, closed in close()
+            # Unbuffered: a write that fails (disk full) leaves nothing behind in a buffer that a
+            # later flush or close would write (or fail on) out of turn.
+            self._file = open(self.path, "ab", buffering=0)  # noqa: SIM115 - held open, closed in close()
             fcntl.flock(self._file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         return self._file
 
     def append(self, writes: Sequence[RowWrite]) -> None:
-        """Durable when it returns (fsync); raises OSError (disk full, SpoolFull) when it is not."""
+        """Durable when it returns (fsync); raises OSError (disk full, SpoolFull) when it is not,
+        and then none of ``writes`` is in the file."""
         if not writes:
             return
-        data = "".join(w.to_json() + "\n" for w in writes)
+        data = memoryview("".join(w.to_json() + "\n" for w in writes).encode())
         out = self._open()
-        if out.tell() + len(data) > self.max_bytes:
+        start = os.fstat(out.fileno()).st_size
+        if start + len(data) > self.max_bytes:
             raise SpoolFull(f"{self.path}: the spool is at its limit ({self.max_bytes // 1_000_000} MB)")
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
+        try:
+            while data:
+                data = data[out.write(data):]
+            os.fsync(out.fileno())
+        except OSError:
+            out.truncate(start)  # no part of a refused batch stays (it is counted lost)
+            raise
 
     def pending(self) -> list[Path]:
         """Spool files to replay: this process's and those no live process holds, oldest first."""
@@ -64,8 +72,6 @@ class Spool:
         of it went in. An exception from ``apply`` stops the replay with the file kept."""
         replayed = 0
         for path in self.pending():
-            if path == self.path and self._file is not None:
-                self._file.flush()
             for chunk in _chunks(path):
                 apply(chunk)
                 replayed += len(chunk)

@@ -68,7 +68,11 @@ class RecordWriter:
         self.status = WriterStatus()
         self.started_at: datetime = utc_now()  # calls of this host/worker before this were cut off
         self._queue: queue.Queue[object] = queue.Queue(maxsize=queue_size)
-        self._overflow_lock = threading.Lock()  # the spool is written by the thread and, when full, by write()
+        # The spool is written by the thread and, when the queue is full, by write(). Once the queue
+        # overflowed, write() spools everything until the thread has drained the queue and replayed
+        # the spool (_catch_up): a later entry is never stored before an earlier one.
+        self._overflow_lock = threading.RLock()
+        self._overflowing = False
         self._thread = threading.Thread(target=self._run, name="records-writer", daemon=True)
         self._next_try = 0.0
         self._prepared = False
@@ -95,9 +99,19 @@ class RecordWriter:
 
     # ---- the call side (any thread, never blocks) ------------------------------------------
     def write(self, entry: Entry) -> None:
-        try:
-            self._queue.put_nowait(entry)
-        except queue.Full:
+        if not self._overflowing:
+            try:
+                self._queue.put_nowait(entry)
+                return
+            except queue.Full:
+                pass
+        with self._overflow_lock:
+            if not self._overflowing:
+                try:
+                    self._queue.put_nowait(entry)
+                    return
+                except queue.Full:
+                    self._overflowing = True
             self.metrics.inc("records_queue_full")
             self._spool_or_lose([entry], "queue full")
 
@@ -137,6 +151,8 @@ class RecordWriter:
             if not self.status.healthy and time.monotonic() >= self._next_try:
                 self._recover()
             self._commit(entries)  # type: ignore[arg-type]
+            if self._overflowing and self._queue.empty():
+                self._catch_up()
         self.store.dispose()
 
     def _rows(self, entries: Sequence[Entry]) -> list[RowWrite]:
@@ -171,8 +187,21 @@ class RecordWriter:
                 self.log.error("records_lost", why=why, spool_error=str(exc), entries=len(entries),
                                calls=sorted({e.call_id for e in entries}))
                 return
-        self.status.spooled += len(writes)
+            self.status.spooled += len(writes)  # under the lock: write() and the thread both count here
         self.metrics.inc("records_spooled", len(writes))
+
+    def _catch_up(self) -> None:
+        """The queue overflowed into the spool and has drained since: store what spilled (it came
+        after everything the queue held), then let write() use the queue again."""
+        with self._overflow_lock:
+            if self.status.healthy:
+                try:
+                    replayed = self.spool.replay(self.store.apply)
+                except (StoreError, RecordsKeyError, ValueError, OSError) as exc:
+                    self._went_down(exc)  # kept in the spool, replayed on recovery
+                else:
+                    self.status.replayed += replayed
+            self._overflowing = False
 
     def _went_down(self, exc: Exception) -> None:
         self.status.healthy = False
@@ -188,9 +217,10 @@ class RecordWriter:
             if not self._prepared:
                 self.store.prepare(self.migrate)
                 self._prepared = True
-            replayed = self.spool.replay(self.store.apply)
+            with self._overflow_lock:  # write() may be appending to this file (queue full)
+                replayed = self.spool.replay(self.store.apply)
             interrupted = self.store.mark_interrupted(self.host, self.worker, self.started_at)
-        except (StoreError, RecordsKeyError, ValueError) as exc:
+        except (StoreError, RecordsKeyError, ValueError, OSError) as exc:  # OSError: a spool file it cannot read
             if self.status.healthy or self.status.last_error != str(exc):
                 self._went_down(exc)
             self.status.healthy = False
