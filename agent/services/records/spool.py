@@ -9,6 +9,7 @@ then deletes it. Replaying twice is harmless: every write is idempotent (rows.py
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -67,12 +68,26 @@ class Spool:
     def bytes_pending(self) -> int:
         return sum(p.stat().st_size for p in self.pending())
 
+    @property
+    def rejected_path(self) -> Path:
+        return self.directory / f"{self.path.stem}.rejected"
+
+    def reject(self, line: str, why: str) -> None:
+        """Set aside what the store refuses (or a line that is not a row write): kept for a person
+        to look at (``*.rejected``, never replayed), so one bad write cannot block all the others."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.rejected_path, "a", encoding="utf-8") as out:
+            out.write(json.dumps({"why": why, "line": line.rstrip("\n")}) + "\n")
+            out.flush()
+            os.fsync(out.fileno())
+
     def replay(self, apply: Callable[[Sequence[RowWrite]], None]) -> int:
         """Hand every pending write to ``apply`` in order, in chunks; a file is deleted once all
-        of it went in. An exception from ``apply`` stops the replay with the file kept."""
+        of it went in. An exception from ``apply`` stops the replay with the file kept; a line
+        that is not a row write is set aside (:meth:`reject`)."""
         replayed = 0
         for path in self.pending():
-            for chunk in _chunks(path):
+            for chunk in _chunks(path, self.reject):
                 apply(chunk)
                 replayed += len(chunk)
             if path == self.path:
@@ -97,7 +112,7 @@ def _unheld(path: Path) -> bool:
         return False
 
 
-def _chunks(path: Path) -> Iterator[list[RowWrite]]:
+def _chunks(path: Path, reject: Callable[[str, str], None]) -> Iterator[list[RowWrite]]:
     chunk: list[RowWrite] = []
     with open(path, encoding="utf-8") as lines:
         for number, line in enumerate(lines, 1):
@@ -106,7 +121,8 @@ def _chunks(path: Path) -> Iterator[list[RowWrite]]:
             try:
                 chunk.append(RowWrite.from_json(line))
             except (ValueError, KeyError) as exc:
-                raise ValueError(f"{path}:{number}: not a spool line ({exc})") from exc
+                reject(line, f"{path}:{number}: not a spool line ({exc})")
+                continue
             if len(chunk) >= REPLAY_CHUNK:
                 yield chunk
                 chunk = []

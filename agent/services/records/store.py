@@ -38,6 +38,11 @@ class StoreUnavailable(StoreError):
     """The database cannot be reached or written now; records wait in the spool and are retried."""
 
 
+class StoreRejected(StoreError):
+    """The database refuses this write itself (a constraint, a value it cannot take): retrying
+    cannot help, so the writer sets it aside (spool.py ``reject``) instead of retrying forever."""
+
+
 def _alembic_config(connection: Connection) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
@@ -94,6 +99,8 @@ class RecordStore:
                     yield conn
         except exc.DBAPIError as error:
             raise self._explain(error) from error
+        except exc.StatementError as error:  # raised before the driver: a value the column cannot take
+            raise StoreRejected(f"{self.where}: {str(error.orig or error).splitlines()[0]}") from error
 
     def _explain(self, error: exc.DBAPIError) -> StoreError:
         original = error.orig
@@ -102,8 +109,8 @@ class RecordStore:
             if "not a database" in text or "malformed" in text:
                 return StoreUnavailable(f"{self.url.database}: not a usable SQLite database ({text}); move it aside, "
                                         "start again, then restore what the spool and backups hold")
-        if isinstance(error, exc.IntegrityError):
-            return StoreError(f"{self.where}: {text}")
+        if isinstance(error, exc.IntegrityError | exc.DataError):
+            return StoreRejected(f"{self.where}: {text}")
         return StoreUnavailable(f"{self.where}: {text}")
 
     # ---- schema ----------------------------------------------------------------------------
@@ -194,4 +201,4 @@ class RecordStore:
         self.engine.dispose()
 
 
-__all__ = ["RecordStore", "StoreError", "StoreUnavailable", "head_revision"]
+__all__ = ["RecordStore", "StoreError", "StoreRejected", "StoreUnavailable", "head_revision"]

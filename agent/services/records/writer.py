@@ -28,7 +28,7 @@ from agent.services.records.crypto import KeyRing, RecordsKeyError
 from agent.services.records.entries import Entry
 from agent.services.records.rows import RowMaker, RowWrite, utc_now
 from agent.services.records.spool import Spool
-from agent.services.records.store import RecordStore, StoreError
+from agent.services.records.store import RecordStore, StoreError, StoreRejected
 
 BATCH_MAX = 2000
 _STOP = object()
@@ -43,6 +43,7 @@ class WriterStatus:
     spooled: int = 0  # row writes put in the spool
     replayed: int = 0  # row writes replayed from the spool
     lost: int = 0  # entries neither stored nor spooled (logged as errors)
+    rejected: int = 0  # row writes the store refused, set aside in the spool dir's *.rejected file
     last_error: str | None = None
     interrupted: list[str] = field(default_factory=list)  # calls found cut off by a previous crash
 
@@ -150,13 +151,51 @@ class RecordWriter:
             entries = [item for item in batch if item is not _STOP]
             if not self.status.healthy and time.monotonic() >= self._next_try:
                 self._recover()
-            self._commit(entries)  # type: ignore[arg-type]
+            try:
+                self._commit(entries)  # type: ignore[arg-type]
+            except Exception:  # noqa: BLE001 - a bug here must not stop every later call's records
+                self.log.exception("records_writer_error", calls=sorted({e.call_id for e in entries}))  # type: ignore[union-attr]
+                self._spool_or_lose(entries, "writer error")  # type: ignore[arg-type]
             if self._overflowing and self._queue.empty():
                 self._catch_up()
         self.store.dispose()
 
     def _rows(self, entries: Sequence[Entry]) -> list[RowWrite]:
-        return [row for entry in entries for row in self.maker.rows(entry)]
+        rows: list[RowWrite] = []
+        for entry in entries:
+            try:
+                rows.extend(self.maker.rows(entry))
+            except (TypeError, ValueError) as exc:  # an entry no row can hold: say so, keep the rest
+                self.status.lost += 1
+                self.metrics.inc("records_lost")
+                self.log.error("records_lost", why=f"bad entry {type(entry).__name__}: {exc}", entries=1,
+                               calls=[getattr(entry, "call_id", None)])
+        return rows
+
+    def _apply(self, writes: Sequence[RowWrite]) -> None:
+        """Commit ``writes``; a batch the database refuses is retried write by write and what it
+        refuses alone is set aside. Raises StoreUnavailable (nothing of that batch committed yet
+        in the failing transaction; every write is idempotent, so the spool may hold it again)."""
+        try:
+            self.store.apply(writes)
+        except StoreRejected:
+            for write in writes:
+                try:
+                    self.store.apply([write])
+                except StoreRejected as exc:
+                    self._reject(write, str(exc))
+
+    def _reject(self, write: RowWrite, why: str) -> None:
+        self.status.rejected += 1
+        self.metrics.inc("records_rejected")
+        call = write.values.get("call_id") or write.values.get("id")
+        self.log.error("records_rejected", table=write.table, call=call, error=why, kept=str(self.spool.rejected_path))
+        try:
+            self.spool.reject(write.to_json(), why)
+        except OSError as exc:
+            self.status.lost += 1
+            self.metrics.inc("records_lost")
+            self.log.error("records_lost", why=f"rejected and not kept: {exc}", entries=1, calls=[call])
 
     def _commit(self, entries: Sequence[Entry]) -> None:
         if not entries:
@@ -165,7 +204,7 @@ class RecordWriter:
         if self.status.healthy:
             started = time.perf_counter()
             try:
-                self.store.apply(writes)
+                self._apply(writes)
             except (StoreError, RecordsKeyError) as exc:
                 self._went_down(exc)
             else:
@@ -196,7 +235,7 @@ class RecordWriter:
         with self._overflow_lock:
             if self.status.healthy:
                 try:
-                    replayed = self.spool.replay(self.store.apply)
+                    replayed = self.spool.replay(self._apply)
                 except (StoreError, RecordsKeyError, ValueError, OSError) as exc:
                     self._went_down(exc)  # kept in the spool, replayed on recovery
                 else:
@@ -218,7 +257,7 @@ class RecordWriter:
                 self.store.prepare(self.migrate)
                 self._prepared = True
             with self._overflow_lock:  # write() may be appending to this file (queue full)
-                replayed = self.spool.replay(self.store.apply)
+                replayed = self.spool.replay(self._apply)
             interrupted = self.store.mark_interrupted(self.host, self.worker, self.started_at)
         except (StoreError, RecordsKeyError, ValueError, OSError) as exc:  # OSError: a spool file it cannot read
             if self.status.healthy or self.status.last_error != str(exc):

@@ -4,6 +4,7 @@ cut short, stops (keeping the file) when the store refuses, and the size limit i
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -145,15 +146,19 @@ def test_a_line_cut_short_by_a_crash_is_skipped(tmp_path: Path) -> None:
     assert store.writes == [write(1), write(2)] and not crashed.path.exists()
 
 
-def test_a_corrupt_line_stops_the_replay_naming_the_file_and_line(tmp_path: Path) -> None:
+def test_a_corrupt_line_is_set_aside_naming_the_file_and_line_and_the_rest_is_replayed(tmp_path: Path) -> None:
     broken = Spool(tmp_path, "host-2", 1_000_000)
     broken.append([write(1)])
     broken.close()
     with broken.path.open("a") as out:
         out.write("{not json\n" + write(2).to_json() + "\n")
-    with pytest.raises(ValueError, match=f"{broken.path}:2: not a spool line"):
-        Spool(tmp_path, "host-1", 1_000_000).replay(Store().apply)
-    assert broken.path.exists()  # kept for a person to look at
+    replayer = Spool(tmp_path, "host-1", 1_000_000)
+    store = Store()
+    assert replayer.replay(store.apply) == 2  # one bad line does not block the others
+    assert store.writes == [write(1), write(2)] and not broken.path.exists()
+    (kept,) = [json.loads(line) for line in replayer.rejected_path.read_text().splitlines()]
+    assert kept["line"] == "{not json" and kept["why"].startswith(f"{broken.path}:2: not a spool line"), kept
+    assert replayer.pending() == []  # set aside for a person, never replayed
 
 
 def test_the_spool_refuses_writes_beyond_its_limit(tmp_path: Path) -> None:

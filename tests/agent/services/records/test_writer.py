@@ -549,3 +549,38 @@ def test_calls_a_crash_cut_off_are_marked_interrupted_on_start(backend: Backend,
                          "old-other-worker": "active", "new": "active"}
     warned = [e for e in logs if e["event"] == "records_calls_interrupted"]
     assert len(warned) == 1 and sorted(warned[0]["calls"]) == ["old-active", "old-spooled"]
+
+
+def test_a_write_the_database_refuses_is_set_aside_and_the_others_are_stored(backend: Backend, harness) -> None:
+    """A reply for a call that has no row (a foreign key the database enforces) cannot be stored
+    however often it is retried: it goes to the *.rejected file and the writer carries on."""
+    h = harness(backend.url)
+    assert h.writer.wait_ready(15) is True
+    orphan = ReplyLogged("no-such-call", 0, 1.0, "greeting", None, "greeting", "neutral", "not_heard")
+    entries = [opened("c1"), *middle("c1", 1, 2)]
+    with capture_logs() as logs:
+        h.writer.write(orphan)
+        for e in entries:
+            h.writer.write(e)
+        wait_until(lambda: h.counts() == expected(entries), what="the good entries committed")
+    assert h.status.rejected == 1 and h.status.healthy and h.status.lost == 0
+    (kept,) = h.writer.spool.rejected_path.read_text().splitlines()
+    assert "no-such-call" in kept
+    (error,) = [e for e in logs if e["event"] == "records_rejected"]
+    assert error["table"] == "replies" and error["call"] == "no-such-call"
+    assert not spool_files(h)  # nothing waits for a retry that cannot succeed
+
+
+def test_an_entry_no_row_can_hold_is_a_loud_loss_and_the_writer_goes_on(backend: Backend, harness) -> None:
+    h = harness(backend.url)
+    assert h.writer.wait_ready(15) is True
+    naive = CallOpened("c0", datetime(2026, 12, 4, 9, 0), HOST, 1, None, "sip:x@y")  # no time zone
+    entries = [opened("c1"), *middle("c1", 1, 1)]
+    with capture_logs() as logs:
+        h.writer.write(naive)
+        for e in entries:
+            h.writer.write(e)
+        wait_until(lambda: h.counts() == expected(entries), what="the entries after the bad one committed")
+    assert h.writer._thread.is_alive() and h.status.healthy
+    assert h.status.rejected + h.status.lost == 1, h.status
+    assert any(e["event"] in ("records_rejected", "records_lost") and e.get("log_level") == "error" for e in logs)
