@@ -27,7 +27,7 @@ from agent.services.records import queries
 from agent.services.records.config import ApiConfig, RecordsConfig
 from agent.services.records.crypto import KeyRing, new_key
 from agent.services.records.ids import work_item_id
-from agent.services.records.store import RecordStore
+from agent.services.records.store import RecordStore, head_revision
 from tests.agent.services.records.test_queries import PATIENT, SAID, add_call, caller_of, make_store
 
 REPO = Path(__file__).resolve().parents[3]
@@ -94,7 +94,7 @@ def api(tmp_path: Path, served: Callable[[FastAPI], str]) -> Iterator[Api]:
 def test_health_needs_no_token_and_says_nothing_private(api: Api) -> None:
     response = api.get("/health", token=None)
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "schema_revision": "0002", "schema_current": True, "detail": None}
+    assert response.json() == {"status": "ok", "schema_revision": head_revision(), "schema_current": True, "detail": None}
 
 
 @pytest.mark.parametrize("endpoint", [

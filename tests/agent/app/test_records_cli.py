@@ -22,7 +22,7 @@ from agent.services.records import queries, schema
 from agent.services.records.config import KEYS_ENV
 from agent.services.records.crypto import KeyRing, new_key
 from agent.services.records.ids import work_item_id
-from agent.services.records.store import RecordStore
+from agent.services.records.store import RecordStore, head_revision
 from tests.agent.services.records.test_queries import BIRTH, PATIENT, SAID, add_call, caller_of
 
 RECENT = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
@@ -78,7 +78,7 @@ def test_migrate_and_status(data: Path, capsys: pytest.CaptureFixture[str]) -> N
     code, out, _ = run(capsys, data, "status")
     assert code == 0
     assert re.search(r"calls\s+3 \(0 active\)", out) and re.search(r"work items\s+2 open", out)
-    assert re.search(r"outbox\s+.*1 pending", out) and "schema       0002" in out
+    assert re.search(r"outbox\s+.*1 pending", out) and f"schema       {head_revision()}" in out
     code, out, _ = run(capsys, data, "status", "--json")
     report = json.loads(out)
     assert (report["calls"], report["open_items"], report["outbox"]["pending"]) == (3, 2, 1)
