@@ -67,3 +67,13 @@ def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest
     if not postgres_server.running:
         postgres_server.start()
     postgres_server.drop_database(name)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_structlog() -> Iterator[None]:
+    """Tests that run the CLI in-process configure structlog for the process (e.g. at WARNING);
+    without a reset, a later test's ``capture_logs`` would miss INFO lines."""
+    yield
+    import structlog
+
+    structlog.reset_defaults()
