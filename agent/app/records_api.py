@@ -44,6 +44,7 @@ from agent.services.records.queries import (
     show_call,
     work_items,
 )
+from agent.services.records.similar_calls import MAX_K, IndexKeeper, SimilarResult, similar_to_call
 from agent.services.records.store import RecordStore, StoreError, head_revision
 
 API_VERSION = "1.0"
@@ -102,6 +103,8 @@ def create_app(config: RecordsConfig, store: RecordStore | None) -> FastAPI:
             raise StoreError("no records store behind this API")
         return store
 
+    keeper = IndexKeeper(store, config.index_path()) if store is not None else None  # loaded on first use
+
     Staff = Annotated[str, Depends(staff)]
     Store = Annotated[RecordStore, Depends(records)]
 
@@ -157,6 +160,23 @@ def create_app(config: RecordsConfig, store: RecordStore | None) -> FastAPI:
         if detail is None:
             raise NotFound(f"no call {call_id} (wrong id, or purged after records.retention_days)")
         return detail
+
+    @app.get(f"{PREFIX}/calls/{{call_id}}/similar", operation_id="similar_calls", summary="Similar calls", response_model=SimilarResult,
+             responses={**ERRORS, 400: {"model": Problem}, 404: {"model": Problem}}, tags=["calls"])
+    def similar(
+        who: Staff, db: Store, call_id: Annotated[str, Path(max_length=64)],
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="how many calls")] = 10,
+        since: Annotated[str | None, Query(description="only calls started from then: 2026-12-01, an ISO datetime, or 30d ago")] = None,
+    ) -> SimilarResult:
+        """The calls that sounded most like this one, best first, by the audio embedding (how things
+        were said, never what). A call's score is the mean, over this call's segments, of each one's
+        best similarity to any segment of that call; each comes with its best moments (this call's
+        time <-> that call's time). No PHI. 400 when this call has no scored caller audio."""
+        start = when(since, "since")
+        audit(db, who, Via.API, "similar", call_id=call_id, detail=_detail(k=k, since=since))
+        assert keeper is not None  # a store is behind this API (records() said so)
+        with keeper.synced() as index:
+            return similar_to_call(db, index, call_id, k=k, since=start)
 
     @app.get(f"{PREFIX}/work-items", operation_id="list_work_items", response_model=WorkItemPage, responses={**ERRORS, 400: {"model": Problem}},
              tags=["worklist"])

@@ -1,4 +1,5 @@
-"""``bedside records ...``: the staff worklist, calls, exports, retention, key rotation, the HTTP API.
+"""``bedside records ...``: the staff worklist, calls, similar calls, exports, retention, key rotation,
+the HTTP API.
 
 Every command that shows what a call held writes an audit row first (who: ``--by``, default the OS
 user; when; what; which call): a read that cannot be audited is not shown. Expected failures — no
@@ -81,6 +82,14 @@ def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None])
     purge.add_argument("--json", action="store_true", help="machine-readable JSON")
 
     command("rekey", "re-encrypt every PHI value under the current (first) key; see docs for rotation")
+
+    similar = command("similar", "calls that sounded like a call or a recording: by the audio embedding (how it was "
+                                 "said, never what), best first; no PHI")
+    similar.add_argument("call_id", metavar="CALL_ID", nargs="?", help="the call to match (or give --audio)")
+    similar.add_argument("--audio", metavar="FILE", help="match a recording instead: wav, flac, ... at any sample rate")
+    similar.add_argument("--k", type=int, default=10, help="how many calls (default 10, max 100)")
+    similar.add_argument("--since", metavar="DATE", help="only calls started from then: 2026-12-01, an ISO datetime, or 30d ago")
+    similar.add_argument("--json", action="store_true", help="machine-readable JSON")
 
     audit = command("audit", "the audit log: who read or changed which call, newest first", audited=False)
     audit.add_argument("--since", metavar="DATE", help="2026-12-01, an ISO datetime, or 7d ago")
@@ -384,6 +393,10 @@ def _purge(args: argparse.Namespace, records: RecordsConfig) -> int:
     store = open_store(records)
     try:
         result = purge(store, records.retention_days, dry_run=args.dry_run)
+        if not args.dry_run and result.calls and records.index_path().exists():
+            from agent.services.records.similar_calls import sync_index
+
+            sync_index(store, records.index_path())  # the purged calls' segments leave the index file now
         if not args.dry_run:
             audit(store, _actor(args), Via.CLI, "purge", detail=_detail(
                 calls=result.calls, before=result.calls_before.isoformat(timespec="seconds"),
@@ -414,6 +427,72 @@ def _rekey(args: argparse.Namespace, records: RecordsConfig) -> int:
     print(f"re-encrypted {moved} value(s) under key {store.keys.current}; every PHI value is under it now. "
           "Older keys can leave the key file once its backups are rotated too")
     return EXIT_OK
+
+
+def _similar(args: argparse.Namespace, records: RecordsConfig) -> int:
+    from agent.services.records.queries import Via, audit, parse_when
+    from agent.services.records.similar_calls import MAX_K, similar_to_call, similar_to_vectors, sync_index
+
+    if (args.call_id is None) == (args.audio is None):
+        raise RecordsCliError("similar: give a CALL_ID or --audio FILE, one of them")
+    if not 1 <= args.k <= MAX_K:
+        raise RecordsCliError(f"--k {args.k}: between 1 and {MAX_K}")
+    since = parse_when(args.since) if args.since else None
+    store = open_store(records)
+    try:
+        audit(store, _actor(args), Via.CLI, "similar", call_id=args.call_id,
+              detail=" ".join(filter(None, ["audio" if args.audio else None, _detail(k=args.k, since=args.since)])))
+        segments = _embed_audio(args.audio) if args.audio else None  # before the index: a bad file fails fast
+        index = sync_index(store, records.index_path())
+        if segments is None:
+            result = similar_to_call(store, index, args.call_id, k=args.k, since=since)
+        else:
+            result = similar_to_vectors(store, index, segments, k=args.k, since=since)
+    finally:
+        store.dispose()
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2))
+        return EXIT_OK
+    what = f"call {result.query_call_id}" if result.query_call_id else args.audio
+    if not result.calls:
+        print(f"no similar calls{f' since {args.since}' if args.since else ''} ({what}: {result.query_segments} segment(s) compared)")
+        return EXIT_OK
+    print(f"calls that sounded like {what} ({result.query_segments} segment(s) compared"
+          f"{f', calls since {args.since}' if args.since else ''}); score: the mean over its segments of each one's "
+          "best match in the call")
+    rows = []
+    for rank, call in enumerate(result.calls, 1):
+        best = call.moments[0] if call.moments else None
+        rows.append((
+            str(rank), call.call_id, _local(call.started_at), f"{call.score:.2f}",
+            f"{_clock(best.query_begin_s)} ↔ {_clock(best.begin_s)} ({best.similarity:.2f})" if best else "-",
+            best.burst if best and best.burst != "none" else "", f"{best.valence:+.2f}" if best else "",
+            f"{best.arousal:+.2f}" if best else "", call.status + (", urgent" if call.urgent else ""), _cut(call.end_reason, 30),
+        ))
+    _table(("RANK", "CALL", "STARTED", "SCORE", "BEST MOMENT (QUERY ↔ CALL)", "BURST", "VALENCE", "AROUSAL", "STATUS",
+            "END"), rows)
+    return EXIT_OK
+
+
+def _embed_audio(path: str) -> list[tuple[float, float, Any]]:
+    """An audio file cut into the 2-s segments calls are scored in, each embedded by the emotion
+    embedding model alone (the Whisper encoder and its small head: no prosody, burst or language)."""
+    import numpy as np
+
+    from agent.app.audio_files import AudioFileError, load_pcm16k
+    from emotion.audio import AudioInputError, split_segments
+    from emotion.models.base import ModelLoadError
+    from emotion.models.embedding import EmbeddingModel
+    from telephony.audio import SAMPLE_RATE
+
+    try:
+        x = np.frombuffer(load_pcm16k(path), "<i2").astype(np.float32) / 32768.0
+        model = EmbeddingModel.load()
+        return [(begin, begin + seg.size / SAMPLE_RATE, model.embed(seg)) for begin, seg in split_segments(x)]
+    except (AudioFileError, AudioInputError) as exc:
+        raise RecordsCliError(str(exc)) from None
+    except ModelLoadError as exc:
+        raise RecordsCliError(f"the audio embedding model cannot be loaded: {exc}") from None
 
 
 def _audit(args: argparse.Namespace, records: RecordsConfig) -> int:
@@ -453,6 +532,7 @@ def _api(args: argparse.Namespace, records: RecordsConfig) -> int:
 HANDLERS: dict[str, Callable[[argparse.Namespace, RecordsConfig], int]] = {
     "migrate": _migrate, "status": _status, "list": _list, "show": _show, "callbacks": _callbacks, "done": _close,
     "cancel": _close, "export": _export, "purge": _purge, "rekey": _rekey, "audit": _audit, "api": _api,
+    "similar": _similar,
 }
 
 
@@ -468,6 +548,12 @@ def _duration(start: Any, end: Any) -> str:
     if end is None:
         return "-"
     total = int((end - start).total_seconds())
+    return f"{total // 60}:{total % 60:02d}"
+
+
+def _clock(seconds: float) -> str:
+    """Seconds into a call as m:ss, as staff would scrub a recording."""
+    total = int(seconds)
     return f"{total // 60}:{total % 60:02d}"
 
 

@@ -98,7 +98,8 @@ def test_health_needs_no_token_and_says_nothing_private(api: Api) -> None:
 
 
 @pytest.mark.parametrize("endpoint", [
-    ("GET", "/calls"), ("GET", "/calls/call-old"), ("GET", "/work-items"), ("GET", "/export?since=7d"),
+    ("GET", "/calls"), ("GET", "/calls/call-old"), ("GET", "/calls/call-old/similar"), ("GET", "/work-items"),
+    ("GET", "/export?since=7d"),
     ("POST", f"/work-items/{work_item_id('call-old', 3)}/done"),
     ("POST", f"/work-items/{work_item_id('call-old', 3)}/cancel"),
 ])
@@ -184,7 +185,8 @@ def test_a_store_that_is_down_is_503(tmp_path: Path, served: Callable[[FastAPI],
     with httpx2.Client(base_url=served(create_app(config(tmp_path), broken))) as client:
         health = client.get("/api/v1/health")
         assert health.status_code == 503 and health.json()["status"] == "unavailable"
-        for path in ("/api/v1/calls", "/api/v1/calls/x", "/api/v1/work-items", "/api/v1/export?since=1d"):
+        for path in ("/api/v1/calls", "/api/v1/calls/x", "/api/v1/calls/x/similar", "/api/v1/work-items",
+                     "/api/v1/export?since=1d"):
             response = client.get(path, headers={"Authorization": f"Bearer {JO}"})
             assert response.status_code == 503, path
             assert response.json()["detail"].startswith("records store unavailable: ")
@@ -211,7 +213,44 @@ def test_openapi_document_is_committed_and_served(api: Api, capsys: pytest.Captu
     assert capsys.readouterr().out == committed
     document = json.loads(committed)
     assert document["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
-    assert {"/api/v1/calls", "/api/v1/calls/{call_id}", "/api/v1/work-items", "/api/v1/work-items/{item_id}/done",
-            "/api/v1/work-items/{item_id}/cancel", "/api/v1/export", "/api/v1/health"} == set(document["paths"])
+    assert {"/api/v1/calls", "/api/v1/calls/{call_id}", "/api/v1/calls/{call_id}/similar", "/api/v1/work-items",
+            "/api/v1/work-items/{item_id}/done", "/api/v1/work-items/{item_id}/cancel", "/api/v1/export",
+            "/api/v1/health"} == set(document["paths"])
+    similar = document["paths"]["/api/v1/calls/{call_id}/similar"]["get"]
+    assert similar["responses"]["200"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/SimilarResult"}
+    assert {"400", "401", "404", "503"} <= set(similar["responses"])
     assert "security" not in document["paths"]["/api/v1/health"]["get"]
     assert JO not in committed
+
+
+def test_similar_calls_audited_under_the_token_name(api: Api) -> None:
+    from tests.agent.services.records.test_similar_calls import T0, clinic
+
+    clinic(api.store)
+    response = api.get("/calls/query/similar", token=KIM, k=3)
+    assert response.status_code == 200
+    result = response.json()
+    assert (result["query_call_id"], result["query_segments"], result["k"]) == ("query", 5, 3)
+    assert [c["call_id"] for c in result["calls"]] == ["copy", "two-manners", "one-manner"]
+    best = result["calls"][0]
+    assert set(best) == {"call_id", "started_at", "status", "urgent", "end_reason", "score", "moments"}
+    assert best["urgent"] is True and best["score"] > 0.99 and best["started_at"].endswith("Z")
+    assert {"query_begin_s", "begin_s", "similarity", "valence", "arousal", "burst"} <= set(best["moments"][0])
+    assert "sip:" not in response.text and PATIENT not in response.text
+
+    since = (T0 + timedelta(hours=2)).isoformat()
+    later = api.get("/calls/query/similar", since=since).json()
+    assert {c["call_id"] for c in later["calls"]} == {"one-manner", "two-manners", "unlike"}
+    assert later["since"] == since.replace("+00:00", "Z")
+
+    missing = api.get("/calls/no-such-call/similar")
+    assert missing.status_code == 404 and "no call no-such-call" in missing.json()["detail"]
+    silent = api.get("/calls/call-old/similar")  # its test embeddings are not 64-d vectors: nothing to compare
+    assert silent.status_code == 400 and "has no audio embeddings" in silent.json()["detail"]
+    assert api.get("/calls/query/similar", k=0).status_code == 422
+    assert api.get("/calls/query/similar", since="whenever").status_code == 400
+    assert [a for a in api.audited() if a[2] == "similar"] == [
+        ("dr kim", "api", "similar", "query"), ("nurse jo", "api", "similar", "query"),
+        ("nurse jo", "api", "similar", "no-such-call"), ("nurse jo", "api", "similar", "call-old"),
+    ]
+    assert (api.store.url.database and Path(api.store.url.database).with_name("similar.index").is_file())

@@ -258,3 +258,97 @@ def test_audit_command_lists_reads(data: Path, capsys: pytest.CaptureFixture[str
     assert [e["what"] for e in json.loads(out)] == ["list", "show"]
     with open_store(data).reading() as conn:  # reading the audit log is not itself a row in it
         assert len(conn.execute(select(schema.audit_log.c.id)).all()) == 2
+
+
+# ---- similar calls -------------------------------------------------------------------------
+
+
+def test_similar_ranks_calls_by_how_they_sounded_and_is_audited(data: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.agent.services.records.test_similar_calls import T0, clinic
+
+    store = open_store(data)
+    clinic(store)
+    store.dispose()
+    code, out, _ = run(capsys, data, "similar", "query")
+    lines = out.splitlines()
+    assert code == 0 and lines[0].startswith("calls that sounded like call query (5 segment(s) compared")
+    assert lines[1].split()[:4] == ["RANK", "CALL", "STARTED", "SCORE"]
+    assert [line.split()[1] for line in lines[2:]] == ["copy", "two-manners", "one-manner", "unlike"]
+    assert re.search(r"^1\s+copy\s+\S+ \S+\s+1\.00\s+0:0\d ↔ 0:0\d \(1\.00\)", lines[2]) and "ended, urgent" in lines[2]
+    assert "sip:" not in out and (data / "similar.index").is_file()
+
+    code, out, _ = run(capsys, data, "similar", "query", "--json", "--k", "2", "--by", "dr kim")
+    result = json.loads(out)
+    assert code == 0 and [c["call_id"] for c in result["calls"]] == ["copy", "two-manners"]
+    assert result["query_call_id"] == "query" and result["calls"][0]["moments"][0]["similarity"] > 0.99
+    since = (T0 + timedelta(hours=2)).astimezone().isoformat()  # a local time, as staff type it
+    code, out, _ = run(capsys, data, "similar", "query", "--since", since, "--json")
+    assert {c["call_id"] for c in json.loads(out)["calls"]} == {"one-manner", "two-manners", "unlike"}
+
+    assert audit_rows(data) == [("os-user", "cli", "similar", "query"), ("dr kim", "cli", "similar", "query"),
+                                ("os-user", "cli", "similar", "query")]
+    from agent.services.records.similar import SegmentIndex
+
+    held = len(SegmentIndex.load(data / "similar.index"))
+    code, _, _ = run(capsys, data, "purge", "--set", "records.retention_days=1")  # every call here is older
+    assert code == 0 and len(SegmentIndex.load(data / "similar.index")) == 0 < held  # purge reaches the index file
+    store = open_store(data)
+    try:
+        details = [e.detail for e in reversed(queries.audit_entries(store))]
+    finally:
+        store.dispose()
+    assert details[:3] == ["k=10", "k=2", f"k=10 since={since}"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["similar", "nope"], "no call nope (wrong id, or purged after records.retention_days)"),
+    (["similar", "call-old"], "call call-old has no audio embeddings to compare"),
+    (["similar"], "give a CALL_ID or --audio FILE, one of them"),
+    (["similar", "call-old", "--audio", "x.wav"], "give a CALL_ID or --audio FILE, one of them"),
+    (["similar", "call-old", "--k", "0"], "--k 0: between 1 and 100"),
+    (["similar", "call-old", "--since", "last tuesday"], "not a date"),
+    (["similar", "--audio", "no-such.wav"], "no-such.wav: no such audio file"),
+    (["similar", "--audio", "records.key"], "records.key: cannot decode audio"),
+])
+def test_similar_failures_are_one_line(data: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+    from tests.agent.services.records.test_similar_calls import add_call
+
+    store = open_store(data)
+    add_call(store, "call-old", RECENT, [None, [0.0] * 64])  # no embedding kept, then silence: nothing to compare
+    store.dispose()
+    args = [str(data / a) if a.endswith((".wav", ".key")) else a for a in args]
+    code, out, err = run(capsys, data, *args)
+    assert code == 1 and out == "" and err.startswith("bedside records: ") and err.count("\n") == 1, err
+    assert message in err
+    if args == ["similar", "nope"]:
+        assert audit_rows(data) == [("os-user", "cli", "similar", "nope")]  # the attempt is audited too
+
+
+@pytest.mark.slow
+def test_similar_to_an_audio_file(data: Path, capsys: pytest.CaptureFixture[str], shared: Path) -> None:
+    """A RAVDESS clip finds the call whose segments are that clip's (same model, same cuts) first."""
+    import numpy as np
+
+    from agent.app.audio_files import load_pcm16k
+    from emotion.audio import split_segments
+    from emotion.models.embedding import EmbeddingModel
+    from tests.agent.services.records.test_similar_calls import add_call
+
+    clips = sorted((shared / "data" / "ravdess" / "Actor_01").glob("*.flac"))[::12][:5]
+    model = EmbeddingModel.load()
+    store = open_store(data)
+    for i, clip in enumerate(clips):
+        x = np.frombuffer(load_pcm16k(clip), "<i2").astype(np.float32) / 32768.0
+        add_call(store, f"clip-{i}", RECENT + timedelta(minutes=i), [model.embed(seg) for _, seg in split_segments(x)])
+    store.dispose()
+    code, out, _ = run(capsys, data, "similar", "--audio", str(clips[2]), "--json", "--k", "3")
+    result = json.loads(out)
+    assert code == 0 and result["query_call_id"] is None and result["query_segments"] >= 1
+    assert result["calls"][0]["call_id"] == "clip-2" and result["calls"][0]["score"] > 0.99
+    assert len(result["calls"]) == 3 and result["calls"][1]["score"] < result["calls"][0]["score"]
+    store = open_store(data)
+    try:
+        entry = queries.audit_entries(store)[0]
+    finally:
+        store.dispose()
+    assert (entry.what, entry.call_id, entry.detail) == ("similar", None, "audio k=3")
