@@ -1,4 +1,4 @@
-"""The webhook outbox: every webhook an action orders is delivered durably (docs/records-outbox.md).
+"""The webhook outbox: every webhook an action orders is delivered durably (docs/records.md, "Webhook outbox").
 
 The records writer commits the delivery (``webhook_outbox``, state ``pending``) with the action
 itself, so a webhook survives a crash, a restart and a receiver that is down. One
