@@ -123,9 +123,22 @@ class RecordWriter:
         self._thread.start()
 
     def close(self, timeout: float = 10.0) -> None:
-        """Commit (or spool) everything queued, then stop."""
+        """Commit (or spool) everything queued, then stop. A writer still stuck in the store after
+        ``timeout`` (a database that stopped answering mid-transaction) leaves what is still
+        queued to the spool, from here, so the process can exit without losing it."""
         self._queue.put(_STOP)
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            left: list[Entry] = []
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STOP:
+                    left.append(item)  # type: ignore[arg-type]
+            self.log.error("records_writer_stuck", store=self.store.where, waited_s=timeout, spooling=len(left))
+            self._spool_or_lose(left, "writer stuck at close")
         with self._overflow_lock:
             self.spool.close()
 

@@ -584,3 +584,31 @@ def test_an_entry_no_row_can_hold_is_a_loud_loss_and_the_writer_goes_on(backend:
     assert h.writer._thread.is_alive() and h.status.healthy
     assert h.status.rejected + h.status.lost == 1, h.status
     assert any(e["event"] in ("records_rejected", "records_lost") and e.get("log_level") == "error" for e in logs)
+
+
+def test_close_spools_what_a_writer_stuck_in_the_store_still_holds(tmp_path: Path, harness) -> None:
+    """A database that stops answering mid-transaction must not take the queued records with the
+    process: close() gives up on the writer after its timeout and spools the rest itself."""
+    h = harness(f"sqlite:///{tmp_path / 'db' / 'records.sqlite3'}")
+    assert h.writer.wait_ready(15) is True
+    stuck, release = threading.Event(), threading.Event()
+    real_apply = h.writer.store.apply
+
+    def hang(writes: Sequence[RowWrite]) -> None:
+        stuck.set()
+        release.wait(30)
+        real_apply(writes)
+
+    h.writer.store.apply = hang  # type: ignore[method-assign]
+    h.writer.write(opened("c1"))
+    assert stuck.wait(5)
+    later = [*middle("c1", 1, 1), closed("c1", 1)]
+    for e in later:
+        h.writer.write(e)
+    with capture_logs() as logs:
+        h.writer.close(timeout=0.5)
+    (error,) = [e for e in logs if e["event"] == "records_writer_stuck"]
+    assert error["spooling"] == len(later)
+    spooled = [RowWrite.from_json(line) for p in spool_files(h) for line in p.read_text().splitlines()]
+    assert len(spooled) == sum(len(h.writer.maker.rows(e)) for e in later)
+    release.set()
