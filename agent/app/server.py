@@ -185,15 +185,14 @@ class BedsideServer:
         what callers are told ("kept for 90 days") is what happens even if nobody runs
         ``bedside records purge``. A store that is down is tried again next time."""
         from agent.services.records.queries import purge
-        from agent.services.records.store import StoreError
 
         assert self.records is not None
         days = self.config.records.retention_days
         while True:
             try:
                 result = await asyncio.to_thread(purge, self.records.store, days)
-            except StoreError as exc:
-                self.log.warning("records_purge_failed", error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - a store that is down (or a bug) must not end the loop
+                self.log.error("records_purge_failed", error=str(exc), kind=type(exc).__name__)
             else:
                 self.log.info("records_purged", calls=result.calls, open_items=result.open_items, audit_rows=result.audit_rows,
                               before=result.calls_before.isoformat())
