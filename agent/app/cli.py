@@ -1,4 +1,4 @@
-"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench latency``, ``emotion``, ``graph``, ``records``."""
+"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench`` (latency, emotion, expressions, records), ``emotion``, ``graph``, ``records``."""
 
 from __future__ import annotations
 
@@ -73,6 +73,24 @@ def build_parser() -> argparse.ArgumentParser:
     emotion_bench.add_argument("--seconds", type=float, default=30.0, help="length of each level's run")
     emotion_bench.add_argument("--output", help="also write the table (markdown) to this file")
     _config_args(emotion_bench)
+    records_bench = bench_sub.add_parser(
+        "records", help="call records: writer throughput, worklist and similar-call queries, latency with records on/off")
+    records_bench.add_argument("--postgres-url", metavar="URL",
+                               help="also measure PostgreSQL on this server (scratch databases are created and dropped there)")
+    records_bench.add_argument("--only", metavar="PARTS",
+                               help="comma-separated parts to run: write,worklist,similar,latency (default: all)")
+    records_bench.add_argument("--no-latency", action="store_true", help="skip the SIP latency part (records on vs off)")
+    records_bench.add_argument("--calls", type=int, default=100_000, help="calls stored for the worklist queries")
+    records_bench.add_argument("--segments", type=int, default=1_000_000, help="segment embeddings for the similar-call search")
+    records_bench.add_argument("--write-calls", type=int, default=4000, help="simulated calls written per throughput run")
+    records_bench.add_argument("--actions", type=int, default=200, help="actions timed from write() to commit, per stream rate")
+    records_bench.add_argument("--queries", type=int, default=200, help="runs of each worklist query and similar-call search")
+    records_bench.add_argument("--latency-turns", type=int, default=10, help="turns per call in the latency part")
+    records_bench.add_argument("--latency-rounds", type=int, default=2,
+                               help="rounds of calls; two rounds call the servers in the order on, off, off, on")
+    records_bench.add_argument("--workdir", help="where the scratch SQLite files go (default: the system temp dir)")
+    records_bench.add_argument("--output", help="also write the tables (markdown) to this file")
+    _config_args(records_bench)
     expressions_bench = bench_sub.add_parser("expressions", help="pace, loudness and spectral tilt of every expression preset")
     expressions_bench.add_argument("--repeats", type=int, default=5, help="renders per expression (piper samples noise)")
     expressions_bench.add_argument("--output", help="also write the table (markdown) to this file")
@@ -208,6 +226,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _configure_logging(_quiet(_load(args)))
             return asyncio.run(run_emotion_bench(args))
+        if args.command == "bench" and args.bench == "records":
+            from agent.app.bench_records import run_records_bench
+
+            _configure_logging(_quiet(_load(args)))
+            return run_records_bench(args)
         if args.command == "bench" and args.bench == "expressions":
             from tts.bench import run_expression_bench
 
