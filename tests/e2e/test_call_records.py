@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -58,14 +59,35 @@ def _end(caller: subprocess.Popen[bytes]) -> None:
             caller.wait()
 
 
-def test_a_call_back_survives_the_server_being_killed_right_after_deciding_it(tmp_path: Path) -> None:
+def _heard(caller: subprocess.Popen[bytes], words: str, timeout: float) -> dict:
+    """Reads the QA caller's JSON lines as they come until the agent has said ``words``."""
+    found: list[dict] = []
+
+    def read() -> None:
+        assert caller.stdout is not None
+        for line in caller.stdout:
+            if line.startswith(b"{"):
+                event = json.loads(line)
+                if event.get("event") == "agent_said" and words in event.get("text", "").lower():
+                    found.append(event)
+                    return
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(timeout)
+    assert found, f"the caller never heard {words!r} within {timeout} s"
+    return found[0]
+
+
+def test_a_call_back_survives_the_server_being_killed_right_after_confirming_it(tmp_path: Path) -> None:
     records = tmp_path / "records"
     server = start_server(tmp_path, "turn.responder=graph", "sip.max_calls=3", f"records.data_dir={records}")
     caller = start_call(server.uri, *RESULTS_CALL, "--duration", "150")
     try:
-        decided = _callback_decided(server)
-        server.proc.kill()  # SIGKILL the moment the log shows it: no drain, no close, no atexit
+        _heard(caller, "clinician will call you", timeout=170)  # the agent has confirmed the call-back
+        server.proc.kill()  # SIGKILL: no drain, no close, no atexit
         server.proc.wait(10)
+        (decided,) = [e for e in server.events_named("agent_action") if e.get("action") == "callback"]
         assert decided["team"] == "clinician" and PHONE not in json.dumps(decided)
     finally:
         _end(caller)
