@@ -29,7 +29,6 @@ from enum import StrEnum
 import httpx2  # the HTTP client the openai package already brings
 import structlog
 from sqlalchemy import ColumnElement, Connection, and_, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from agent.services.metrics import Metrics
 from agent.services.records.config import OutboxConfig
@@ -337,8 +336,7 @@ class WebhookOutbox:
                 self.log.warning("webhook_claim_lost", call_id=row.call_id, delivery=row.id)
                 return False
             if work_item is not None:
-                insert = sqlite.insert if self.store.sqlite else postgresql.insert
-                conn.execute(insert(work_items).on_conflict_do_nothing(), [work_item])
+                self.store.insert_absent(conn, work_items, [work_item])
         return True
 
     # ---- claiming (blocking, in a worker thread) ---------------------------------------------

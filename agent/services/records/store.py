@@ -18,7 +18,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, and_, create_engine, event, exc, select, update
+from sqlalchemy import Connection, Engine, Table, and_, create_engine, event, exc, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
 
@@ -172,8 +172,12 @@ class RecordStore:
         with self._connect() as conn:
             self._apply(conn, writes)
 
-    def _apply(self, conn: Connection, writes: Sequence[RowWrite]) -> None:
+    def insert_absent(self, conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
+        """Insert ``rows``; a row whose key is already there is left as it is (both dialects)."""
         insert = postgresql.insert if not self.sqlite else sqlite.insert
+        conn.execute(insert(table).on_conflict_do_nothing(), rows)
+
+    def _apply(self, conn: Connection, writes: Sequence[RowWrite]) -> None:
         # Interleaved calls would make one statement (a round trip on PostgreSQL) per row. Within
         # the one transaction the order that matters is: call rows first (every other row refers
         # to one), then the other inserts grouped by table, then updates in their own order.
@@ -183,7 +187,7 @@ class RecordStore:
             table = schema.metadata.tables[table_name]
             batch = list(group)
             if kind is WriteKind.INSERT:
-                conn.execute(insert(table).on_conflict_do_nothing(), [w.values for w in batch])
+                self.insert_absent(conn, table, [w.values for w in batch])
                 continue
             for w in batch:
                 where = and_(*(table.c[k] == w.values[k] for k in w.keys))
