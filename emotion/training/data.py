@@ -10,6 +10,7 @@ travel with its weights (``labels`` in ``emotion/models/weights/<model>.json``),
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +18,8 @@ from pathlib import Path
 from emotion.shared_dir import DataMissing, shared_root
 
 __all__ = [
-    "RAVDESS_EMOTIONS", "DataMissing", "EmoBankRow", "LabelledText", "NonverbalClip", "RavdessClip", "ToxicTweet",
-    "davidson", "emobank", "goemotions", "noise_files", "noizeus_pairs", "nonverbal_clips", "nonverbal_metadata",
+    "RAVDESS_EMOTIONS", "DataMissing", "EmoBankRow", "GetGoingCall", "LabelledText", "NonverbalClip", "RavdessClip", "ToxicTweet",
+    "davidson", "emobank", "getgoing_calls", "getgoing_split", "goemotions", "noise_files", "noizeus_pairs", "nonverbal_clips", "nonverbal_metadata",
     "ravdess_clips", "shared_root",
 ]
 
@@ -139,3 +140,34 @@ def davidson(root: Path | None = None) -> list[ToxicTweet]:
             votes = (int(r["hate_speech"]), int(r["offensive_language"]), int(r["neither"]))
             rows.append(ToxicTweet(r["tweet"], int(r["class"]), votes))
     return rows
+
+
+@dataclass(frozen=True)
+class GetGoingCall:
+    uuid: str
+    audio: Path  # 8 kHz mono Ogg Opus, caller and system mixed
+    user_turns: tuple[str, ...]  # the caller's words as the system's ASR heard them, in order
+    system_turns: tuple[str, ...]  # the system's prompts (SSML), empty ones dropped
+    split: str  # "dev" (tune and report) or "test" (report once), fixed by the call's id
+
+
+GETGOING_TEST_SHARE = 3  # every third call (by a hash of its id) is test
+
+
+def getgoing_split(uuid: str) -> str:
+    """``test`` for about a third of the calls, ``dev`` for the rest; stable, by call (never by turn)."""
+    return "test" if int(hashlib.sha256(uuid.encode()).hexdigest()[:8], 16) % GETGOING_TEST_SHARE == 0 else "dev"
+
+
+def getgoing_calls(root: Path | None = None, split: str | None = None) -> list[GetGoingCall]:
+    """The 60 GetGoing calls (58 with their turns; CMU GetGoing licence: keep its notice, mark modifications), optionally one split."""
+    calls = []
+    for audio in sorted(_data_dir("getgoing", root).glob("*.opus")):
+        meta = audio.with_suffix(".json")  # two calls come without one: audio only
+        history = json.loads(meta.read_text(encoding="utf-8")).get("history", []) if meta.is_file() else []
+        user = tuple(h[5:].strip() for h in history if h.startswith("USER ") and h[5:].strip())
+        system = tuple(h[4:].strip() for h in history if h.startswith("TTS ") and h[4:].strip())
+        call = GetGoingCall(audio.stem, audio, user, system, getgoing_split(audio.stem))
+        if split is None or call.split == split:
+            calls.append(call)
+    return calls

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from emotion.shared_dir import DataMissing
-from emotion.training.data import RAVDESS_EMOTIONS, goemotions, nonverbal_clips, ravdess_clips
+from emotion.training.data import RAVDESS_EMOTIONS, getgoing_calls, goemotions, nonverbal_clips, ravdess_clips
 
 
 def test_ravdess(shared: Path) -> None:
@@ -33,3 +33,12 @@ def test_the_old_module_name_is_gone() -> None:
     # Data set readers are training code: the runtime package has no emotion.data any more.
     with pytest.raises(ModuleNotFoundError):
         __import__("emotion.data")
+
+
+def test_getgoing_calls_split_by_call(shared: Path) -> None:
+    calls = getgoing_calls(shared)
+    assert len(calls) == 60 and sum(1 for c in calls if c.user_turns) == 58
+    dev, test = getgoing_calls(shared, "dev"), getgoing_calls(shared, "test")
+    assert len(dev) + len(test) == 60 and 10 <= len(test) <= 30
+    assert not {c.uuid for c in dev} & {c.uuid for c in test}
+    assert all(c.audio.is_file() and not t.startswith("USER") for c in calls for t in c.user_turns)
