@@ -37,7 +37,7 @@ def test_the_old_module_name_is_gone() -> None:
 
 def test_getgoing_calls_split_by_call(shared: Path) -> None:
     calls = getgoing_calls(shared)
-    assert len(calls) == 60 and sum(1 for c in calls if c.user_turns) == 58
+    assert len(calls) == 60 and sum(1 for c in calls if c.user_turns) == 52  # 2 lack their JSON, 6 callers never spoke
     dev, test = getgoing_calls(shared, "dev"), getgoing_calls(shared, "test")
     assert len(dev) + len(test) == 60 and 10 <= len(test) <= 30
     assert not {c.uuid for c in dev} & {c.uuid for c in test}
