@@ -16,7 +16,9 @@ EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 MODELS = ("prosody", "embedding", "burst", "language")  # training order: embedding reuses prosody's features
 
 
-def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None]) -> None:
+def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None]) -> Any:
+    """Adds ``bedside emotion ...``; returns its subparsers, so that the app adds ``replay`` (which
+    needs the call runtime's segmenter and call phase, a layer above this package)."""
     emotion = sub.add_parser("emotion", help="emotion models and service: score, serve, train, eval")
     emotion_sub = emotion.add_subparsers(dest="emotion_command", required=True)
 
@@ -37,6 +39,7 @@ def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None])
 
     evaluate = emotion_sub.add_parser("eval", help="evaluate the committed weights and print the model-card tables")
     evaluate.add_argument("--only", action="append", choices=MODELS, help="evaluate only this model (repeatable)")
+    return emotion_sub
 
 
 def run(args: argparse.Namespace, load_config: Callable[..., Any], configure_logging: Callable[[Any], None]) -> int:

@@ -115,11 +115,12 @@ class EmotionClient:
         return self.window.config
 
     # -- producers: never block ---------------------------------------------------------------------
-    def submit(self, call_id: str, segment: Segment) -> None:
-        """A 2-s segment from the media path (the agent's SegmentSink seam)."""
+    def submit(self, call_id: str, segment: Segment) -> bool:
+        """A 2-s segment from the media path (the agent's SegmentSink seam); False if it was not
+        queued (silent, or the queue was full)."""
         if rms_dbfs(segment.pcm) < SILENT_DBFS:
-            return
-        self._offer(self._audio, _AudioItem(segment.pcm, segment.start_time, segment.end_time), "emotion_audio_dropped")
+            return False
+        return self._offer(self._audio, _AudioItem(segment.pcm, segment.start_time, segment.end_time), "emotion_audio_dropped")
 
     def submit_transcript(self, text: str, at_s: float) -> bool:
         if not text.strip():

@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from emotion.cli import add_parser as add_emotion_parser
 
-    add_emotion_parser(sub, _config_args)
+    _add_replay_parser(add_emotion_parser(sub, _config_args))
     from graph.cli import add_parser as add_graph_parser
 
     add_graph_parser(sub)
@@ -106,6 +106,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_records_parser(sub, _config_args)
     return parser
+
+
+def _add_replay_parser(emotion_sub: Any) -> None:
+    """``bedside emotion replay`` (agent/app/emotion_replay.py): it needs the call runtime, a layer above emotion/."""
+    replay = emotion_sub.add_parser(
+        "replay", help="play recordings through the production emotion path and report false alarms per call",
+    )
+    replay.add_argument("paths", nargs="+", metavar="FILE|DIR", help="audio files, or directories of them (one call each)")
+    replay.add_argument("--json", action="store_true", help="one JSON object per call, then a summary object")
+    replay.add_argument("--loop-to", type=float, default=0.0, metavar="S",
+                        help="play each recording again and again until S seconds of call (e.g. 660 to reach urgency's 10 min)")
+    replay.add_argument("--words", choices=("stt", "none"), default="stt",
+                        help="transcribe utterances with the configured STT for the language channel (default), or voice only")
+    replay.add_argument("--url", help="an emotion service to use (ws://host:port/v0/stream/models) instead of starting one")
+    _config_args(replay)
 
 
 def _load(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> BedsideConfig:
@@ -209,6 +224,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             load_config(args.file, environ={})
             print(f"{args.file}: ok")
             return EXIT_OK
+        if args.command == "emotion" and args.emotion_command == "replay":
+            from agent.app.emotion_replay import run_replay
+
+            config = _load(args)
+            _configure_logging(config if args.log_level else _quiet(config))
+            return asyncio.run(run_replay(args, config))
         if args.command == "emotion":
             from emotion.cli import run as run_emotion
 

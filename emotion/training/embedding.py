@@ -86,7 +86,7 @@ def cross_validate(feats: RavdessFeatures) -> dict[str, float]:
         test = np.isin(feats.actor, fold)
         model = _model(_fit(feats.select(~test)))
         for condition, phone in (("clean", False), ("phone", True)):
-            rows = test & (feats.crop == 0) & (feats.phone == phone)
+            rows = test & (feats.crop == 0) & (feats.phone == phone) & ~feats.augmented
             vectors = model.embed_features(feats.features[rows])
             scores[condition].append(precision_at_10(vectors, feats.emotion[rows], feats.actor[rows]))
     return {k: round(float(np.mean(v)), 4) for k, v in scores.items()}

@@ -64,11 +64,11 @@ def cross_validate(feats: RavdessFeatures, c: float) -> dict[str, Any]:
         test = np.isin(feats.actor, fold)
         head = _fit(feats.features[~test], feats.emotion[~test], c)
         for condition, phone in (("clean", False), ("phone", True)):
-            rows = test & (feats.crop == 0) & (feats.phone == phone)
+            rows = test & (feats.crop == 0) & (feats.phone == phone) & ~feats.augmented
             preds[condition][rows] = _predict(head, feats.features[rows])
     out: dict[str, Any] = {}
     for condition, phone in (("clean", False), ("phone", True)):
-        rows = (feats.crop == 0) & (feats.phone == phone)
+        rows = (feats.crop == 0) & (feats.phone == phone) & ~feats.augmented
         cm = confusion(feats.emotion[rows], preds[condition][rows], N)
         out[condition] = {"uar": round(float(recalls(cm).mean()), 4), "confusion": cm.tolist()}
     return out

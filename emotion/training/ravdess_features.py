@@ -1,4 +1,5 @@
-"""RAVDESS as the prosody and embedding heads see it: 2-s crops, clean and through a phone line,
+"""RAVDESS as the prosody and embedding heads see it: 2-s crops, clean, through a phone line and
+through random recording conditions (level, microphone, room, codec: emotion/training/augment.py),
 encoded once into pooled Whisper features and cached (keyed by the feature version).
 
 Split (speaker-independent, whole actors): actors 1-20 train, in five cross-validation folds of
@@ -16,6 +17,7 @@ import torch
 
 from emotion.audio import SEGMENT_SAMPLES, load_audio
 from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
+from emotion.training.augment import Augmenter
 from emotion.training.channel import PhoneChannel, load_noise_bank
 from emotion.training.common import cache_dir, progress
 from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
@@ -25,8 +27,9 @@ HELD_OUT_ACTORS = (21, 22, 23, 24)
 CV_FOLDS = tuple(tuple(range(first, first + 4)) for first in (1, 5, 9, 13, 17))
 CROPS = 3  # crop 0: centred on the speech (evaluation); 1-2: jittered by up to JITTER_S (training only)
 JITTER_S = 0.35
-CONDITIONS = ("clean", "phone")
+CONDITIONS = ("clean", "phone", "augmented")  # augmented: a random Augmenter chain per crop
 SEED = 20261122
+AUGMENT_VERSION = "augment-v1"  # bump when emotion/training/augment.py changes what it does
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class RavdessFeatures:
     clip: np.ndarray  # clip index (same for every crop/condition of a clip)
     crop: np.ndarray
     phone: np.ndarray  # bool: through the phone channel
+    augmented: np.ndarray  # bool: through a random recording-condition chain (training rows only)
 
     def select(self, mask: np.ndarray) -> RavdessFeatures:
         return RavdessFeatures(*(getattr(self, f)[mask] for f in self.__dataclass_fields__))
@@ -57,7 +61,7 @@ def speech_crop(x: np.ndarray, offset_s: float = 0.0) -> np.ndarray:
 
 def _cache_key(root: Path) -> str:
     clips = ravdess_clips(root)
-    h = hashlib.sha256(f"{FEATURE_VERSION}|{CROPS}|{JITTER_S}|{SEED}|{len(clips)}".encode())
+    h = hashlib.sha256(f"{FEATURE_VERSION}|{CROPS}|{JITTER_S}|{SEED}|{CONDITIONS}|{AUGMENT_VERSION}|{len(clips)}".encode())
     for c in clips:
         h.update(f"{c.path.name}:{c.path.stat().st_size}".encode())
     return h.hexdigest()[:16]
@@ -78,7 +82,9 @@ def extract(root: Path, threads: int = 2) -> RavdessFeatures:
     torch.set_num_threads(threads)
     encoder = SpeechFeatures()
     rng = np.random.default_rng(SEED)
-    channel = PhoneChannel(load_noise_bank(root), rng=np.random.default_rng(SEED + 1))
+    bank = load_noise_bank(root)
+    channel = PhoneChannel(bank, rng=np.random.default_rng(SEED + 1))
+    augmenter = Augmenter(bank, rng=np.random.default_rng(SEED + 3))
     clips = ravdess_clips(root)
     rows: dict[str, list] = {f: [] for f in RavdessFeatures.__dataclass_fields__}
     for index, clip in enumerate(progress(clips, "prosody: encoding RAVDESS")):
@@ -86,7 +92,12 @@ def extract(root: Path, threads: int = 2) -> RavdessFeatures:
         for crop in range(CROPS):
             segment = speech_crop(audio, 0.0 if crop == 0 else float(rng.uniform(-JITTER_S, JITTER_S)))
             for condition in CONDITIONS:
-                heard = channel.apply(segment) if condition == "phone" else segment
+                if condition == "phone":
+                    heard = channel.apply(segment)
+                elif condition == "augmented":
+                    heard = augmenter.apply(segment)[0]
+                else:
+                    heard = segment
                 rows["features"].append(encoder.features(heard))
                 rows["emotion"].append(RAVDESS_EMOTIONS.index(clip.emotion))
                 rows["actor"].append(clip.actor)
@@ -94,6 +105,7 @@ def extract(root: Path, threads: int = 2) -> RavdessFeatures:
                 rows["clip"].append(index)
                 rows["crop"].append(crop)
                 rows["phone"].append(condition == "phone")
+                rows["augmented"].append(condition == "augmented")
     return RavdessFeatures(
         np.asarray(rows["features"], np.float32),
         *(np.asarray(rows[f]) for f in list(RavdessFeatures.__dataclass_fields__)[1:]),
