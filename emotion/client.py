@@ -4,7 +4,9 @@
   :meth:`submit_transcript`, which never wait: bounded queues (5 segments, 20 transcripts) drop
   the newest item when full and count it (``emotion_audio_dropped`` / ``emotion_text_dropped``).
 * One sender task sends an item, waits up to ``timeout_s`` for its answer, feeds the answer into
-  the call's :class:`~emotion.window.RollingWindow` and emits an :class:`EmotionUpdate`.
+  the call's :class:`~emotion.window.RollingWindow` (each reading weighted by the model's
+  confidence, a burst read as its type and its meaning: emotion/readings.py) and emits an
+  :class:`EmotionUpdate`.
 * Failures (a timeout, an error answer, a disconnect, a refused connection) go to the
   :class:`~emotion.breaker.CircuitBreaker`: two in a row open it for 10 s, during which nothing is
   sent and the call runs on the workspace defaults (an update with ``available=False``); then one
@@ -35,6 +37,7 @@ from emotion.config import ClientConfig, WindowConfig
 from emotion.events import Channel, EmotionUpdate, Reading, UpdateSource
 from emotion.meter import Meter, NullMeter
 from emotion.protocol import encode_audio_request, encode_text_request
+from emotion.readings import burst_reading, evidence
 from emotion.timeline import SegmentEntry, Timeline, UtteranceEntry
 from emotion.window import RollingWindow
 from telephony.audio import SAMPLE_RATE, rms_dbfs
@@ -258,11 +261,13 @@ class EmotionClient:
             burst_score = float(burst_scores.get(burst_type, 0.0))
             if p and not p.get("no_signal"):
                 top = tuple(sorted(emotions.items(), key=lambda kv: -kv[1])[:3])
-                self.window.add(Reading(Channel.PROSODY, at, _clip(p["valence"], -1, 1), _clip(p["arousal"], 0, 1), 1.0, top))
+                self.window.add(Reading(Channel.PROSODY, at, _clip(p["valence"], -1, 1), _clip(p["arousal"], 0, 1),
+                                        evidence(p), top))
             meaning = self.bursts.get(burst_type)
             if meaning is not None and burst_score >= self.window_config.burst_min_score:
+                valence, arousal, top_affect = burst_reading(meaning, b)
                 self.window.add(
-                    Reading(Channel.BURST, at, meaning.valence, meaning.arousal, _clip(burst_score, 0, 1), burst=burst_type)
+                    Reading(Channel.BURST, at, valence, arousal, _clip(burst_score, 0, 1), burst=burst_type, meaning=top_affect)
                 )
             self.timeline.segments.append(
                 SegmentEntry(
@@ -277,7 +282,8 @@ class EmotionClient:
         for p in reply.get("language", {}).get("predictions", []):
             emotions = {e["name"]: e["score"] for e in p["emotions"]}
             top = tuple(sorted(emotions.items(), key=lambda kv: -kv[1])[:3])
-            self.window.add(Reading(Channel.LANGUAGE, item.at_s, _clip(p["valence"], -1, 1), _clip(p["arousal"], 0, 1), 1.0, top))
+            self.window.add(Reading(Channel.LANGUAGE, item.at_s, _clip(p["valence"], -1, 1), _clip(p["arousal"], 0, 1),
+                                    evidence(p), top))
             toxicity = {e["name"]: e["score"] for e in p.get("toxicity", [])}
             self.timeline.utterances.append(UtteranceEntry(item.at_s, p["valence"], p["arousal"], top, toxicity))
 

@@ -18,6 +18,20 @@ class ServiceMode(StrEnum):
     OFF = "off"  # no emotion: every call runs on the workspace defaults
 
 
+class AdaptationConfig(_Strict):
+    """Per-caller adaptation of the prosody reading; the rule is in emotion/caller_baseline.py."""
+
+    enabled: bool = Field(True, description="read each caller against their own voice as well as in absolute terms")
+    prior_segments: float = Field(
+        2.0, ge=0, description="the actors' resting voice counts as this many of the caller's segments in the baseline"
+    )
+    learn_segments: int = Field(5, ge=1, description="the caller's first voiced segments always teach the baseline")
+    resting_min: float = Field(
+        0.35, ge=0, le=1, description="later segments teach it only if read this resting (neutral + calm probability)"
+    )
+    max_segments: int = Field(150, ge=1, description="the baseline stops learning after this many segments (5 min of speech)")
+
+
 class ServiceConfig(_Strict):
     mode: ServiceMode = Field(ServiceMode.IN_PROCESS, description="in_process, remote or off")
     host: str = Field(
@@ -45,6 +59,7 @@ class ServiceConfig(_Strict):
         description="browser Origins allowed to connect (e.g. https://ops.example.org); a handshake with any other Origin "
         "gets 403; clients that send no Origin (the calls, SDKs) are not affected",
     )
+    adaptation: AdaptationConfig = Field(default_factory=AdaptationConfig)
     send_timeout_s: float = Field(
         10.0, gt=0, description="a reply the client has not taken in this long closes the connection (1008, slow reader)"
     )
@@ -76,6 +91,9 @@ class WindowConfig(_Strict):
 
     horizon_s: float = Field(30.0, gt=0, description="readings older than this drop out; weights fall linearly to 0 here")
     max_readings: int = Field(15, ge=1, description="readings kept per channel (15 x 2-s segments = 30 s)")
+    prior_weight: float = Field(
+        1.0, ge=0, description="each channel starts from neutral with this weight of readings: a few unsure readings stay near it"
+    )
     prosody_weight: float = Field(0.4, gt=0, description="prosody's share of the fused valence/arousal")
     burst_weight: float = Field(0.2, gt=0, description="vocal bursts' share (only while a burst is in the window)")
     language_weight: float = Field(0.4, gt=0, description="the words' share when voice and words agree")

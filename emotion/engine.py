@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from emotion.audio import SEGMENT_SAMPLES, has_signal, split_segments
+from emotion.caller_baseline import CallerBaseline
 from emotion.models.burst import BurstResult
 from emotion.models.language import LanguageModel, LanguageResult, text_sentences
 from emotion.models.prosody import ProsodyResult
@@ -72,10 +73,12 @@ class EmotionEngine:
         self.pool.shutdown(wait=False, cancel_futures=True)
 
     async def score_audio(
-        self, x: np.ndarray, models: frozenset[str], context: np.ndarray | None = None, timings: Timings | None = None
+        self, x: np.ndarray, models: frozenset[str], context: np.ndarray | None = None, timings: Timings | None = None,
+        baseline: CallerBaseline | None = None,
     ) -> list[SegmentPrediction]:
         """2-s segments of 16 kHz audio. ``context`` (earlier audio of the stream) is prepended to a
-        payload shorter than one segment so it is scored over a full segment; times refer to ``x``."""
+        payload shorter than one segment so it is scored over a full segment; times refer to ``x``.
+        ``baseline`` (the stream's caller) adapts the prosody reading and learns from it, in order."""
         timings = timings or Timings()
         segments = split_segments(x)
         scored: list[np.ndarray] = []
@@ -95,7 +98,10 @@ class EmotionEngine:
             end = begin + seg.size / SAMPLE_RATE
             prosody = burst = embedding = None
             if "prosody" in models:
-                prosody = self.scorer.prosody.no_signal_result() if feats is None else self.scorer.prosody.predict_features(feats)
+                prosody = (
+                    self.scorer.prosody.no_signal_result() if feats is None
+                    else self.scorer.prosody.predict_features(feats, baseline)
+                )
                 embedding = (
                     np.zeros(self.scorer.embedding.dim, np.float32)
                     if feats is None

@@ -40,6 +40,7 @@ class Reading:
     weight: float = 1.0  # 0..1: how much to trust it (a burst's probability; 1 for speech)
     emotions: tuple[tuple[str, float], ...] = ()  # the model's category scores, for top emotions
     burst: str | None = None  # the burst type, for burst readings
+    meaning: tuple[str, float] | None = None  # a burst's top affect category (EmoGator's name) and its score
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,11 @@ class EmotionScore:
 
 @dataclass(frozen=True)
 class BurstEvent:
-    name: str
+    name: str  # the burst type: sigh, groan, laugh, ...
     at_s: float
     score: float
+    meaning: str | None = None  # what it meant, EmoGator's category name: Pain, Relief, Amusement, ...
+    meaning_score: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,10 @@ class EmotionUpdate:
             "available": self.available,
             "channels": {str(k): round(v, 4) for k, v in self.channels.items()},
             "top_emotions": [{"channel": str(e.channel), "name": e.name, "score": round(e.score, 4)} for e in self.top_emotions],
-            "recent_bursts": [{"name": b.name, "at_s": round(b.at_s, 3), "score": round(b.score, 4)} for b in self.recent_bursts],
+            "recent_bursts": [
+                {"name": b.name, "at_s": round(b.at_s, 3), "score": round(b.score, 4), "meaning": b.meaning,
+                 "meaning_score": round(b.meaning_score, 4)}
+                for b in self.recent_bursts
+            ],
             "readings": self.readings,
         }

@@ -5,15 +5,19 @@ The rule (numbers from :class:`emotion.config.WindowConfig`, defaults in bracket
 1. **Recency.** A reading ``age`` seconds old weighs ``r = weight * (1 - age / horizon)``
    [horizon 30 s]: linear, newest ~1, gone at the horizon. At most ``max_readings`` [15] per
    channel are kept (15 two-second segments = 30 s).
-2. **Channels.** Each channel's valence/arousal is the ``r``-weighted mean of its readings. Its
-   *evidence* ``m = min(1, sum r)`` fades as its readings age (one utterance 20 s ago: 0.33).
+2. **Channels.** Each channel's valence/arousal is the ``r``-weighted mean of its readings and of a
+   neutral prior (valence 0, the defaults' arousal) weighing ``prior_weight`` [1]: a reading's
+   ``weight`` is how sure its model is (prosody's calibrated ``confidence``), so a few unsure
+   readings stay near neutral -- weak evidence never drifts the caller negative -- while steady,
+   confident ones take over (15 certain segments in 30 s: 89 % of their mean). Its *evidence*
+   ``m = min(1, sum r)`` fades as its readings age (one utterance 20 s ago: 0.33).
 3. **Voice.** Prosody and bursts fuse into the voice: weights ``0.4 m_prosody`` and ``0.2 m_burst``
    (bursts only count while one is in the window).
 4. **Words vs voice.** ``c = 1 - |V_words - V_voice| / 2``. The words weigh
    ``m_language * (0.12 + (0.4 - 0.12) * c^2)``: as much as prosody when words and voice agree,
-   under a third of that when they contradict each other. So "I'm fine" (words +0.4) in a flat, sad
-   voice (-0.5) gives c = 0.55, words' weight 0.20 against the voice's 0.40, fused valence -0.20:
-   negative. The floor (>= a quarter of the full weight) keeps the fused valence *monotone* in
+   under a third of that when they contradict each other. So "I'm fine" (words +0.4, one utterance:
+   +0.2 after the prior) in a flat, sad voice (four segments at -0.5 in 8 s: -0.39) gives c = 0.70,
+   words' weight 0.26 against the voice's 0.40, fused valence -0.16: negative. The floor (>= a quarter of the full weight) keeps the fused valence *monotone* in
    every reading: lowering any reading's valence never raises the result.
 5. **Fused** valence and arousal are the weighted means of voice and words.
 6. **Coherence** (0..1) is ``1 - weighted mean of |V_i - V_j| / 2`` over the pairs of channels
@@ -37,7 +41,6 @@ import numpy as np
 
 from emotion.config import DefaultsConfig, WindowConfig
 from emotion.events import BurstEvent, Channel, EmotionScore, EmotionUpdate, Reading, Trend, UpdateSource
-
 
 _NEGLIGIBLE = 1e-6  # a reading weighing less than this is no evidence (and would underflow the means)
 
@@ -84,13 +87,14 @@ class RollingWindow:
         live = self._live(now_s)
         mean: dict[Channel, tuple[float, float]] = {}
         evidence: dict[Channel, float] = {}
+        prior = cfg.prior_weight
         for channel, items in live.items():
             total = sum(w for _, w in items)
             if total <= 0:
                 continue
             mean[channel] = (
-                sum(w * r.valence for r, w in items) / total,
-                sum(w * r.arousal for r, w in items) / total,
+                sum(w * r.valence for r, w in items) / (total + prior),
+                (sum(w * r.arousal for r, w in items) + prior * self.defaults.arousal) / (total + prior),
             )
             evidence[channel] = min(1.0, total)
         n = sum(len(items) for items in live.values())
@@ -179,7 +183,7 @@ class RollingWindow:
 
     def recent_bursts(self, now_s: float) -> tuple[BurstEvent, ...]:
         return tuple(
-            BurstEvent(r.burst or "", r.at_s, r.weight)
+            BurstEvent(r.burst or "", r.at_s, r.weight, *(r.meaning or (None, 0.0)))
             for r, _ in self._live(now_s)[Channel.BURST]
         )
 

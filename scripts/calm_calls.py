@@ -78,14 +78,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
     parser.add_argument("--calls-per-voice", type=int, default=2)
+    parser.add_argument("--voices", choices=("all", "piper", "espeak"), default="all", help="which voices (default all)")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(17)
     from tts.synthesizer import PiperSynthesizer
 
     synth = PiperSynthesizer()
-    voices = [("piper-joe", lambda t: _piper(t, synth))]
-    voices += [(f"espeak-{v.replace('+', '-')}-p{p}", lambda t, v=v, p=p, s=s: _espeak(t, v, p, s)) for v, p, s in ESPEAK]
+    voices = [("piper-joe", lambda t: _piper(t, synth))] if args.voices != "espeak" else []
+    voices += [] if args.voices == "piper" else [(f"espeak-{v.replace('+', '-')}-p{p}", lambda t, v=v, p=p, s=s: _espeak(t, v, p, s)) for v, p, s in ESPEAK]
     for name, speak in voices:
         for n in range(args.calls_per_voice):
             path = args.out / f"calm-{name}-{n + 1}.wav"

@@ -117,6 +117,8 @@ def _add_replay_parser(emotion_sub: Any) -> None:
     replay.add_argument("--json", action="store_true", help="one JSON object per call, then a summary object")
     replay.add_argument("--loop-to", type=float, default=0.0, metavar="S",
                         help="play each recording again and again until S seconds of call (e.g. 660 to reach urgency's 10 min)")
+    replay.add_argument("--scored-passes", type=int, default=2, metavar="N",
+                        help="plays scored by the service; later loops feed the last scored play's answers again (default 2)")
     replay.add_argument("--words", choices=("stt", "none"), default="stt",
                         help="transcribe utterances with the configured STT for the language channel (default), or voice only")
     replay.add_argument("--url", help="an emotion service to use (ws://host:port/v0/stream/models) instead of starting one")

@@ -8,7 +8,9 @@ docs/expressions.md explains them):
    ``sympathetic``, from the first word and whatever the caller sounds like so far: this is
    proactive (``medication`` is sensitive for privacy, not for tone, and does not count here);
 3. the caller made a **vocal burst** in the last ``burst_recent_s``: the burst table
-   (``configs/burst_delivery.yaml``: a cry or sigh -> sympathetic, a laugh -> enthusiastic ...);
+   (``configs/burst_delivery.yaml``: a cry or sigh -> sympathetic, a laugh -> enthusiastic ...),
+   or, when the table lists what the burst meant and the model heard that clearly, the meaning's
+   (a groan of pain -> concerned, a sigh of relief -> enthusiastic);
 4. the **call phase** says hurry (a long call that is getting worse, or the urgency flag):
    ``direct`` (agent/call/call_phase.py);
 5. the rolling **window**: words and voice disagree (coherence below ``low_coherence``) while
@@ -64,7 +66,8 @@ class ExpressionWhy(StrEnum):
     EMERGENCY_TOPIC = "emergency_topic"
     SENSITIVE_TOPIC = "sensitive_topic"
     NOT_HEARD = "not_heard"  # no emotional reading: the workspace default
-    BURST = "burst"
+    BURST = "burst"  # the burst type's expression (the burst table)
+    BURST_MEANING = "burst_meaning"  # what the burst meant (its affect) picked a different one
     HURRY = "hurry"
     LOW_COHERENCE = "low_coherence"
     TENSE = "tense"
@@ -96,9 +99,11 @@ def choose_expression(
     if not heard:
         return ExpressionChoice(config.default_expression, ExpressionWhy.NOT_HEARD)
     if emotion.last_burst is not None and emotion.at_s - emotion.last_burst.at_s <= config.burst_recent_s:
-        from_burst = bursts.expression(emotion.last_burst.name)
+        last = emotion.last_burst
+        from_burst = bursts.expression(last.name, last.meaning, last.meaning_score)
         if from_burst is not None:
-            return ExpressionChoice(from_burst, ExpressionWhy.BURST)
+            by_meaning = from_burst != bursts.expression(last.name)
+            return ExpressionChoice(from_burst, ExpressionWhy.BURST_MEANING if by_meaning else ExpressionWhy.BURST)
     if phase is not None and phase.hurry:
         return ExpressionChoice(Expression.DIRECT, ExpressionWhy.HURRY)
     voice = emotion.channels.get(Channel.PROSODY)

@@ -6,7 +6,12 @@ simulated phone line (``emotion/training/prosody.py``; scores in docs/emotion-mo
 
 Valence (-1..1) and arousal (0..1) are not learned: RAVDESS has no dimensional labels. They are
 the probability-weighted average of fixed circumplex coordinates per category (``CIRCUMPLEX``), so
-they move smoothly with the category probabilities and mean the same thing in every release."""
+they move smoothly with the category probabilities and mean the same thing in every release.
+
+Probabilities are temperature-calibrated (``temperature`` in the weights' JSON, fitted on
+cross-validated predictions), and ``confidence`` says how far the reading is from a uniform guess.
+Given a caller's :class:`~emotion.caller_baseline.CallerBaseline`, a segment is read against the
+caller's own voice as well as in absolute terms (the rule is in emotion/caller_baseline.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from emotion.audio import as_audio, has_signal
+from emotion.caller_baseline import CallerBaseline
 from emotion.models.base import as_scores, load_weights, softmax
 from emotion.speech_features import SpeechFeatures
 from telephony.audio import SAMPLE_RATE
@@ -35,20 +41,44 @@ CIRCUMPLEX: dict[str, tuple[float, float]] = {
 
 
 @dataclass(frozen=True)
+class Adaptation:
+    """How a segment was read against its caller (emotion/caller_baseline.py)."""
+
+    trust: float  # weight of the absolute reading, 0..1
+    typicality: float  # the caller's median distance from the training voices
+    baseline_segments: int  # segments that have taught the caller's baseline
+    absolute: dict[str, float]  # the absolute reading's probabilities
+    absolute_valence: float
+    absolute_arousal: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "trust": round(self.trust, 4), "typicality": round(self.typicality, 3), "baseline_segments": self.baseline_segments,
+            "absolute": {"emotions": {k: round(v, 6) for k, v in self.absolute.items()},
+                         "valence": round(self.absolute_valence, 4), "arousal": round(self.absolute_arousal, 4)},
+        }
+
+
+@dataclass(frozen=True)
 class ProsodyResult:
     emotions: dict[str, float]  # sums to 1
     valence: float  # -1..1
     arousal: float  # 0..1
     no_signal: bool = False  # too short or too quiet to score: neutral defaults, consumers skip it
+    confidence: float = 0.0  # 0 (uniform, no idea) .. 1 (certain): (p_top - 1/k) / (1 - 1/k), calibrated
+    adaptation: Adaptation | None = None  # set when read against a caller's baseline
     top: str = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "top", max(self.emotions, key=self.emotions.__getitem__))
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"emotions": self.emotions, "valence": self.valence, "arousal": self.arousal}
+        out: dict[str, Any] = {"emotions": self.emotions, "valence": self.valence, "arousal": self.arousal,
+                               "confidence": self.confidence}
         if self.no_signal:
             out["no_signal"] = True
+        if self.adaptation is not None:
+            out["adaptation"] = self.adaptation.as_dict()
         return out
 
 
@@ -75,8 +105,20 @@ class ProsodyModel:
         self.features = features
         self._mean, self._scale = arrays["mean"].astype(np.float32), arrays["scale"].astype(np.float32)
         self._coef, self._bias = arrays["coef"].astype(np.float32), arrays["intercept"].astype(np.float32)
+        self.temperature = float(meta.get("temperature", 1.0))
         coords = np.array([CIRCUMPLEX[e] for e in self.labels], dtype=np.float32)
         self._valence, self._arousal = coords[:, 0], coords[:, 1]
+        self._resting = np.array([e in ("neutral", "calm") for e in self.labels])
+        # Per-caller adaptation (emotion/caller_baseline.py): weights from before it read absolutely only.
+        self.adapts = all(k in arrays for k in ("rel_coef", "rel_intercept", "rel_mean", "rel_scale", "reference", "typ_proj"))
+        if self.adapts:
+            self._rel_mean, self._rel_scale = arrays["rel_mean"].astype(np.float32), arrays["rel_scale"].astype(np.float32)
+            self._rel_coef, self._rel_bias = arrays["rel_coef"].astype(np.float32), arrays["rel_intercept"].astype(np.float32)
+            self._reference = arrays["reference"].astype(np.float32)
+            self._typ_proj = arrays["typ_proj"].astype(np.float32)
+            self.rel_temperature = float(meta.get("rel_temperature", 1.0))
+            typ = meta["typicality"]
+            self.full_trust, self.no_trust = float(typ["full_trust"]), float(typ["no_trust"])
 
     @classmethod
     def load(cls, directory: Path | None = None, features: SpeechFeatures | None = None) -> ProsodyModel:
@@ -95,15 +137,52 @@ class ProsodyModel:
             return self.no_signal_result()
         return self.predict_features(self.features.features(x))
 
-    def predict_features(self, features: np.ndarray) -> ProsodyResult:
+    def predict_features(self, features: np.ndarray, baseline: CallerBaseline | None = None) -> ProsodyResult:
+        """One segment's reading; with ``baseline`` (the caller's, updated here) it is adapted."""
         probs = self.probabilities(features[None])[0]
+        if baseline is None or not self.adapts or not baseline.config.enabled:
+            return self._result(probs)
+        baseline.observe_distance(self.typicality_distance(features[None])[0])
+        if baseline.learned < baseline.config.learn_segments:
+            baseline.learn(features, resting=1.0)  # the first seconds define the voice, this one included
+            relative = self.relative_probabilities(features, baseline)
+        else:
+            relative = self.relative_probabilities(features, baseline)
+            baseline.learn(features, resting=float(relative[self._resting].sum()))
+        trust = baseline.trust(self.full_trust, self.no_trust)
+        adaptation = Adaptation(
+            trust, baseline.typicality(), baseline.learned, as_scores(self.labels, probs),
+            float(np.clip(probs @ self._valence, -1.0, 1.0)), float(np.clip(probs @ self._arousal, 0.0, 1.0)),
+        )
+        return self._result(trust * probs + (1.0 - trust) * relative, adaptation)
+
+    def _result(self, probs: np.ndarray, adaptation: Adaptation | None = None) -> ProsodyResult:
+        k = len(self.labels)
         return ProsodyResult(
             as_scores(self.labels, probs),
             float(np.clip(probs @ self._valence, -1.0, 1.0)),
             float(np.clip(probs @ self._arousal, 0.0, 1.0)),
+            confidence=round(float(np.clip((probs.max() - 1.0 / k) / (1.0 - 1.0 / k), 0.0, 1.0)), 4),
+            adaptation=adaptation,
         )
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
-        """(n, dim) features -> (n, 8) category probabilities."""
+        """(n, dim) features -> (n, 8) calibrated category probabilities, read in absolute terms."""
+        return softmax(self.logits(features) / self.temperature)
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        """(n, dim) features -> (n, 8) the absolute head's logits, before calibration."""
         z = (features.astype(np.float32) - self._mean) / self._scale
-        return softmax(z @ self._coef.T + self._bias)
+        return z @ self._coef.T + self._bias
+
+    def relative_probabilities(self, features: np.ndarray, baseline: CallerBaseline) -> np.ndarray:
+        """One segment read against the caller's resting voice: moved by ``reference - baseline``."""
+        shifted = features.astype(np.float32) - baseline.estimate(self._reference) + self._reference
+        z = (shifted - self._rel_mean) / self._rel_scale
+        return softmax((z @ self._rel_coef.T + self._rel_bias) / self.rel_temperature)
+
+    def typicality_distance(self, features: np.ndarray) -> np.ndarray:
+        """(n, dim) -> (n,) Mahalanobis distance from the training voices over their leading
+        principal components (whitened: a training segment is at about sqrt(components))."""
+        z = (features.astype(np.float32) - self._mean) / self._scale
+        return np.sqrt(((z @ self._typ_proj.T) ** 2).sum(axis=1))

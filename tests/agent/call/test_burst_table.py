@@ -23,6 +23,16 @@ def test_shipped_table_covers_every_burst_type() -> None:
     assert table.expression("cough") is Expression.NEUTRAL
     assert table.expression(NONE) is None
     assert table.bursts["cry"].valence < 0 < table.bursts["laugh"].valence
+    assert table.expression("groan", "Pain", 0.6) is Expression.CONCERNED
+    assert table.expression("sigh", "Relief", 0.6) is Expression.ENTHUSIASTIC
+    assert table.expression("sigh", "Relief", 0.1) is Expression.SYMPATHETIC  # meaning heard too faintly
+    assert table.expression(NONE, "Pain", 0.9) is None
+
+
+def test_unknown_meaning_points_at_its_line(tmp_path: Path) -> None:
+    path = _write(tmp_path, lambda t: t.replace("  Pain:", "  Agony:"))
+    with pytest.raises(ConfigError, match=r"bursts\.yaml:\d+:\d+: meanings: .*unknown burst meanings \['Agony'\]"):
+        load_burst_table(path)
 
 
 def _write(tmp_path: Path, edit) -> Path:

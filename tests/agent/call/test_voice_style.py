@@ -18,8 +18,9 @@ HURRY = CallPhase(Phase.HURRY, 400.0, 0.0)
 
 
 def heard(valence: float = 0.0, arousal: float = 0.3, trend: Trend = Trend.STABLE, burst: str | None = None,
-          available: bool = True, coherence: float = 1.0, voice: float | None = None) -> EmotionUpdate:
-    bursts = (BurstEvent(burst, 9.0, 0.9),) if burst else ()
+          available: bool = True, coherence: float = 1.0, voice: float | None = None,
+          meaning: tuple[str, float] | None = None) -> EmotionUpdate:
+    bursts = (BurstEvent(burst, 9.0, 0.9, *(meaning or (None, 0.0))),) if burst else ()
     channels = {Channel.PROSODY: voice} if voice is not None else {}
     return EmotionUpdate("c", 10.0, valence, arousal, trend, 0.0, coherence, UpdateSource.READING, available=available,
                          channels=channels, recent_bursts=bursts, readings=4)
@@ -34,6 +35,11 @@ PRECEDENCE = [
     (set(), None, HURRY, Expression.NEUTRAL, W.NOT_HEARD),  # the workspace default, not the window's neutral
     (set(), heard(burst="sigh"), HURRY, Expression.SYMPATHETIC, W.BURST),  # a burst beats the phase
     (set(), heard(burst="laugh", valence=-0.5), None, Expression.ENTHUSIASTIC, W.BURST),  # ... and the window
+    # what the burst meant: a groan of pain -> concerned (a groan alone is sympathetic), a sigh of relief -> warm
+    (set(), heard(burst="groan", meaning=("Pain", 0.6)), None, Expression.CONCERNED, W.BURST_MEANING),
+    (set(), heard(burst="sigh", meaning=("Relief", 0.5)), HURRY, Expression.ENTHUSIASTIC, W.BURST_MEANING),
+    (set(), heard(burst="groan", meaning=("Pain", 0.2)), None, Expression.SYMPATHETIC, W.BURST),  # heard too faintly
+    (set(), heard(burst="sigh", meaning=("Interest", 0.9)), None, Expression.SYMPATHETIC, W.BURST),  # not in the table
     (set(), heard(valence=0.8), HURRY, Expression.DIRECT, W.HURRY),  # the phase beats the window
     # "I'm fine", shakily:
     (set(), heard(valence=-0.2, coherence=0.2, voice=-0.6), None, Expression.CONCERNED, W.LOW_COHERENCE),

@@ -1,0 +1,95 @@
+"""Reading a caller against their own voice: the running baseline behind the prosody model's
+per-caller adaptation.
+
+Why. The prosody head learned emotion from studio actors. A voice unlike theirs -- a synthetic
+voice, a tense or loud speaker, an unusual microphone or codec -- moves the speech features in
+directions the head takes for anger or sadness, for the whole call. Read against the caller's
+own resting voice, the same features are ordinary. So each call keeps a baseline, and the model
+reads every 2-s segment twice (emotion/models/prosody.py):
+
+* **absolute**: the segment as it is, against the actors' voices;
+* **relative**: the segment moved by ``reference - baseline`` -- what it would sound like if this
+  caller's resting voice were the actors' average resting voice -- through a head trained the same
+  way (each actor's features moved by their own neutral/calm mean).
+
+The rule (numbers in :class:`~emotion.config.AdaptationConfig`, defaults in brackets):
+
+1. **Baseline** = the mean of the caller's learned segments' features, shrunk toward the actors'
+   mean resting voice as if that were ``prior_segments`` [2] more segments: after one segment it
+   is a third of the way there, after 20 it is 91 % the caller's own.
+2. **Learning.** The first ``learn_segments`` [5] voiced segments always teach the baseline (the
+   caller's first seconds); after that a segment teaches it only if its relative reading is
+   resting (neutral + calm at least ``resting_min`` [0.35] of the probability), so an outburst or
+   a slow slide into distress is read against the earlier voice instead of becoming the new
+   normal. Learning stops after ``max_segments`` [150] (5 minutes of speech).
+3. **Typicality.** Each segment's distance from the training voices (Mahalanobis over the
+   training features' leading principal components) says how much the absolute reading can be
+   trusted for this caller: the median distance so far, at or under ``full_trust`` (the 90th
+   percentile of the training segments) gives weight 1 to the absolute reading, at or over
+   ``no_trust`` (their 99.9th percentile) weight 0, linear between.
+4. **Reading** = ``trust * absolute + (1 - trust) * relative`` (probabilities; valence and arousal
+   follow from them). A caller whose voice is like the actors' is read in absolute terms too, so
+   one who is angry from the first word is still caught; a voice unlike anything the model knows
+   is read against itself, so it is not called angry for being unusual.
+
+The baseline lives in the emotion service's stream state (one WebSocket per call), starts again
+with ``reset_stream`` or a new connection, and holds only running sums: no audio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from emotion.config import AdaptationConfig
+
+
+@dataclass
+class CallerBaseline:
+    """One caller's running baseline. Not thread safe: one per stream, used in order."""
+
+    config: AdaptationConfig = field(default_factory=AdaptationConfig)
+    segments: int = 0  # voiced segments seen
+    learned: int = 0  # segments that taught the baseline
+    _sum: np.ndarray | None = field(default=None, repr=False)
+    _distances: list[float] = field(default_factory=list, repr=False)
+
+    def estimate(self, reference: np.ndarray) -> np.ndarray:
+        """The caller's resting voice in feature space (rule 1)."""
+        k = self.config.prior_segments
+        if self._sum is None:
+            return reference
+        return ((self._sum + k * reference.astype(np.float64)) / (self.learned + k)).astype(np.float32)
+
+    def typicality(self) -> float:
+        """Median distance of the caller's segments from the training voices (0 before any)."""
+        return float(np.median(self._distances)) if self._distances else 0.0
+
+    def trust(self, full_trust: float, no_trust: float) -> float:
+        """Weight of the absolute reading (rule 3)."""
+        if not self._distances:
+            return 1.0
+        d = self.typicality()
+        if d <= full_trust:
+            return 1.0
+        if d >= no_trust:
+            return 0.0
+        return float((no_trust - d) / (no_trust - full_trust))
+
+    def observe_distance(self, distance: float) -> None:
+        self.segments += 1
+        if len(self._distances) < self.config.max_segments:
+            self._distances.append(float(distance))
+
+    def learn(self, features: np.ndarray, resting: float) -> bool:
+        """Let a segment teach the baseline (rule 2); ``resting`` is its relative reading's
+        neutral + calm probability. Returns whether it did."""
+        cfg = self.config
+        if self.learned >= cfg.max_segments:
+            return False
+        if self.learned >= cfg.learn_segments and resting < cfg.resting_min:
+            return False
+        f = features.astype(np.float64)
+        self._sum = f.copy() if self._sum is None else self._sum + f
+        self.learned += 1
+        return True

@@ -1,0 +1,34 @@
+"""How much an answer of the emotion service counts in the caller's rolling window, and what a
+burst adds to it: the two rules the call's client applies to every prediction it is sent back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from emotion.burst_meaning import BurstMeaning
+
+MIN_EVIDENCE = 0.05  # a reading the model is unsure of still counts a little (the window's prior keeps it near neutral)
+
+
+def evidence(prediction: dict[str, Any]) -> float:
+    """A reading's weight in the window: the model's calibrated ``confidence`` (a service that does
+    not send one counts fully, as before)."""
+    return _clip(prediction.get("confidence", 1.0), MIN_EVIDENCE, 1.0)
+
+
+def burst_reading(meaning: BurstMeaning, prediction: dict[str, Any]) -> tuple[float, float, tuple[str, float] | None]:
+    """A burst's valence, arousal and top meaning: the mean of what its type usually means (the
+    burst table) and what the model heard in this one (its affect over EmoGator's categories), so
+    a groan of pain and a groan of effort, or a sigh of relief and one of distress, are read apart.
+    Without an affect (an older service) the type's meaning alone."""
+    affect = prediction.get("affect")
+    if not isinstance(affect, dict) or not affect or "affect_valence" not in prediction:
+        return meaning.valence, meaning.arousal, None
+    name, score = max(affect.items(), key=lambda kv: float(kv[1]))
+    valence = (meaning.valence + _clip(prediction["affect_valence"], -1, 1)) / 2.0
+    arousal = (meaning.arousal + _clip(prediction.get("affect_arousal", meaning.arousal), 0, 1)) / 2.0
+    return valence, arousal, (str(name), _clip(score, 0, 1))
+
+
+def _clip(v: Any, lo: float, hi: float) -> float:
+    return float(min(hi, max(lo, float(v))))
