@@ -631,14 +631,48 @@ CONVERSATION_WEIGHTS = (5.0, 10.0, 20.0, 30.0, 50.0)
 HEAD_STEPS = 300  # Adam, full batch, lr HEAD_LR, from the fine-tuned head
 HEAD_LR = 1e-3
 NEUTRAL_VALENCE = 3.0  # EmoBank's midpoint (1..5)
-# The neutral answers' copies in the valence ridge (about 1,000 rows beside EmoBank's 8,062): with
+# The neutral answers' copies in the valence ridge (1,210 rows beside EmoBank's 8,062): with
 # one copy 0.7 % of GetGoing dev turns still read below -0.15, with 5 none; EmoBank test r 0.683 -> 0.682.
 NEUTRAL_COPIES = 5
-# The evidence rule (emotion.models.language.evidence): a text of this many words is half evidence.
-# Chosen on dev: the largest of 0.5..4 that keeps EmoBank dev valence r within 0.001 of the
-# unshrunk valence (0.6684; 1.0: 0.6677, 2.0: 0.6667, 4.0: 0.6640) -- EmoBank's sentences are long,
-# so a larger value mostly blurs them; "No." then reads at half its (already near-0) valence.
+# The evidence rule (emotion.models.language.evidence): a text of WORDS_HALF words is half evidence.
+# choose_words_half picks it on dev: the largest of WORDS_HALF_GRID that keeps EmoBank dev valence r
+# within WORDS_HALF_R_LOSS of the unshrunk valence (EmoBank's sentences are long: a larger value
+# mostly blurs them). It chose 1.0 (r 0.6684 unshrunk; 1.0: 0.6677, 2.0: 0.6667, 4.0: 0.6640).
 WORDS_HALF = 1.0
+WORDS_HALF_GRID = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)
+WORDS_HALF_R_LOSS = 0.001
+
+
+def choose_words_half(model: LanguageModel, root: Path | None = None) -> tuple[float, dict[str, Any]]:
+    """WORDS_HALF by EmoBank dev valence r (see above), with GetGoing dev's valence p10 beside it."""
+    from emotion.models.language import count_words, evidence
+    from emotion.training.data import getgoing_calls
+
+    saved, model.words_half = model.words_half, None  # raw valence (confidence 1)
+    try:
+        eb = [r for r in emobank(root) if r.split == "dev"]
+        callers = [t for c in getgoing_calls(root, "dev") for t in c.user_turns]
+        sets = {"emobank": [r.text for r in eb], "getgoing": callers}
+        raw = {k: model.predict_batch(v) for k, v in sets.items()}
+    finally:
+        model.words_half = saved
+    neutral = model.labels.index("neutral")
+    thr = np.array([model.thresholds[k] for k in model.labels])
+
+    def valences(key: str, half: float | None) -> np.ndarray:
+        out = []
+        for text, r in zip(sets[key], raw[key]):
+            felt = np.delete(np.array([r.emotions[k] for k in model.labels]) / thr, neutral).max()
+            out.append(r.valence * (1.0 if half is None else evidence(count_words(text), float(felt), half)))
+        return np.array(out)
+
+    truth = np.array([r.valence for r in eb])
+    table = {str(h): {"emobank_dev_valence_r": round(float(np.corrcoef(valences("emobank", h), truth)[0, 1]), 4),
+                      "getgoing_dev_valence_p10": round(float(np.percentile(valences("getgoing", h), 10)), 4)}
+             for h in (None, *WORDS_HALF_GRID)}
+    base = table["None"]["emobank_dev_valence_r"]
+    ok = [h for h in WORDS_HALF_GRID if table[str(h)]["emobank_dev_valence_r"] >= base - WORDS_HALF_R_LOSS]
+    return (max(ok) if ok else min(WORDS_HALF_GRID)), table
 
 
 def distil_head(
@@ -760,6 +794,8 @@ def refit_heads(root: Path | None = None, out_dir: Path | None = None) -> dict[s
     meta.update(info)
     meta["data_licences"] = LICENCES
     meta["split"].update(SPLITS)
+    save_weights(NAME, arrays, meta, out)
+    meta["evidence"]["words_half"], meta["evidence"]["by_words_half"] = choose_words_half(LanguageModel.load(out), root)
     save_weights(NAME, arrays, meta, out)
     evaluation = evaluate(out, root, latency=False)
     meta["test"], meta["callers"] = evaluation["test"], _brief(evaluation["callers"])
@@ -897,6 +933,8 @@ def train(root: Path | None = None, out_dir: Path | None = None) -> dict[str, An
         "seconds": {"frozen_layers": round(t_frozen - started, 1), "fine_tune": round(t_tuned - t_frozen, 1)},
     }
     out = out_dir or WEIGHTS_DIR
+    save_weights(NAME, arrays, meta, out)
+    meta["evidence"]["words_half"], meta["evidence"]["by_words_half"] = choose_words_half(LanguageModel.load(out), root)
     save_weights(NAME, arrays, meta, out)
     evaluation = evaluate(out, root, latency=False)
     meta["test"], meta["callers"] = evaluation["test"], _brief(evaluation["callers"])
