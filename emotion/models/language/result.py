@@ -19,7 +19,7 @@ class LanguageResult:
     no_signal: bool = False
     detected: tuple[str, ...] = field(default=())  # emotions at or over their dev-tuned threshold
     # How much the words say about feeling, 0..1 (the evidence rule, :func:`evidence`): ``valence``
-    # is already shrunk toward 0 by it. 1 = an emotion detected or a full sentence; "No." ~ 0.3.
+    # is already multiplied by it. 1 = an emotion detected; a plain 10-word sentence 0.91; "No." 0.5.
     confidence: float = 1.0
 
     def as_dict(self) -> dict[str, Any]:

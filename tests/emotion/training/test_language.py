@@ -124,3 +124,16 @@ def test_reading_summary() -> None:
     assert s["utterances"] == 4
     assert s["share_valence_below_-0.15"] == 0.25 and s["share_negative_emotion"] == 0.25 and s["share_toxic_at_0.5"] == 0.25
     assert s["misread"] == ["b", "c", "d"] and s["valence_mean"] == pytest.approx(-0.025)
+
+
+def test_words_half_is_the_one_the_script_chooses(shared: Path) -> None:
+    from emotion.models.language import LanguageModel
+    from emotion.training.language import WORDS_HALF_GRID, choose_words_half
+
+    model = LanguageModel.load()
+    chosen, table = choose_words_half(model, shared)
+    assert chosen == model.words_half and chosen in WORDS_HALF_GRID
+    assert set(table) == {"None", *map(str, WORDS_HALF_GRID)}
+    # Shrinking never buys GetGoing's p10 at EmoBank's expense beyond the allowed loss.
+    assert table[str(chosen)]["emobank_dev_valence_r"] >= table["None"]["emobank_dev_valence_r"] - 0.001
+    assert table[str(chosen)]["getgoing_dev_valence_p10"] >= table["None"]["getgoing_dev_valence_p10"]
