@@ -7,7 +7,8 @@ aggregate, by this rule:
 * prosody: the average of the segments' category probabilities, valence and arousal, weighted by
   segment length; segments without signal (silence, < 0.25 s) do not count;
 * burst: the distribution of the most burst-like segment (lowest ``none``), so a single sigh in a
-  long file is not averaged away;
+  long file is not averaged away; its ``affect`` (EmoGator's 30 categories, valence, arousal)
+  comes with it, so the meaning printed is that burst's;
 * embedding: the re-normalised mean of the segments' vectors (with signal).
 
 A file with no scorable segment gets the no-signal results (``no_signal: true``)."""

@@ -312,6 +312,11 @@ def _audio_prediction(p: SegmentPrediction, model: str) -> dict[str, Any]:
         assert p.burst is not None
         out["emotions"] = scores(p.burst.emotions)
         out["type"] = p.burst.top
+        # additive (Hume-v0 clients ignore unknown keys): the burst's meaning over EmoGator's 30
+        # categories, as a {name: score} map like "emotions", and its valence/arousal
+        out["affect"] = {name: round(float(v), 6) for name, v in p.burst.affect.items()}
+        out["affect_valence"] = round(p.burst.affect_valence, 4)
+        out["affect_arousal"] = round(p.burst.affect_arousal, 4)
         if p.burst.no_signal:
             out["no_signal"] = True
     return out

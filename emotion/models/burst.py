@@ -27,7 +27,13 @@ How a segment is scored (the model card, docs/emotion-models.md, has the numbers
      ``none`` gives up ``p_none * min(1, sum g)``, shared in proportion to ``g_t``. ``tau_t`` is
      calibrated on training speech and noise (so that ordinary speech does not trigger it).
 
-   The result is a distribution over ``labels`` (sums to 1)."""
+   The result is a distribution over ``labels`` (sums to 1).
+5. The burst's meaning (``affect``): a second linear head on the same feature vector gives a
+   distribution over EmoGator's 30 categories (pain, distress, relief, amusement ...; names as
+   EmoGator writes them, :data:`EMOGATOR_CATEGORIES`), temperature-calibrated. Its valence and
+   arousal are the probability-weighted mean of the fixed positions in :data:`AFFECT_CIRCUMPLEX`.
+   It is computed for every segment with signal (it reads what *kind* of sound it is; whether
+   it is a burst at all is ``emotions['none']``), and is Neutral without signal."""
 
 from __future__ import annotations
 
@@ -40,7 +46,17 @@ import numpy as np
 
 from emotion.audio import as_audio, has_signal
 from emotion.models.base import ModelLoadError, load_weights, softmax
-from emotion.models.burst_labels import FAMILIES, HEAD_LABELS, NONE, NONVERBAL_LABELS, YAMNET_ONLY, output_labels
+from emotion.models.burst_labels import (
+    AFFECT_CIRCUMPLEX,
+    EMOGATOR_CATEGORIES,
+    FAMILIES,
+    HEAD_LABELS,
+    NEUTRAL_AFFECT,
+    NONE,
+    NONVERBAL_LABELS,
+    YAMNET_ONLY,
+    output_labels,
+)
 from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
 
 NAME = "burst"
@@ -53,18 +69,44 @@ def pool_features(scores: np.ndarray, emb: np.ndarray, score_idx: np.ndarray) ->
     return np.concatenate([emb.mean(0), emb.max(0), logit.mean(0), logit.max(0)]).astype(np.float32)
 
 
+_AFFECT_VA = np.array([AFFECT_CIRCUMPLEX[c] for c in EMOGATOR_CATEGORIES], np.float64)
+
+
+def neutral_affect() -> dict[str, float]:
+    return {c: float(c == NEUTRAL_AFFECT) for c in EMOGATOR_CATEGORIES}
+
+
+def affect_valence_arousal(p: np.ndarray) -> tuple[float, float]:
+    """Probability-weighted mean of the categories' circumplex positions (p over EMOGATOR_CATEGORIES)."""
+    v, a = np.asarray(p, np.float64) @ _AFFECT_VA
+    return float(v), float(a)
+
+
+_NEUTRAL_VA = AFFECT_CIRCUMPLEX[NEUTRAL_AFFECT]
+
+
 @dataclass(frozen=True)
 class BurstResult:
     """One segment's scores: ``emotions`` over the model's labels (sums to 1), ``top`` the best
-    label (``none`` when nothing bursts), ``no_signal`` when the audio was too short or quiet."""
+    label (``none`` when nothing bursts), ``no_signal`` when the audio was too short or quiet;
+    ``affect`` over EmoGator's 30 categories (sums to 1) with its ``affect_valence`` (-1..1) and
+    ``affect_arousal`` (0..1)."""
 
     emotions: dict[str, float]
     no_signal: bool = False
     top: str = NONE
     head: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    affect: dict[str, float] = field(default_factory=neutral_affect)
+    affect_valence: float = _NEUTRAL_VA[0]
+    affect_arousal: float = _NEUTRAL_VA[1]
 
     def as_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"emotions": dict(self.emotions)}
+        out: dict[str, Any] = {
+            "emotions": dict(self.emotions),
+            "affect": dict(self.affect),
+            "affect_valence": self.affect_valence,
+            "affect_arousal": self.affect_arousal,
+        }
         if self.no_signal:
             out["no_signal"] = True
         return out
@@ -138,10 +180,16 @@ class BurstModel:
             self.score_idx = arrays["score_idx"].astype(np.int64)
             self.hop_s = float(meta["features"]["hop_s"])
             mapping = meta["mapping"]
+            # the affect head: standardisation and temperature are folded into these at training
+            self.affect_coef = arrays["affect_coef"].astype(np.float32)
+            self.affect_intercept = arrays["affect_intercept"].astype(np.float32)
+            affect_labels = tuple(meta["affect"]["labels"])
         except KeyError as exc:
             raise ModelLoadError(f"burst weights lack {exc}: rebuild them with `bedside emotion train --only burst`") from None
         if self.coef.shape != (len(mapping["head_labels"]), self.mean.size):
             raise ModelLoadError(f"burst head shape {self.coef.shape} does not match its metadata")
+        if affect_labels != EMOGATOR_CATEGORIES or self.affect_coef.shape != (len(EMOGATOR_CATEGORIES), self.mean.size):
+            raise ModelLoadError("burst affect head does not match EmoGator's 30 categories: rebuild the weights")
         if meta["features"].get("speech") != FEATURE_VERSION:
             raise ModelLoadError(
                 f"burst weights were trained on speech features {meta['features'].get('speech')!r}, this code computes "
@@ -184,6 +232,10 @@ class BurstModel:
         z = (feats - self.mean) / self.scale
         return softmax(z @ self.coef.T + self.intercept)
 
+    def affect(self, feats: np.ndarray) -> np.ndarray:
+        """Probabilities over EMOGATOR_CATEGORIES (calibrated; see the module docstring)."""
+        return softmax(feats @ self.affect_coef.T + self.affect_intercept)
+
     def no_signal_result(self) -> BurstResult:
         emotions = {label: 0.0 for label in self.labels}
         emotions[NONE] = 1.0
@@ -205,10 +257,16 @@ class BurstModel:
         dist = self.mapper(p_head, scores_max)
         emotions = {label: float(v) for label, v in zip(self.labels, dist)}
         top = self.labels[int(np.argmax(dist))]
-        return BurstResult(emotions, no_signal=False, top=top, head=dict(zip(self.head_labels, map(float, p_head))))
+        p_affect = self.affect(feats)
+        valence, arousal = affect_valence_arousal(p_affect)
+        return BurstResult(
+            emotions, no_signal=False, top=top, head=dict(zip(self.head_labels, map(float, p_head))),
+            affect={c: float(v) for c, v in zip(EMOGATOR_CATEGORIES, p_affect)}, affect_valence=valence, affect_arousal=arousal,
+        )
 
     def score(self, pcm: bytes | np.ndarray, sample_rate: int = 16000) -> dict[str, float]:
         return self.predict(pcm, sample_rate).emotions
 
 
-__all__ = ["BurstModel", "BurstResult", "FAMILIES", "HEAD_LABELS", "NONVERBAL_LABELS", "YAMNET_ONLY", "output_labels"]
+__all__ = ["AFFECT_CIRCUMPLEX", "EMOGATOR_CATEGORIES", "BurstModel", "BurstResult", "FAMILIES", "HEAD_LABELS", "NONVERBAL_LABELS", "YAMNET_ONLY", "affect_valence_arousal",
+           "neutral_affect", "output_labels"]

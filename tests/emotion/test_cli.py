@@ -34,9 +34,13 @@ def test_json_lines_for_good_and_bad_files(shared: Path, tmp_path: Path, capsys:
         assert len(d["prosody"]["emotions"]) == 8 and len(d["burst"]["emotions"]) >= 26
         assert len(d["embedding"]) == 64
         assert abs(sum(d["prosody"]["emotions"].values()) - 1) < 1e-4
+        affect = d["burst"]["affect"]  # {EmoGator category: score}
+        assert len(affect) == 30 and {"Pain", "Relief", "Romantic Love"} <= set(affect)
+        assert abs(sum(affect.values()) - 1) < 1e-4 and -1 <= d["burst"]["affect_valence"] <= 1
     top = max(good["prosody"]["emotions"], key=good["prosody"]["emotions"].get)
     assert top == max(from_mp3["prosody"]["emotions"], key=from_mp3["prosody"]["emotions"].get)
     assert quiet["prosody"].get("no_signal") is True
+    assert quiet["burst"]["affect"]["Neutral"] == 1.0 and quiet["burst"]["affect_valence"] == 0.0
 
 
 def test_text_json_shape(capsys: pytest.CaptureFixture[str]) -> None:

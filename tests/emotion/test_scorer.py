@@ -28,6 +28,7 @@ def test_speech_file(scorer: AudioScorer, shared: Path) -> None:
     assert set(scores.prosody.emotions) == set(RAVDESS_EMOTIONS)
     assert abs(sum(scores.prosody.emotions.values()) - 1) < 1e-5
     assert abs(sum(scores.burst.emotions.values()) - 1) < 1e-5
+    assert abs(sum(scores.burst.affect.values()) - 1) < 1e-5 and len(scores.burst.affect) == 30
     assert np.isclose(np.linalg.norm(scores.embedding), 1.0, atol=1e-5)
     d = scores.as_dict()
     assert set(d) == {"prosody", "burst", "embedding", "segments"}
@@ -54,3 +55,4 @@ def test_silent_file_is_no_signal(scorer: AudioScorer) -> None:
     assert scores.prosody.no_signal and scores.burst.no_signal
     assert not np.any(scores.embedding)
     assert scores.as_dict()["prosody"]["no_signal"] is True
+    assert scores.as_dict()["burst"]["affect"]["Neutral"] == 1.0

@@ -70,6 +70,10 @@ async def test_audio_payload_prosody_and_burst(service: ServiceProcess, speech: 
         assert max(prosody[0]["emotions"], key=lambda e: e["score"])["name"] == "angry"
         burst = reply["burst"]["predictions"]
         assert len(burst) == 2 and all(len(b["emotions"]) == 33 for b in burst)
+        for b in burst:  # additive fields beside Hume's: the burst's meaning over EmoGator's 30 categories
+            assert len(b["affect"]) == 30 and "Surprise (Negative)" in b["affect"]
+            assert sum(b["affect"].values()) == pytest.approx(1.0, abs=1e-4)
+            assert -1 <= b["affect_valence"] <= 1 and 0 <= b["affect_arousal"] <= 1
         assert {"whisper_encoder", "yamnet", "heads"} <= set(reply["job_details"]["models_ms"])
         laughed = await ask(ws, audio_request(laugh, {"burst": {}}, "a2"))
         assert set(laughed) == {"payload_id", "burst"}  # only what was asked for

@@ -82,3 +82,61 @@ def test_committed_weights_keep_the_model_card_scores(model: BurstModel) -> None
     specs = heldout_specs(sources=REGRESSION_SOURCES)
     got = evaluate_model(model, specs, "clean", progress=False)["segments"]["macro_f1"]
     assert got >= model.meta["regression_macro_f1"] - 0.02
+
+
+# -- the burst's meaning: EmoGator's 30 categories -------------------------------------------------
+def _sane_affect(result) -> None:
+    from emotion.models.burst import EMOGATOR_CATEGORIES
+
+    assert tuple(result.affect) == EMOGATOR_CATEGORIES  # EmoGator's names, in its order
+    assert abs(sum(result.affect.values()) - 1.0) < 1e-5 and all(0.0 <= v <= 1.0 for v in result.affect.values())
+    assert -1.0 <= result.affect_valence <= 1.0 and 0.0 <= result.affect_arousal <= 1.0
+
+
+def test_affect_names_ranges_and_json(model: BurstModel, shared: Path) -> None:
+    from emotion.models.burst_labels import AFFECT_CIRCUMPLEX
+
+    laugh = load_audio(next(c for c in nonverbal_clips(shared) if c.label == "laughing").path)[:32000]
+    r = model.predict(laugh)
+    _sane_affect(r)
+    # valence/arousal are the probability-weighted circumplex positions
+    assert r.affect_valence == pytest.approx(sum(p * AFFECT_CIRCUMPLEX[c][0] for c, p in r.affect.items()), abs=1e-5)
+    assert r.affect_arousal == pytest.approx(sum(p * AFFECT_CIRCUMPLEX[c][1] for c, p in r.affect.items()), abs=1e-5)
+    d = r.as_dict()
+    assert d["affect"] == r.affect and d["affect_valence"] == r.affect_valence and d["affect_arousal"] == r.affect_arousal
+    assert model.meta["affect"]["labels"] == list(r.affect)
+
+
+def test_no_signal_affect_is_neutral(model: BurstModel) -> None:
+    r = model.predict(np.zeros(32000, np.float32))
+    assert r.no_signal and r.affect["Neutral"] == 1.0 and sum(r.affect.values()) == 1.0
+    assert r.affect_valence == 0.0 and 0.0 <= r.affect_arousal <= 1.0
+    assert r.as_dict()["affect"]["Neutral"] == 1.0
+
+
+@pytest.fixture(scope="module")
+def emogator_held_out(shared: Path) -> list:
+    from emotion.training import emogator
+
+    clips = emogator.emogator_clips(shared)
+    groups = emogator.contributor_groups(clips)
+    return [c for c in clips if groups[c.contributor] == emogator.HELD_OUT_GROUP]
+
+
+def test_held_out_contributors_amusement_and_pain(model: BurstModel, emogator_held_out: list) -> None:
+    """Unseen contributors' laughs read as amusement and pleasant, their pain sounds as pain-like and unpleasant."""
+    from emotion.training.emogator import normalise, pad_segment
+
+    def run(category: str) -> list:
+        clips = [c for c in emogator_held_out if c.category == category and c.take == 1][:12]
+        return [model.predict(pad_segment(normalise(load_audio(c.path)))) for c in clips]
+
+    amused, pained = run("Amusement"), run("Pain")
+    for r in amused + pained:
+        _sane_affect(r)
+    top3 = lambda r: sorted(r.affect, key=r.affect.get)[-3:]  # noqa: E731
+    assert np.mean(["Amusement" in top3(r) for r in amused]) >= 0.6
+    assert np.mean(["Pain" in top3(r) for r in pained]) >= 0.4
+    assert np.mean([r.affect_valence for r in amused]) > 0.2
+    assert np.mean([r.affect_valence for r in pained]) < -0.1
+    assert np.mean([r.affect_valence for r in amused]) - np.mean([r.affect_valence for r in pained]) > 0.4
