@@ -15,22 +15,27 @@ reads every 2-s segment twice (emotion/models/prosody.py):
 The rule (numbers in :class:`~emotion.config.AdaptationConfig`, defaults in brackets):
 
 1. **Baseline** = the mean of the caller's learned segments' features, shrunk toward the actors'
-   mean resting voice as if that were ``prior_segments`` [2] more segments: after one segment it
-   is a third of the way there, after 20 it is 91 % the caller's own.
+   mean resting voice as if that were ``prior_segments`` [1] more segment: after one segment it
+   is half way there, after 20 it is 95 % the caller's own.
 2. **Learning.** The first ``learn_segments`` [5] voiced segments always teach the baseline (the
-   caller's first seconds); after that a segment teaches it only if its relative reading is
-   resting (neutral + calm at least ``resting_min`` [0.35] of the probability), so an outburst or
-   a slow slide into distress is read against the earlier voice instead of becoming the new
-   normal. Learning stops after ``max_segments`` [150] (5 minutes of speech).
+   caller's first seconds, each read against a baseline that already includes it); after that a
+   segment teaches it only if its relative reading is resting (neutral + calm at least
+   ``resting_min`` [0.2] of the probability, after step 5's prior), so an outburst or a slow slide
+   into distress is read against the earlier voice instead of becoming the new normal. Learning
+   stops after ``max_segments`` [150] (5 minutes of speech).
 3. **Typicality.** Each segment's distance from the training voices (Mahalanobis over the
-   training features' leading principal components) says how much the absolute reading can be
-   trusted for this caller: the median distance so far, at or under ``full_trust`` (the 90th
+   training features' 32 leading principal components) says how much the absolute reading can
+   be trusted for this caller: the median distance so far, at or under ``full_trust`` (the 90th
    percentile of the training segments) gives weight 1 to the absolute reading, at or over
-   ``no_trust`` (their 99.9th percentile) weight 0, linear between.
+   ``no_trust`` (their 99th percentile) weight 0, linear between.
 4. **Reading** = ``trust * absolute + (1 - trust) * relative`` (probabilities; valence and arousal
    follow from them). A caller whose voice is like the actors' is read in absolute terms too, so
    one who is angry from the first word is still caught; a voice unlike anything the model knows
    is read against itself, so it is not called angry for being unusual.
+5. **Callers' base rate.** The heads learned from recordings of which a fifth are resting (neutral
+   or calm); callers rest most of the time. By Bayes' rule the reading is re-weighted to a prior
+   in which ``resting_share`` [0.5] of segments are resting: a strong reading (anger) is unmoved,
+   a faint lean toward sad or angry no longer tips a calm caller over.
 
 The baseline lives in the emotion service's stream state (one WebSocket per call), starts again
 with ``reset_stream`` or a new connection, and holds only running sums: no audio."""

@@ -23,13 +23,17 @@ class AdaptationConfig(_Strict):
 
     enabled: bool = Field(True, description="read each caller against their own voice as well as in absolute terms")
     prior_segments: float = Field(
-        2.0, ge=0, description="the actors' resting voice counts as this many of the caller's segments in the baseline"
+        1.0, ge=0, description="the actors' resting voice counts as this many of the caller's segments in the baseline"
     )
     learn_segments: int = Field(5, ge=1, description="the caller's first voiced segments always teach the baseline")
     resting_min: float = Field(
-        0.35, ge=0, le=1, description="later segments teach it only if read this resting (neutral + calm probability)"
+        0.2, ge=0, le=1, description="later segments teach it only if read this resting (neutral + calm probability)"
     )
     max_segments: int = Field(150, ge=1, description="the baseline stops learning after this many segments (5 min of speech)")
+    resting_share: float = Field(
+        0.5, gt=0, lt=1, description="share of a caller's segments expected to be resting (neutral or calm); the actors' "
+        "recordings had a fifth, so a caller's reading is re-weighted toward rest (0.2 = no change)",
+    )
 
 
 class ServiceConfig(_Strict):

@@ -37,7 +37,8 @@ from websockets.http11 import Request, Response
 from websockets.protocol import State
 
 from emotion.audio import AudioInputError, AudioTooLong, decode_audio
-from emotion.config import ServiceConfig
+from emotion.caller_baseline import CallerBaseline
+from emotion.config import AdaptationConfig, ServiceConfig
 from emotion.engine import EmotionEngine, SegmentPrediction, TextPrediction, Timings
 from emotion.protocol import (
     DEFAULT_STREAM_WINDOW_MS,
@@ -88,10 +89,13 @@ def check_exposure(config: ServiceConfig, host: str | None) -> None:
 
 
 class StreamContext:
-    """A connection's recent audio (``stream_window_ms``), prepended to payloads shorter than a segment."""
+    """A connection's state: its recent audio (``stream_window_ms``), prepended to payloads shorter
+    than a segment, and its caller's baseline (emotion/caller_baseline.py); ``reset_stream`` clears both."""
 
-    def __init__(self) -> None:
+    def __init__(self, adaptation: AdaptationConfig | None = None) -> None:
+        self.adaptation = adaptation or AdaptationConfig()
         self.audio = np.zeros(0, np.float32)
+        self.baseline = CallerBaseline(self.adaptation)
 
     def push(self, x: np.ndarray, window_ms: int) -> None:
         keep = int(window_ms * SAMPLE_RATE / 1000)
@@ -99,6 +103,7 @@ class StreamContext:
 
     def reset(self) -> None:
         self.audio = np.zeros(0, np.float32)
+        self.baseline = CallerBaseline(self.adaptation)
 
 
 class EmotionService:
@@ -195,7 +200,7 @@ class EmotionService:
     async def _handle(self, ws: ServerConnection) -> None:
         conn = next(self._ids)
         self.connections += 1
-        context = StreamContext()
+        context = StreamContext(self.config.adaptation)
         log.info("emotion_connection_open", connection=conn, open_connections=self.connections)
         try:
             while True:
@@ -269,7 +274,8 @@ class EmotionService:
         if request.audio is not None:
             x = await self._decode(request.audio, request.payload_id)
             window_ms = request.stream_window_ms or DEFAULT_STREAM_WINDOW_MS
-            predictions = await self.engine.score_audio(x, request.models, context.audio, timings)
+            baseline = context.baseline if "prosody" in request.models else None
+            predictions = await self.engine.score_audio(x, request.models, context.audio, timings, baseline)
             context.push(x, window_ms)
             for model in ("prosody", "burst"):
                 if model in request.models:
@@ -305,6 +311,10 @@ def _audio_prediction(p: SegmentPrediction, model: str) -> dict[str, Any]:
         out["emotions"] = scores(p.prosody.emotions)
         out["valence"] = round(p.prosody.valence, 4)
         out["arousal"] = round(p.prosody.arousal, 4)
+        # additive, like the burst's affect: how sure the reading is, and how it was read against the caller
+        out["confidence"] = round(p.prosody.confidence, 4)
+        if p.prosody.adaptation is not None:
+            out["adaptation"] = p.prosody.adaptation.as_dict()
         out["embedding"] = [round(float(v), 5) for v in p.embedding]
         if p.prosody.no_signal:
             out["no_signal"] = True
@@ -330,6 +340,7 @@ def _text_prediction(p: TextPrediction, sentiment: bool, toxicity: bool) -> dict
         "emotions": scores(r.emotions),
         "valence": round(r.valence, 4),
         "arousal": round(r.arousal, 4),
+        "confidence": round(r.confidence, 4),  # additive: how much the words say about feeling (valence is scaled by it)
     }
     if sentiment:
         out["sentiment"] = scores(r.sentiment)

@@ -117,6 +117,8 @@ class ProsodyModel:
             self._reference = arrays["reference"].astype(np.float32)
             self._typ_proj = arrays["typ_proj"].astype(np.float32)
             self.rel_temperature = float(meta.get("rel_temperature", 1.0))
+            prior = np.array([meta["class_prior"][e] for e in self.labels], dtype=np.float64)
+            self._train_prior = prior / prior.sum()
             typ = meta["typicality"]
             self.full_trust, self.no_trust = float(typ["full_trust"]), float(typ["no_trust"])
 
@@ -148,13 +150,25 @@ class ProsodyModel:
             relative = self.relative_probabilities(features, baseline)
         else:
             relative = self.relative_probabilities(features, baseline)
-            baseline.learn(features, resting=float(relative[self._resting].sum()))
+            rested = self.callers_prior(relative, baseline.config.resting_share)
+            baseline.learn(features, resting=float(rested[self._resting].sum()))
         trust = baseline.trust(self.full_trust, self.no_trust)
         adaptation = Adaptation(
             trust, baseline.typicality(), baseline.learned, as_scores(self.labels, probs),
             float(np.clip(probs @ self._valence, -1.0, 1.0)), float(np.clip(probs @ self._arousal, 0.0, 1.0)),
         )
-        return self._result(trust * probs + (1.0 - trust) * relative, adaptation)
+        return self._result(self.callers_prior(trust * probs + (1.0 - trust) * relative, baseline.config.resting_share),
+                            adaptation)
+
+    def callers_prior(self, probs: np.ndarray, resting_share: float) -> np.ndarray:
+        """Bayes' rule for a different base rate: the heads learned from actors whose recordings are
+        a fifth resting (neutral, calm); callers rest far more often. ``resting_share`` of the
+        prior goes to the resting categories (in the actors' proportions), the rest to the others."""
+        resting = self._resting
+        target = np.where(resting, resting_share * self._train_prior / self._train_prior[resting].sum(),
+                          (1.0 - resting_share) * self._train_prior / self._train_prior[~resting].sum())
+        p = probs * (target / self._train_prior)
+        return p / p.sum()
 
     def _result(self, probs: np.ndarray, adaptation: Adaptation | None = None) -> ProsodyResult:
         k = len(self.labels)

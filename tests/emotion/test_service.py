@@ -186,6 +186,27 @@ async def test_stream_context_scores_short_payloads(service: ServiceProcess, spe
         assert reset["prosody"]["predictions"][0].get("no_signal") is True
 
 
+async def test_each_stream_reads_its_caller_against_their_own_baseline(service: ServiceProcess, speech: np.ndarray) -> None:
+    """Prosody predictions carry their confidence and how they were read against the stream's
+    caller; the baseline grows with the stream, is per connection, and reset_stream starts it over."""
+    async with connect(service.url, additional_headers=HEADERS, proxy=None) as ws:
+        seen = []
+        for i in range(3):
+            reply = await ask(ws, audio_request(speech[:32000], {"prosody": {}}, f"b{i}"))
+            p = reply["prosody"]["predictions"][0]
+            assert 0 <= p["confidence"] <= 1 and 0 <= p["adaptation"]["trust"] <= 1
+            assert set(p["adaptation"]["absolute"]) == {"emotions", "valence", "arousal"}
+            seen.append(p["adaptation"]["baseline_segments"])
+        assert seen == [1, 2, 3]
+        async with connect(service.url, additional_headers=HEADERS, proxy=None) as other:  # another call: its own baseline
+            first = await ask(other, audio_request(speech[:32000], {"prosody": {}}, "o1"))
+            assert first["prosody"]["predictions"][0]["adaptation"]["baseline_segments"] == 1
+        again = await ask(ws, audio_request(speech[:32000], {"prosody": {}}, "b9", reset_stream=True))
+        assert again["prosody"]["predictions"][0]["adaptation"]["baseline_segments"] == 1
+        text = await ask(ws, json.dumps({"data": "No.", "raw_text": True, "models": {"language": {"granularity": "utterance"}}}))
+        assert 0 < text["language"]["predictions"][0]["confidence"] < 1  # a bare answer is weak evidence
+
+
 def test_token_never_logged_and_unknown_paths_404(service: ServiceProcess) -> None:
     assert TOKEN not in service.log_path.read_text()
     with pytest.raises(urllib.error.HTTPError):
