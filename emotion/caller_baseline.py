@@ -23,11 +23,13 @@ The rule (numbers in :class:`~emotion.config.AdaptationConfig`, defaults in brac
    ``resting_min`` [0.2] of the probability, after step 5's prior), so an outburst or a slow slide
    into distress is read against the earlier voice instead of becoming the new normal. Learning
    stops after ``max_segments`` [150] (5 minutes of speech).
-3. **Typicality.** Each segment's distance from the training voices (Mahalanobis over the
-   training features' 32 leading principal components) says how much the absolute reading can
-   be trusted for this caller: the median distance so far, at or under ``full_trust`` (the 90th
-   percentile of the training segments) gives weight 1 to the absolute reading, at or over
-   ``no_trust`` (their 99th percentile) weight 0, linear between.
+3. **Typicality.** Each segment's *atypicality* says how unlike the training voices it is, measured
+   two ways on the training features' 32 leading principal components: the Mahalanobis distance
+   within them, and the residual -- how far the segment lies outside them (a synthetic voice can
+   sit inside the first and far outside the second). Each is scaled so that the training
+   segments' 90th percentile is 0 and their 99th is 1; the atypicality is the larger. The weight
+   of the absolute reading, ``trust``, is ``1 -`` the median atypicality of the caller's segments
+   so far, clipped to 0..1.
 4. **Reading** = ``trust * absolute + (1 - trust) * relative`` (probabilities; valence and arousal
    follow from them). A caller whose voice is like the actors' is read in absolute terms too, so
    one who is angry from the first word is still caught; a voice unlike anything the model knows
@@ -57,7 +59,7 @@ class CallerBaseline:
     segments: int = 0  # voiced segments seen
     learned: int = 0  # segments that taught the baseline
     _sum: np.ndarray | None = field(default=None, repr=False)
-    _distances: list[float] = field(default_factory=list, repr=False)
+    _atypical: list[float] = field(default_factory=list, repr=False)
 
     def estimate(self, reference: np.ndarray) -> np.ndarray:
         """The caller's resting voice in feature space (rule 1)."""
@@ -66,25 +68,19 @@ class CallerBaseline:
             return reference
         return ((self._sum + k * reference.astype(np.float64)) / (self.learned + k)).astype(np.float32)
 
-    def typicality(self) -> float:
-        """Median distance of the caller's segments from the training voices (0 before any)."""
-        return float(np.median(self._distances)) if self._distances else 0.0
+    def atypicality(self) -> float:
+        """Median atypicality of the caller's segments (0 before any): <= 0 like the training voices."""
+        return float(np.median(self._atypical)) if self._atypical else 0.0
 
-    def trust(self, full_trust: float, no_trust: float) -> float:
-        """Weight of the absolute reading (rule 3)."""
-        if not self._distances:
-            return 1.0
-        d = self.typicality()
-        if d <= full_trust:
-            return 1.0
-        if d >= no_trust:
-            return 0.0
-        return float((no_trust - d) / (no_trust - full_trust))
+    def trust(self) -> float:
+        """Weight of the absolute reading (rule 3): 1 before anything was heard."""
+        return float(np.clip(1.0 - self.atypicality(), 0.0, 1.0))
 
-    def observe_distance(self, distance: float) -> None:
+    def observe(self, atypicality: float) -> None:
+        """One voiced segment's atypicality (the prosody model measures it)."""
         self.segments += 1
-        if len(self._distances) < self.config.max_segments:
-            self._distances.append(float(distance))
+        if len(self._atypical) < self.config.max_segments:
+            self._atypical.append(float(atypicality))
 
     def learn(self, features: np.ndarray, resting: float) -> bool:
         """Let a segment teach the baseline (rule 2); ``resting`` is its relative reading's

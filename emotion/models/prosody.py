@@ -45,7 +45,7 @@ class Adaptation:
     """How a segment was read against its caller (emotion/caller_baseline.py)."""
 
     trust: float  # weight of the absolute reading, 0..1
-    typicality: float  # the caller's median distance from the training voices
+    atypicality: float  # the caller's median: <= 0 like the training voices, >= 1 unlike them
     baseline_segments: int  # segments that have taught the caller's baseline
     absolute: dict[str, float]  # the absolute reading's probabilities
     absolute_valence: float
@@ -53,7 +53,7 @@ class Adaptation:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "trust": round(self.trust, 4), "typicality": round(self.typicality, 3), "baseline_segments": self.baseline_segments,
+            "trust": round(self.trust, 4), "atypicality": round(self.atypicality, 3), "baseline_segments": self.baseline_segments,
             "absolute": {"emotions": {k: round(v, 6) for k, v in self.absolute.items()},
                          "valence": round(self.absolute_valence, 4), "arousal": round(self.absolute_arousal, 4)},
         }
@@ -110,17 +110,18 @@ class ProsodyModel:
         self._valence, self._arousal = coords[:, 0], coords[:, 1]
         self._resting = np.array([e in ("neutral", "calm") for e in self.labels])
         # Per-caller adaptation (emotion/caller_baseline.py): weights from before it read absolutely only.
-        self.adapts = all(k in arrays for k in ("rel_coef", "rel_intercept", "rel_mean", "rel_scale", "reference", "typ_proj"))
+        self.adapts = all(k in arrays for k in ("rel_coef", "rel_intercept", "rel_mean", "rel_scale", "reference", "typ_basis"))
         if self.adapts:
             self._rel_mean, self._rel_scale = arrays["rel_mean"].astype(np.float32), arrays["rel_scale"].astype(np.float32)
             self._rel_coef, self._rel_bias = arrays["rel_coef"].astype(np.float32), arrays["rel_intercept"].astype(np.float32)
             self._reference = arrays["reference"].astype(np.float32)
-            self._typ_proj = arrays["typ_proj"].astype(np.float32)
+            self._typ_basis, self._typ_sd = arrays["typ_basis"].astype(np.float32), arrays["typ_sd"].astype(np.float32)
             self.rel_temperature = float(meta.get("rel_temperature", 1.0))
             prior = np.array([meta["class_prior"][e] for e in self.labels], dtype=np.float64)
             self._train_prior = prior / prior.sum()
             typ = meta["typicality"]
-            self.full_trust, self.no_trust = float(typ["full_trust"]), float(typ["no_trust"])
+            self._mahalanobis = tuple(float(v) for v in typ["mahalanobis"])  # training p90, p99
+            self._residual = tuple(float(v) for v in typ["residual"])
 
     @classmethod
     def load(cls, directory: Path | None = None, features: SpeechFeatures | None = None) -> ProsodyModel:
@@ -144,7 +145,7 @@ class ProsodyModel:
         probs = self.probabilities(features[None])[0]
         if baseline is None or not self.adapts or not baseline.config.enabled:
             return self._result(probs)
-        baseline.observe_distance(self.typicality_distance(features[None])[0])
+        baseline.observe(float(self.atypicality(features[None])[0]))
         if baseline.learned < baseline.config.learn_segments:
             baseline.learn(features, resting=1.0)  # the first seconds define the voice, this one included
             relative = self.relative_probabilities(features, baseline)
@@ -152,9 +153,9 @@ class ProsodyModel:
             relative = self.relative_probabilities(features, baseline)
             rested = self.callers_prior(relative, baseline.config.resting_share)
             baseline.learn(features, resting=float(rested[self._resting].sum()))
-        trust = baseline.trust(self.full_trust, self.no_trust)
+        trust = baseline.trust()
         adaptation = Adaptation(
-            trust, baseline.typicality(), baseline.learned, as_scores(self.labels, probs),
+            trust, baseline.atypicality(), baseline.learned, as_scores(self.labels, probs),
             float(np.clip(probs @ self._valence, -1.0, 1.0)), float(np.clip(probs @ self._arousal, 0.0, 1.0)),
         )
         return self._result(self.callers_prior(trust * probs + (1.0 - trust) * relative, baseline.config.resting_share),
@@ -195,8 +196,21 @@ class ProsodyModel:
         z = (shifted - self._rel_mean) / self._rel_scale
         return softmax((z @ self._rel_coef.T + self._rel_bias) / self.rel_temperature)
 
-    def typicality_distance(self, features: np.ndarray) -> np.ndarray:
-        """(n, dim) -> (n,) Mahalanobis distance from the training voices over their leading
-        principal components (whitened: a training segment is at about sqrt(components))."""
-        z = (features.astype(np.float32) - self._mean) / self._scale
-        return np.sqrt(((z @ self._typ_proj.T) ** 2).sum(axis=1))
+    def atypicality(self, features: np.ndarray) -> np.ndarray:
+        """(n, dim) -> (n,) how unlike the training voices each segment is (emotion/caller_baseline.py
+        rule 3): the larger of its Mahalanobis distance within the training features' leading
+        principal components and its residual outside them, each scaled so that the training
+        segments' 90th percentile is 0 and their 99th is 1."""
+        mahalanobis, residual = typicality_distances(features, self._mean, self._scale, self._typ_basis, self._typ_sd)
+        (m90, m99), (r90, r99) = self._mahalanobis, self._residual
+        return np.maximum((mahalanobis - m90) / (m99 - m90), (residual - r90) / (r99 - r90))
+
+
+def typicality_distances(
+    features: np.ndarray, mean: np.ndarray, scale: np.ndarray, basis: np.ndarray, sd: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(n, dim) standardised features -> Mahalanobis distance within the orthonormal ``basis``
+    (principal components with standard deviations ``sd``) and the residual norm outside it."""
+    z = (features.astype(np.float32) - mean) / scale
+    coords = z @ basis.T
+    return np.sqrt(((coords / sd) ** 2).sum(axis=1)), np.sqrt(((z - coords @ basis) ** 2).sum(axis=1))

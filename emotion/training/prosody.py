@@ -17,7 +17,7 @@ import torch
 from emotion.audio import load_audio
 from emotion.caller_baseline import CallerBaseline
 from emotion.models.base import WEIGHTS_DIR, save_weights
-from emotion.models.prosody import CIRCUMPLEX, ProsodyModel
+from emotion.models.prosody import CIRCUMPLEX, ProsodyModel, typicality_distances
 from emotion.speech_features import FEATURE_VERSION
 from emotion.training.calibration import (
     Bin,
@@ -116,16 +116,20 @@ def cross_validate(feats: RavdessFeatures, c: float, x: np.ndarray | None = None
     return out
 
 
-def typicality(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, dict[str, float]]:
-    """Whitened projection onto the training features' leading principal components, and the
-    trust thresholds: full trust up to the training segments' 90th percentile distance, none from
-    their 99th (emotion/caller_baseline.py)."""
+def typicality(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The training features' leading principal components (orthonormal basis and standard
+    deviations) and, for both distances (Mahalanobis within, residual outside), the training
+    segments' 90th and 99th percentiles: atypicality 0 and 1 (emotion/caller_baseline.py)."""
     z = (x - mean) / scale
     _, sing, vt = np.linalg.svd(z - z.mean(axis=0), full_matrices=False)
-    proj = (vt[:TYPICALITY_COMPONENTS] / (sing[:TYPICALITY_COMPONENTS, None] / np.sqrt(len(z)))).astype(np.float32)
-    d = np.sqrt(((z @ proj.T) ** 2).sum(axis=1))
-    return proj, {"components": TYPICALITY_COMPONENTS, "full_trust": round(float(np.percentile(d, 90)), 3),
-                  "no_trust": round(float(np.percentile(d, 99)), 3)}
+    basis = vt[:TYPICALITY_COMPONENTS].astype(np.float32)
+    sd = (sing[:TYPICALITY_COMPONENTS] / np.sqrt(len(z))).astype(np.float32)
+    mahalanobis, residual = typicality_distances(x, mean, scale, basis, sd)
+    return {"typ_basis": basis, "typ_sd": sd}, {
+        "components": TYPICALITY_COMPONENTS,
+        "mahalanobis": [round(float(np.percentile(mahalanobis, p)), 3) for p in (90, 99)],
+        "residual": [round(float(np.percentile(residual, p)), 3) for p in (90, 99)],
+    }
 
 
 def train(root: Path | None = None, out_dir: Path | None = None) -> dict[str, Any]:
@@ -146,11 +150,11 @@ def train(root: Path | None = None, out_dir: Path | None = None) -> dict[str, An
     rel_temperature = fit_temperature(rel_cv[rel_c]["_logits"][crop0], dev.emotion[crop0])
     head = _fit(dev.features, dev.emotion, best_c)
     rel = _fit(rel_x, dev.emotion, rel_c)
-    proj, typ = typicality(dev.features, head["mean"], head["scale"])
+    typ_arrays, typ = typicality(dev.features, head["mean"], head["scale"])
     fitted = time.perf_counter()
     arrays = {k: v.astype(np.float32) for k, v in head.items()}
     arrays.update({f"rel_{k}": v.astype(np.float32) for k, v in rel.items()})
-    arrays.update({"reference": reference.astype(np.float32), "typ_proj": proj})
+    arrays.update({"reference": reference.astype(np.float32), **typ_arrays})
     for scores in (*cv.values(), *rel_cv.values()):
         scores.pop("_logits")
     meta: dict[str, Any] = {

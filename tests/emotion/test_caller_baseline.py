@@ -39,16 +39,16 @@ def test_learning_stops_after_max_segments() -> None:
     assert b.learned == 5
 
 
-def test_trust_follows_the_median_distance() -> None:
+def test_trust_follows_the_median_atypicality() -> None:
     b = CallerBaseline()
-    assert b.trust(6.0, 9.0) == 1.0  # nothing heard yet: the absolute reading as before
-    for d in (5.0, 5.5, 20.0):  # one odd segment does not move the median
-        b.observe_distance(d)
-    assert b.typicality() == 5.5 and b.trust(6.0, 9.0) == 1.0
-    for d in (7.5, 7.5, 7.5, 7.5):
-        b.observe_distance(d)
-    assert b.trust(6.0, 9.0) == pytest.approx(0.5)
-    for d in (12.0,) * 10:
-        b.observe_distance(d)
-    assert b.trust(6.0, 9.0) == 0.0
+    assert b.trust() == 1.0  # nothing heard yet: the absolute reading as before
+    for a in (-0.5, -0.2, 5.0):  # one odd segment does not move the median
+        b.observe(a)
+    assert b.atypicality() == -0.2 and b.trust() == 1.0
+    for a in (0.5, 0.5, 0.5, 0.5):
+        b.observe(a)
+    assert b.trust() == pytest.approx(0.5)
+    for a in (3.0,) * 10:
+        b.observe(a)
+    assert b.trust() == 0.0
     assert b.segments == 17

@@ -67,7 +67,10 @@ async def test_audio_payload_prosody_and_burst(service: ServiceProcess, speech: 
             assert names == ["neutral", "calm", "happy", "sad", "angry", "fearful", "disgust", "surprised"]
             assert sum(e["score"] for e in p["emotions"]) == pytest.approx(1.0, abs=1e-4)
             assert -1 <= p["valence"] <= 1 and 0 <= p["arousal"] <= 1 and len(p["embedding"]) == 64
-        assert max(prosody[0]["emotions"], key=lambda e: e["score"])["name"] == "angry"
+        # the absolute reading (beside the caller-adapted one: a stream's first seconds are read
+        # against a baseline made of themselves, emotion/caller_baseline.py)
+        absolute = prosody[0]["adaptation"]["absolute"]["emotions"]
+        assert max(absolute, key=absolute.__getitem__) == "angry"
         burst = reply["burst"]["predictions"]
         assert len(burst) == 2 and all(len(b["emotions"]) == 33 for b in burst)
         for b in burst:  # additive fields beside Hume's: the burst's meaning over EmoGator's 30 categories
