@@ -121,8 +121,9 @@ def _file_lines(path: str, scores: Any, segments: bool) -> str:
     def line(label: str, p: Any, b: Any) -> str:
         if p.no_signal and b.no_signal:
             return f"{label}  no signal"
+        meaning = f" | meaning: {_top(b.affect, 2)}" if b.top != "none" else ""
         return (f"{label}  prosody: {_top(p.emotions)} | valence {p.valence:+.2f} arousal {p.arousal:.2f}"
-                f" | burst: {_top(b.emotions, 2)}")
+                f" | burst: {_top(b.emotions, 2)}{meaning}")
 
     lines = [line(f"{path} [{len(scores.segments)} segments]", scores.prosody, scores.burst)]
     if segments:
