@@ -25,7 +25,7 @@ def test_directories_expand_to_their_audio_files(tmp_path: Path) -> None:
     for name in ("a/one.wav", "two.opus", "notes.txt", "a/three.FLAC"):
         (tmp_path / name).write_bytes(b"x")
     found = audio_files([str(tmp_path), str(tmp_path / "extra.wav")])
-    assert [p.name for p in found] == ["three.FLAC", "one.wav", "two.opus", "extra.wav"]
+    assert [p.name for p in found] == ["one.wav", "three.FLAC", "two.opus", "extra.wav"]
 
 
 def test_summary_pools_the_calls() -> None:
@@ -79,12 +79,11 @@ def test_adaptation_calm_caller_not_flagged_angry_caller_caught(
     """Both cases of the per-caller rule on real recordings, through the production path and
     thresholds: the QA caller's calm synthetic voice (a voice unlike the actors') looped to 11
     minutes raises no urgency; a held-out actor angry from the first word reads negative."""
-    calm = tmp_path / "calm.wav"
     subprocess.run([sys.executable, str(REPO / "scripts" / "calm_calls.py"), str(tmp_path / "calls"),
                     "--calls-per-voice", "1", "--voices", "piper"], check=True, capture_output=True)
     calm = next((tmp_path / "calls").glob("*.wav"))
     angry = tmp_path / "angry.wav"
-    clips = [c for c in ravdess_clips(shared) if c.actor == 23 and c.emotion == "angry"]
+    clips = [c for c in ravdess_clips(shared) if c.actor == 24 and c.emotion == "angry"]
     gap = np.zeros(8000, np.float32)
     sf.write(str(angry), np.concatenate([np.concatenate([load_audio(c.path), gap]) for c in clips]), 16000)
     out = _replay(capsys, [str(calm)], loop_to=660.0)[0]
