@@ -4,7 +4,7 @@ All three share one Whisper encoding per segment; the burst model also runs YAMN
 A file is cut into 2-s segments (:func:`emotion.audio.split_segments`) and summarised by one
 aggregate, by this rule:
 
-* prosody: the average of the segments' category probabilities, valence and arousal, weighted by
+* prosody: the average of the segments' category probabilities, valence, arousal and confidence, weighted by
   segment length; segments without signal (silence, < 0.25 s) do not count;
 * burst: the distribution of the most burst-like segment (lowest ``none``), so a single sigh in a
   long file is not averaged away; its ``affect`` (EmoGator's 30 categories, valence, arousal)
@@ -111,6 +111,7 @@ def aggregate(segments: list[SegmentScores], dim: int, labels: tuple[str, ...]) 
         {e: float(p) for e, p in zip(labels, probs)},
         float(sum(w * s.prosody.valence for w, s in zip(weights, voiced))),
         float(sum(w * s.prosody.arousal for w, s in zip(weights, voiced))),
+        confidence=round(float(sum(w * s.prosody.confidence for w, s in zip(weights, voiced))), 4),
     )
     mean = np.mean([s.embedding for s in voiced], axis=0)
     embedding = (mean / max(float(np.linalg.norm(mean)), 1e-8)).astype(np.float32)

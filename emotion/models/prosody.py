@@ -116,6 +116,8 @@ class ProsodyModel:
             self._rel_coef, self._rel_bias = arrays["rel_coef"].astype(np.float32), arrays["rel_intercept"].astype(np.float32)
             self._reference = arrays["reference"].astype(np.float32)
             self._typ_basis, self._typ_sd = arrays["typ_basis"].astype(np.float32), arrays["typ_sd"].astype(np.float32)
+            if self._rel_coef.shape[0] != len(self.labels):
+                raise ValueError(f"prosody weights have {self._rel_coef.shape[0]} relative rows for {len(self.labels)} labels")
             self.rel_temperature = float(meta.get("rel_temperature", 1.0))
             prior = np.array([meta["class_prior"][e] for e in self.labels], dtype=np.float64)
             self._train_prior = prior / prior.sum()
