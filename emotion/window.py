@@ -17,8 +17,9 @@ The rule (numbers from :class:`emotion.config.WindowConfig`, defaults in bracket
    ``m_language * (0.12 + (0.4 - 0.12) * c^2)``: as much as prosody when words and voice agree,
    under a third of that when they contradict each other. So "I'm fine" (words +0.4, one utterance:
    +0.2 after the prior) in a flat, sad voice (four segments at -0.5 in 8 s: -0.39) gives c = 0.70,
-   words' weight 0.26 against the voice's 0.40, fused valence -0.16: negative. The floor (>= a quarter of the full weight) keeps the fused valence *monotone* in
-   every reading: lowering any reading's valence never raises the result.
+   words' weight 0.26 against the voice's 0.40, fused valence -0.16: negative. The floor (>= a
+   quarter of the full weight) keeps the fused valence *monotone* in every reading: lowering any
+   reading's valence never raises the result.
 5. **Fused** valence and arousal are the weighted means of voice and words.
 6. **Coherence** (0..1) is ``1 - weighted mean of |V_i - V_j| / 2`` over the pairs of channels
    with evidence (pair weight ``m_i m_j``); 1 with a single channel.
