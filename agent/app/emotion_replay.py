@@ -35,7 +35,6 @@ import asyncio
 import hashlib
 import json
 import sys
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -272,18 +271,15 @@ class Replayer:
 
     async def _answer(self, client: EmotionClient, phase: CallPhaseTracker, report: CallReplay) -> None:
         """Waits for the answer to what was just submitted and feeds its window state to the call phase."""
-        deadline = time.monotonic() + REPLAY_TIMEOUT_S
-        while True:
-            try:
-                update = await asyncio.wait_for(client.updates.get(), max(0.0, deadline - time.monotonic()))
-            except TimeoutError:
-                report.unanswered += 1
-                return
-            if update.source is UpdateSource.DEFAULTS:  # the breaker opened: this item failed
-                report.unanswered += 1
-                return
-            self._observe(update, phase, report)
+        try:
+            update = await asyncio.wait_for(client.updates.get(), REPLAY_TIMEOUT_S)
+        except TimeoutError:
+            report.unanswered += 1
             return
+        if update.source is UpdateSource.DEFAULTS:  # the breaker opened: this item failed
+            report.unanswered += 1
+            return
+        self._observe(update, phase, report)
 
     def _observe(self, update: EmotionUpdate, phase: CallPhaseTracker, report: CallReplay) -> None:
         if not update.available or update.readings == 0:
