@@ -39,8 +39,10 @@ The rule (numbers in :class:`~emotion.config.AdaptationConfig`, defaults in brac
    in which ``resting_share`` [0.5] of segments are resting: a strong reading (anger) is unmoved,
    a faint lean toward sad or angry no longer tips a calm caller over.
 
-The baseline lives in the emotion service's stream state (one WebSocket per call), starts again
-with ``reset_stream`` or a new connection, and holds only running sums: no audio."""
+The baseline lives in the emotion service's stream state (one WebSocket per call) and holds only
+a running sum of features and the segments' atypicalities: no audio. ``reset_stream`` or a new
+connection starts it over -- a call's client reconnects only after a failure, and then the
+baseline learns the voice again from the next segments (whatever their mood: a known limit)."""
 
 from __future__ import annotations
 
