@@ -42,7 +42,7 @@ from tqdm import tqdm
 
 from emotion import yamnet as yamnet_module
 from emotion.audio import SEGMENT_SAMPLES, has_signal, load_audio
-from emotion.models.base import WEIGHTS_DIR, save_weights
+from emotion.models.base import WEIGHTS_DIR, save_weights, softmax
 from emotion.models.burst import (
     FAMILIES,
     HEAD_LABELS,
@@ -58,9 +58,9 @@ from emotion.models.burst import (
 from emotion.speech_features import FEATURE_VERSION, SpeechFeatures
 from emotion.training import burst_affect, emogator
 from emotion.training.calibration import bins_as_dicts, ece, fit_temperature, reliability, reliability_plot
-from emotion.training.calibration import softmax as calibration_softmax
 from emotion.training.channel import PhoneChannel, load_noise_bank
 from emotion.training.common import cache_dir as common_cache_dir
+from emotion.training.common import fit_logistic, head_logits
 from emotion.training.data import noise_files, noizeus_pairs, nonverbal_clips, ravdess_clips, shared_root
 
 SEED = 0
@@ -419,38 +419,14 @@ def fit_head(
 
     scikit-learn's objective (C x the weighted sum of cross-entropies + |W|^2 / 2), solved with
     full-batch L-BFGS in torch: seconds where scikit-learn took minutes on the augmented rows."""
-    import torch
-
     mean = X.mean(0)
     scale = X.std(0)
     scale[scale < 1e-6] = 1.0
-    z = torch.from_numpy(((X - mean) / scale).astype(np.float32))
     index = {lab: i for i, lab in enumerate(HEAD_LABELS)}
-    target = torch.from_numpy(np.array([index[v] for v in y], np.int64))
-    weight = torch.from_numpy(class_weights(y, none_weight).astype(np.float32))
-    n = len(HEAD_LABELS)
-    w = torch.zeros(n, z.shape[1], requires_grad=True)
-    b = torch.zeros(n, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, tolerance_grad=1e-6, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        ce = torch.nn.functional.cross_entropy(z @ w.T + b, target, reduction="none")
-        loss = (weight * ce).sum() / len(z) + (w**2).sum() / (2 * c * len(z))
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return {
-        "mean": mean.astype(np.float32),
-        "scale": scale.astype(np.float32),
-        "coef": w.detach().numpy().astype(np.float32),
-        "intercept": b.detach().numpy().astype(np.float32),
-    }
-
-
-def head_logits(head: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    return ((X - head["mean"]) / head["scale"]) @ head["coef"].T + head["intercept"]
+    target = np.array([index[v] for v in y], np.int64)
+    coef, intercept = fit_logistic((X - mean) / scale, target, c, classes=len(HEAD_LABELS),
+                                   weight=class_weights(y, none_weight), max_iter=max_iter)
+    return {"mean": mean.astype(np.float32), "scale": scale.astype(np.float32), "coef": coef, "intercept": intercept}
 
 
 def with_temperature(head: dict[str, np.ndarray], temperature: float) -> dict[str, np.ndarray]:
@@ -460,11 +436,7 @@ def with_temperature(head: dict[str, np.ndarray], temperature: float) -> dict[st
 
 
 def head_proba(head: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
-    z = (X - head["mean"]) / head["scale"]
-    logits = z @ head["coef"].T + head["intercept"]
-    logits -= logits.max(1, keepdims=True)
-    e = np.exp(logits)
-    return e / e.sum(1, keepdims=True)
+    return softmax(head_logits(head, X))
 
 
 def mapping_table(taus: dict[str, float], alpha: float = ALPHA) -> dict[str, Any]:
@@ -724,7 +696,7 @@ def _heldout_type_calibration(table: Table, X: np.ndarray, raw: dict[str, np.nda
             continue
         logits = head_logits(raw, X[rows])
         y = np.array([HEAD_LABELS.index(v) for v in table.labels[rows]])
-        before, after = calibration_softmax(logits), calibration_softmax(logits / temperature)
+        before, after = softmax(logits), softmax(logits / temperature)
         out[variant] = {"ece_before": ece(before, y), "ece_after": ece(after, y), "n": int(rows.sum())}
         curves[f"{variant}, uncalibrated"] = reliability(before, y)
         curves[f"{variant}, T-scaled"] = reliability(after, y)
@@ -754,7 +726,7 @@ def train(root: Path | None = None, out_dir: Path | None = None, cache_dir: Path
     cv = cross_validate(table, score_idx, class_names, c=best_c, folds=range(1, N_FOLDS))
     oof, oof_y = cv.pop("oof_logits")
     temperature = fit_temperature(oof, oof_y)
-    cv_calibration = {"ece_before": ece(calibration_softmax(oof), oof_y), "ece_after": ece(calibration_softmax(oof / temperature), oof_y),
+    cv_calibration = {"ece_before": ece(softmax(oof), oof_y), "ece_after": ece(softmax(oof / temperature), oof_y),
                       "n": int(len(oof_y))}
     selection_f1 = {best_c: {v: r["segments"]["macro_f1"] for v, r in cv.items()}}
 

@@ -24,9 +24,11 @@ from typing import Any
 
 import numpy as np
 
+from emotion.models.base import softmax
 from emotion.models.burst_labels import AFFECT_CIRCUMPLEX, EMOGATOR_CATEGORIES
 from emotion.training import emogator
 from emotion.training.calibration import bins_as_dicts, ece, fit_temperature, reliability, reliability_plot, reliability_table
+from emotion.training.common import fit_logistic
 
 N = len(EMOGATOR_CATEGORIES)
 PCA_DIM = 512
@@ -52,23 +54,9 @@ def pca_basis(z: np.ndarray, k: int = PCA_DIM) -> np.ndarray:
     return v.numpy()
 
 
-def fit_lbfgs(x: np.ndarray, y: np.ndarray, c: float, n: int = N, max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """L2-regularised multinomial logistic regression on (already standardised) rows, full-batch L-BFGS."""
-    torch = _torch()
-    z = torch.from_numpy(np.ascontiguousarray(x, np.float32))
-    target = torch.from_numpy(np.asarray(y, np.int64))
-    w = torch.zeros(n, z.shape[1], requires_grad=True)
-    b = torch.zeros(n, requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=max_iter, tolerance_grad=1e-6, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure():
-        opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(z @ w.T + b, target) + (w**2).sum() / (2 * c * len(z))
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach().numpy(), b.detach().numpy()
+def fit_lbfgs(x: np.ndarray, y: np.ndarray, c: float, max_iter: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """The affect head on (already projected) rows: :func:`fit_logistic` over the 30 categories."""
+    return fit_logistic(x, y, c, classes=N, max_iter=max_iter)
 
 
 class Projection:
@@ -94,12 +82,6 @@ class Projection:
 
 def _logits(w: np.ndarray, b: np.ndarray, z: np.ndarray) -> np.ndarray:
     return z @ w.T + b
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 def scores(probs: np.ndarray, y: np.ndarray) -> dict[str, Any]:
@@ -158,8 +140,8 @@ def train_affect(feats: emogator.Features, score_idx: np.ndarray, plot: Path | N
         "temperature": round(temperature, 4), "pca_dim": PCA_DIM,
         "cv": {}, "heldout": {}, "ece": {},
     }
-    cv_probs_raw = _softmax(oof[best_c][cv_rows])
-    cv_probs_cal = _softmax(oof[best_c][cv_rows] / temperature)
+    cv_probs_raw = softmax(oof[best_c][cv_rows])
+    cv_probs_cal = softmax(oof[best_c][cv_rows] / temperature)
     report["ece"]["cv_clean+aug"] = {"before": ece(cv_probs_raw, y[cv_rows]), "after": ece(cv_probs_cal, y[cv_rows])}
     for v in FIT_VARIANTS:
         rows = feats.variants[cv_rows] == v
@@ -171,8 +153,8 @@ def train_affect(feats: emogator.Features, score_idx: np.ndarray, plot: Path | N
         rows = held & (feats.variants == v)
         if not rows.any():
             continue
-        p_raw = _softmax(X[rows] @ raw_coef.T + raw_intercept)
-        p_cal = _softmax(X[rows] @ coef.T + intercept)
+        p_raw = softmax(X[rows] @ raw_coef.T + raw_intercept)
+        p_cal = softmax(X[rows] @ coef.T + intercept)
         report["heldout"][v] = scores(p_cal, y[rows])
         report["ece"][f"heldout_{v}"] = {"before": ece(p_raw, y[rows]), "after": ece(p_cal, y[rows])}
         if v == "clean":
@@ -201,7 +183,7 @@ def evaluate_affect(coef: np.ndarray, intercept: np.ndarray, feats: emogator.Fea
         rows = held & (feats.variants == v)
         if not rows.any():
             continue
-        p = _softmax(feats.select(rows).pooled(score_idx) @ coef.T.astype(np.float64) + intercept)
+        p = softmax(feats.select(rows).pooled(score_idx) @ coef.T.astype(np.float64) + intercept)
         out["heldout"][v] = scores(p, feats.categories[rows])
         out["ece"][f"heldout_{v}"] = {"after": ece(p, feats.categories[rows])}
     return out

@@ -27,10 +27,6 @@ def _log_softmax(z: np.ndarray) -> np.ndarray:
     return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
 
 
-def softmax(z: np.ndarray) -> np.ndarray:
-    return np.exp(_log_softmax(np.asarray(z, np.float64)))
-
-
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
     lp = _log_softmax(np.asarray(logits, np.float64) / temperature)
     return float(-lp[np.arange(len(labels)), labels].mean())

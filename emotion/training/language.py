@@ -44,7 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from emotion.models.base import WEIGHTS_DIR, save_weights
+from emotion.models.base import WEIGHTS_DIR, save_weights, softmax
 from emotion.models.language import (
     CHUNK_TOKENS,
     NAME,
@@ -55,7 +55,7 @@ from emotion.models.language import (
 )
 from emotion.text_encoder import TextEncoder, bert_layer, mean_pool, run_layers
 from emotion.training.calibration import fit_temperature
-from emotion.training.common import latency_ms, progress
+from emotion.training.common import fit_logistic, latency_ms, progress
 from emotion.training.data import davidson, emobank, goemotions, shared_root
 
 FROZEN_LAYERS = 4
@@ -244,21 +244,9 @@ def sentiment_targets(valence: np.ndarray) -> np.ndarray:
 
 
 def soft_logistic(x: np.ndarray, target: np.ndarray, c: float) -> tuple[np.ndarray, np.ndarray]:
-    """Multinomial logistic regression on soft labels (L-BFGS): C * sum CE + |W|^2 / 2."""
-    z = torch.tensor(x, dtype=torch.float32)
-    t = torch.tensor(target, dtype=torch.float32)
-    w = torch.zeros(t.shape[1], z.shape[1], requires_grad=True)
-    b = torch.zeros(t.shape[1], requires_grad=True)
-    opt = torch.optim.LBFGS([w, b], lr=1, max_iter=500, tolerance_grad=1e-6, history_size=20, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        opt.zero_grad()
-        loss = -(t * F.log_softmax(z @ w.T + b, dim=1)).sum(1).mean() + (w**2).sum() / (2 * c * len(z))
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return w.detach().numpy().astype(np.float64), b.detach().numpy().astype(np.float64)
+    """Multinomial logistic regression on soft labels (:func:`fit_logistic`): C * sum CE + |W|^2 / 2."""
+    w, b = fit_logistic(x, target, c)
+    return w.astype(np.float64), b.astype(np.float64)
 
 
 def _points(valence: np.ndarray) -> np.ndarray:
@@ -303,7 +291,7 @@ def train_affect(
     dev_ce = {}
     for c in SENTIMENT_C:
         w, b = soft_logistic(z["train"], sentiment_targets(va["train"][:, 0]), c)
-        probs = _softmax(z["dev"] @ w.T + b)
+        probs = softmax(z["dev"] @ w.T + b)
         dev_ce[c] = sentiment_metrics(probs, va["dev"][:, 0])["cross_entropy"]
     c = min(SENTIMENT_C, key=lambda k: dev_ce[k])
     s_w, s_b = soft_logistic(z["train"], sentiment_targets(va["train"][:, 0]), c)
@@ -324,12 +312,6 @@ def train_affect(
         "sentiment_temperature": round(sentiment_t, 4),
     }
     return arrays, info
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    z = z - z.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1013,7 +995,7 @@ def evaluate(directory: Path | None = None, root: Path | None = None, latency: b
         "valence_r": round(float(np.corrcoef([r.valence for r in eb_results], valence)[0, 1]), 4),
         "arousal_r": round(float(np.corrcoef([r.arousal for r in eb_results], arousal)[0, 1]), 4),
         "sentiment": {**sentiment_metrics(sent, valence),
-                      "top_point_ece": {"before": round(sentiment_ece(_softmax(np.log(sent + 1e-12) * model.sentiment_temperature),
+                      "top_point_ece": {"before": round(sentiment_ece(softmax(np.log(sent + 1e-12) * model.sentiment_temperature),
                                                                       valence), 4),
                                         "after": round(sentiment_ece(sent, valence), 4),
                                         "temperature": model.sentiment_temperature}},

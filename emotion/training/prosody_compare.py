@@ -26,9 +26,9 @@ from scipy.fft import dct
 from emotion.audio import load_audio
 from emotion.speech_features import SpeechFeatures, _mel_filters
 from emotion.training.channel import PhoneChannel, load_noise_bank
-from emotion.training.common import confusion, progress, recalls
+from emotion.training.common import confusion, head_logits, progress, recalls
 from emotion.training.data import RAVDESS_EMOTIONS, ravdess_clips, shared_root
-from emotion.training.prosody import C_GRID, _fit, _logits
+from emotion.training.prosody import C_GRID, _fit
 from emotion.training.ravdess_features import CV_FOLDS, HELD_OUT_ACTORS, SEED, speech_crop
 from telephony.audio import SAMPLE_RATE
 
@@ -112,7 +112,7 @@ def cv_uar(x: np.ndarray, data: dict[str, np.ndarray], c: float) -> dict[str, fl
     for fold in CV_FOLDS:
         test = np.isin(data["actor"], fold)
         head = _fit(x[dev & ~test], data["emotion"][dev & ~test], c)
-        pred[test] = _logits(head, x[test]).argmax(axis=1)
+        pred[test] = head_logits(head, x[test]).argmax(axis=1)
     n = len(RAVDESS_EMOTIONS)
     return {
         cond: round(float(recalls(confusion(data["emotion"][m], pred[m], n)).mean()), 4)

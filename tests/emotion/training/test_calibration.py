@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from emotion.models.base import softmax
 from emotion.training.calibration import (
     binary_ece,
     ece,
@@ -15,7 +16,6 @@ from emotion.training.calibration import (
     reliability,
     reliability_plot,
     reliability_table,
-    softmax,
 )
 
 
