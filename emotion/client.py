@@ -37,7 +37,7 @@ from emotion.config import ClientConfig, WindowConfig
 from emotion.events import Channel, EmotionUpdate, Reading, UpdateSource
 from emotion.meter import Meter, NullMeter
 from emotion.protocol import encode_audio_request, encode_text_request
-from emotion.readings import burst_reading, evidence
+from emotion.readings import burst_reading, clip, evidence
 from emotion.timeline import SegmentEntry, Timeline, UtteranceEntry
 from emotion.window import RollingWindow
 from telephony.audio import SAMPLE_RATE, rms_dbfs
@@ -261,13 +261,13 @@ class EmotionClient:
             burst_score = float(burst_scores.get(burst_type, 0.0))
             if p and not p.get("no_signal"):
                 top = tuple(sorted(emotions.items(), key=lambda kv: -kv[1])[:3])
-                self.window.add(Reading(Channel.PROSODY, at, _clip(p["valence"], -1, 1), _clip(p["arousal"], 0, 1),
+                self.window.add(Reading(Channel.PROSODY, at, clip(p["valence"], -1, 1), clip(p["arousal"], 0, 1),
                                         evidence(p), top))
             meaning = self.bursts.get(burst_type)
             if meaning is not None and burst_score >= self.window_config.burst_min_score:
                 valence, arousal, top_affect = burst_reading(meaning, b)
                 self.window.add(
-                    Reading(Channel.BURST, at, valence, arousal, _clip(burst_score, 0, 1), burst=burst_type, meaning=top_affect)
+                    Reading(Channel.BURST, at, valence, arousal, clip(burst_score, 0, 1), burst=burst_type, meaning=top_affect)
                 )
             self.timeline.segments.append(
                 SegmentEntry(
@@ -282,7 +282,7 @@ class EmotionClient:
         for p in reply.get("language", {}).get("predictions", []):
             emotions = {e["name"]: e["score"] for e in p["emotions"]}
             top = tuple(sorted(emotions.items(), key=lambda kv: -kv[1])[:3])
-            self.window.add(Reading(Channel.LANGUAGE, item.at_s, _clip(p["valence"], -1, 1), _clip(p["arousal"], 0, 1),
+            self.window.add(Reading(Channel.LANGUAGE, item.at_s, clip(p["valence"], -1, 1), clip(p["arousal"], 0, 1),
                                     evidence(p), top))
             toxicity = {e["name"]: e["score"] for e in p.get("toxicity", [])}
             self.timeline.utterances.append(UtteranceEntry(item.at_s, p["valence"], p["arousal"], top, toxicity))
@@ -303,7 +303,3 @@ class EmotionClient:
             self._emit(self.window.defaults_update(self.call_id, self._now_s))
         elif t.after is BreakerState.CLOSED:
             self._emit(self.window.update(self.call_id, self._now_s, UpdateSource.RECOVERED))
-
-
-def _clip(v: Any, lo: float, hi: float) -> float:
-    return float(min(hi, max(lo, float(v))))

@@ -13,7 +13,7 @@ MIN_EVIDENCE = 0.05  # a reading the model is unsure of still counts a little (t
 def evidence(prediction: dict[str, Any]) -> float:
     """A reading's weight in the window: the model's calibrated ``confidence`` (a service that does
     not send one counts fully, as before)."""
-    return _clip(prediction.get("confidence", 1.0), MIN_EVIDENCE, 1.0)
+    return clip(prediction.get("confidence", 1.0), MIN_EVIDENCE, 1.0)
 
 
 def burst_reading(meaning: BurstMeaning, prediction: dict[str, Any]) -> tuple[float, float, tuple[str, float] | None]:
@@ -25,10 +25,11 @@ def burst_reading(meaning: BurstMeaning, prediction: dict[str, Any]) -> tuple[fl
     if not isinstance(affect, dict) or not affect or "affect_valence" not in prediction:
         return meaning.valence, meaning.arousal, None
     name, score = max(affect.items(), key=lambda kv: float(kv[1]))
-    valence = (meaning.valence + _clip(prediction["affect_valence"], -1, 1)) / 2.0
-    arousal = (meaning.arousal + _clip(prediction.get("affect_arousal", meaning.arousal), 0, 1)) / 2.0
-    return valence, arousal, (str(name), _clip(score, 0, 1))
+    valence = (meaning.valence + clip(prediction["affect_valence"], -1, 1)) / 2.0
+    arousal = (meaning.arousal + clip(prediction.get("affect_arousal", meaning.arousal), 0, 1)) / 2.0
+    return valence, arousal, (str(name), clip(score, 0, 1))
 
 
-def _clip(v: Any, lo: float, hi: float) -> float:
+def clip(v: Any, lo: float, hi: float) -> float:
+    """A number from a service answer, as a float within [lo, hi]."""
     return float(min(hi, max(lo, float(v))))

@@ -148,11 +148,11 @@ class ProsodyModel:
         if baseline is None or not self.adapts or not baseline.config.enabled:
             return self._result(probs)
         baseline.observe(float(self.atypicality(features[None])[0]))
-        if baseline.learned < baseline.config.learn_segments:
+        first_seconds = baseline.learned < baseline.config.learn_segments
+        if first_seconds:
             baseline.learn(features, resting=1.0)  # the first seconds define the voice, this one included
-            relative = self.relative_probabilities(features, baseline)
-        else:
-            relative = self.relative_probabilities(features, baseline)
+        relative = self.relative_probabilities(features, baseline)
+        if not first_seconds:
             rested = self.callers_prior(relative, baseline.config.resting_share)
             baseline.learn(features, resting=float(rested[self._resting].sum()))
         trust = baseline.trust()
