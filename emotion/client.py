@@ -37,7 +37,7 @@ from emotion.config import ClientConfig, WindowConfig
 from emotion.events import Channel, EmotionUpdate, Reading, UpdateSource
 from emotion.meter import Meter, NullMeter
 from emotion.protocol import encode_audio_request, encode_text_request
-from emotion.readings import burst_reading, clip, evidence
+from emotion.readings import UNSURE, burst_reading, clip, evidence, named_emotion
 from emotion.timeline import SegmentEntry, Timeline, UtteranceEntry
 from emotion.window import RollingWindow
 from telephony.audio import SAMPLE_RATE, rms_dbfs
@@ -275,6 +275,7 @@ class EmotionClient:
                     float(p["valence"]) if p else 0.0, float(p["arousal"]) if p else 0.0,
                     burst_type if meaning is not None else "none", burst_score,
                     tuple(p.get("embedding", ())) if p else (),
+                    named_emotion(emotions, self.window_config.named_min_probability) if p and not p.get("no_signal") else UNSURE,
                 )
             )
 

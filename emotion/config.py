@@ -105,6 +105,11 @@ class WindowConfig(_Strict):
         0.12, gt=0, description="the words' share when voice and words disagree completely (keep >= language_weight/4)"
     )
     burst_min_score: float = Field(0.5, gt=0, le=1, description="a segment is a burst when its top type (not none) scores this")
+    named_min_probability: float = Field(
+        0.5, gt=0, le=1,
+        description="a segment is read as its top voice emotion only when it scores this (calibrated: more likely than not); "
+                    "below, the segment's reading is 'unsure'",
+    )
     trend_threshold_per_min: float = Field(
         1.5, gt=0, description="slope of valence (per minute) beyond which the trend is improving/deteriorating"
     )

@@ -3,17 +3,29 @@ burst adds to it: the two rules the call's client applies to every prediction it
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from emotion.burst_meaning import BurstMeaning
 
 MIN_EVIDENCE = 0.05  # a reading the model is unsure of still counts a little (the window's prior keeps it near neutral)
+UNSURE = "unsure"  # what a segment is read as when no emotion is more likely than not
 
 
 def evidence(prediction: dict[str, Any]) -> float:
     """A reading's weight in the window: the model's calibrated ``confidence`` (a service that does
     not send one counts fully, as before)."""
     return clip(prediction.get("confidence", 1.0), MIN_EVIDENCE, 1.0)
+
+
+def named_emotion(scores: Mapping[str, float], min_probability: float) -> str:
+    """What a segment is read as: its top emotion when the (calibrated) model gives it at least
+    ``min_probability``, else :data:`UNSURE`. A 0.34 "sad" beside a 0.30 "neutral" is weak evidence,
+    and weak evidence is read as unsure, never as a negative emotion (the window weighs it little)."""
+    if not scores:
+        return UNSURE
+    name, score = max(scores.items(), key=lambda kv: float(kv[1]))
+    return str(name) if float(score) >= min_probability else UNSURE
 
 
 def burst_reading(meaning: BurstMeaning, prediction: dict[str, Any]) -> tuple[float, float, tuple[str, float] | None]:

@@ -1,8 +1,8 @@
 """A call's emotional timeline, for the call record: what was measured, when, and nothing said.
 
 Stored per call, in memory, for the length of the call (the agent hands it to the call record):
-per 2-s segment the prosody category scores, valence, arousal, burst type and score and the
-64-d audio embedding; per utterance the language valence, arousal and top emotions (no text);
+per 2-s segment the prosody category scores and what they are read as (a named emotion or
+"unsure"), valence, arousal, burst type and score and the 64-d audio embedding; per utterance the language valence, arousal and top emotions (no text);
 every window state (:class:`EmotionUpdate`) and breaker transition. ``as_dict`` is JSON-ready."""
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ class SegmentEntry:
     burst: str  # the burst type, "none" when there was none
     burst_score: float
     embedding: tuple[float, ...]
+    reading: str = "unsure"  # the named emotion (emotion.readings.named_emotion), or "unsure"
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,7 @@ class Timeline:
             "segments": [
                 {
                     "begin_s": round(s.begin_s, 3), "end_s": round(s.end_s, 3),
-                    "prosody": {k: round(v, 4) for k, v in s.prosody.items()},
+                    "prosody": {k: round(v, 4) for k, v in s.prosody.items()}, "reading": s.reading,
                     "valence": round(s.valence, 4), "arousal": round(s.arousal, 4),
                     "burst": s.burst, "burst_score": round(s.burst_score, 4),
                     "embedding": [round(v, 5) for v in s.embedding],

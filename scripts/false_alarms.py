@@ -49,8 +49,8 @@ def main() -> None:
     parser.add_argument("--loop-to", default="660")
     args = parser.parse_args()
     bedside = Path(sys.executable).with_name("bedside")
-    print("| set | calls | urgency | hurry | segments read negative | windows below -0.15 | fused valence p10 "
-          "(all windows) | worst call p10 |")
+    print("| set | calls | urgency | hurry | segments read negative (top category negative; unsure) | windows below -0.15 "
+          "| fused valence p10 (all windows) | worst call p10 |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.sets.split(","):
         folder = _prepare(args.out, name)
@@ -59,7 +59,24 @@ def main() -> None:
         (args.out / f"{name}.jsonl").write_text("\n".join(lines) + "\n")
         s = json.loads(lines[-1])["summary"]
         print(f"| {name} | {s['calls']} | {s['urgency_calls']} | {s['hurry_calls']} | {s['negative_segment_share']:.1%} "
+              f"({s['top_negative_segment_share']:.1%}; {s['unsure_segment_share']:.1%}) "
               f"| {s['negative_window_share']:.1%} | {s['valence_p10']:+.3f} | {s['worst_call_p10']:+.3f} |", flush=True)
+        if name == "calm":  # the QA caller's voice is its own target
+            calls = [json.loads(line) for line in lines[:-1]]
+            for voice in ("piper", "espeak"):
+                _voice_row(f"calm, {voice} voices", [c for c in calls if f"-{voice}-" in c["file"]])
+
+
+def _voice_row(label: str, calls: list[dict]) -> None:
+    """A subset's row from its per-call lines (no per-window valences there: the calls' p10 range instead)."""
+    segments = sum(c["segments"] for c in calls) or 1
+    windows = sum(c["windows"] for c in calls) or 1
+    share = lambda key: sum(c[key] for c in calls) / segments  # noqa: E731
+    p10 = [c["valence_p10"] for c in calls]
+    print(f"| {label} | {len(calls)} | {sum(c['urgency'] for c in calls)} | {sum(c['hurry'] for c in calls)} "
+          f"| {share('negative_segments'):.1%} ({share('top_negative_segments'):.1%}; {share('unsure_segments'):.1%}) "
+          f"| {sum(c['negative_windows'] for c in calls) / windows:.1%} | calls {min(p10):+.3f}..{max(p10):+.3f} "
+          f"| {min(p10):+.3f} |", flush=True)
 
 
 if __name__ == "__main__":

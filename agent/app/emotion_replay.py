@@ -24,8 +24,10 @@ answers again, with their times moved on: the models are deterministic for the s
 baseline, and by the second play the caller's baseline has heard the whole call once, so this
 costs a 10-minute replay of a 1-minute call two plays of scoring instead of eleven.
 
-Per call it reports: segments scored and the share whose top voice emotion is negative (sad,
-angry, fearful, disgust), window states and the share below ``call_phase.negative_valence``, the
+Per call it reports: segments scored and the share read as a negative voice emotion (sad, angry,
+fearful, disgust: the segment's reading, :func:`emotion.readings.named_emotion`, which is "unsure"
+when no category is more likely than not), beside the stricter share whose top category is
+negative however weakly, and the share read as unsure; window states and the share below ``call_phase.negative_valence``, the
 10th percentile and mean of the fused valence, and whether hurry and urgency fired (and when)."""
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from agent.call.burst_table import load_burst_table
 from agent.call.call_phase import CallPhaseConfig, CallPhaseTracker, Phase
 from emotion.client import EmotionClient
 from emotion.events import EmotionUpdate, UpdateSource
+from emotion.readings import UNSURE
 from emotion.window import RollingWindow
 from telephony.audio import FRAME_BYTES, FRAME_MS
 from telephony.frames import Segment, Utterance
@@ -67,7 +70,9 @@ class CallReplay:
     audio_s: float
     replayed_s: float = 0.0
     segments: int = 0
-    negative_segments: int = 0
+    negative_segments: int = 0  # read as a negative emotion (named, not unsure)
+    top_negative_segments: int = 0  # whose top category is negative, however weakly (the strict count)
+    unsure_segments: int = 0  # read as "unsure": no category more likely than not
     utterances: int = 0
     words: int = 0  # utterances whose transcript reached the emotion service
     windows: int = 0  # window states (one per answer)
@@ -81,11 +86,16 @@ class CallReplay:
     urgency_at_s: float | None = None
     unanswered: int = 0  # segments or words the service did not answer
     top_voice: dict[str, int] = field(default_factory=dict)  # top prosody category -> segments
+    readings: dict[str, int] = field(default_factory=dict)  # what segments were read as (a category or "unsure") -> segments
     valences: list[float] = field(default_factory=list, repr=False)
 
     @property
     def negative_segment_share(self) -> float:
         return self.negative_segments / self.segments if self.segments else 0.0
+
+    @property
+    def top_negative_segment_share(self) -> float:
+        return self.top_negative_segments / self.segments if self.segments else 0.0
 
     @property
     def negative_window_share(self) -> float:
@@ -94,6 +104,7 @@ class CallReplay:
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "valences"}
         out["negative_segment_share"] = round(self.negative_segment_share, 4)
+        out["top_negative_segment_share"] = round(self.top_negative_segment_share, 4)
         out["negative_window_share"] = round(self.negative_window_share, 4)
         for key in ("audio_s", "replayed_s", "valence_p10", "valence_mean", "arousal_mean"):
             out[key] = round(out[key], 3)
@@ -106,7 +117,9 @@ class ReplaySummary:
     urgency_calls: int
     hurry_calls: int
     segments: int
-    negative_segment_share: float  # over all segments of all calls
+    negative_segment_share: float  # read as a negative emotion, over all segments of all calls
+    top_negative_segment_share: float  # top category negative however weakly, over all segments
+    unsure_segment_share: float  # read as "unsure"
     negative_window_share: float  # over all window states
     valence_p10: float  # 10th percentile over all window states
     worst_call_p10: float  # the lowest per-call p10
@@ -127,6 +140,8 @@ def summarise(calls: Sequence[CallReplay], threshold: float) -> ReplaySummary:
         hurry_calls=sum(c.hurry for c in calls),
         segments=segments,
         negative_segment_share=sum(c.negative_segments for c in calls) / segments if segments else 0.0,
+        top_negative_segment_share=sum(c.top_negative_segments for c in calls) / segments if segments else 0.0,
+        unsure_segment_share=sum(c.unsure_segments for c in calls) / segments if segments else 0.0,
         negative_window_share=sum(c.negative_windows for c in calls) / windows if windows else 0.0,
         valence_p10=float(np.percentile(valences, 10)) if valences else 0.0,
         worst_call_p10=min((c.valence_p10 for c in scored), default=0.0),
@@ -300,7 +315,10 @@ class Replayer:
                 continue
             top = max(entry.prosody, key=entry.prosody.__getitem__)
             report.top_voice[top] = report.top_voice.get(top, 0) + 1
-            report.negative_segments += top in NEGATIVE_VOICE
+            report.readings[entry.reading] = report.readings.get(entry.reading, 0) + 1
+            report.top_negative_segments += top in NEGATIVE_VOICE
+            report.negative_segments += entry.reading in NEGATIVE_VOICE
+            report.unsure_segments += entry.reading == UNSURE
         if report.valences:
             report.valence_p10 = float(np.percentile(report.valences, 10))
             report.valence_mean = float(np.mean(report.valences))
@@ -313,14 +331,16 @@ def _line(r: CallReplay) -> str:
         flags.append(f"URGENCY at {r.urgency_at_s:.0f}s")
     if r.hurry:
         flags.append(f"hurry at {r.hurry_at_s:.0f}s")
-    return (f"{r.file}: {r.replayed_s:6.0f}s  segments {r.segments:4d} negative {r.negative_segment_share:5.1%}  "
+    return (f"{r.file}: {r.replayed_s:6.0f}s  segments {r.segments:4d} negative {r.negative_segment_share:5.1%} "
+            f"(top {r.top_negative_segment_share:5.1%}, unsure {r.unsure_segments / max(r.segments, 1):5.1%})  "
             f"windows negative {r.negative_window_share:5.1%}  valence p10 {r.valence_p10:+.2f} mean {r.valence_mean:+.2f}"
             + (f"  {', '.join(flags)}" if flags else ""))
 
 
 def _summary_line(s: ReplaySummary, threshold: float) -> str:
     return (f"{s.calls} calls: urgency {s.urgency_calls}, hurry {s.hurry_calls}; {s.segments} segments, "
-            f"{s.negative_segment_share:.1%} read negative; windows below {threshold:+.2f}: {s.negative_window_share:.1%}; "
+            f"{s.negative_segment_share:.1%} read negative (top category negative {s.top_negative_segment_share:.1%}, "
+            f"unsure {s.unsure_segment_share:.1%}); windows below {threshold:+.2f}: {s.negative_window_share:.1%}; "
             f"valence p10 {s.valence_p10:+.3f} (worst call {s.worst_call_p10:+.3f}, {s.calls_p10_below_threshold} calls below)")
 
 

@@ -16,8 +16,10 @@ import torch
 
 from emotion.audio import load_audio
 from emotion.caller_baseline import CallerBaseline
+from emotion.config import WindowConfig
 from emotion.models.base import WEIGHTS_DIR, save_weights, softmax
 from emotion.models.prosody import CIRCUMPLEX, ProsodyModel, typicality_distances
+from emotion.readings import named_emotion
 from emotion.speech_features import FEATURE_VERSION
 from emotion.training.calibration import (
     Bin,
@@ -191,12 +193,14 @@ SCENARIOS = {  # held-out actors' clips as calls, in this order (each clip's cen
 
 def _scenarios(model: ProsodyModel, feats: list[np.ndarray], labels: np.ndarray, actors: np.ndarray) -> dict[str, Any]:
     """Each held-out actor's clips played as one call through a fresh CallerBaseline: the share of
-    segments read negative (top category), the mean valence, and the mean trust in the absolute
+    segments read negative (top category, and named: the call's reading, unsure below
+    ``emotion.window.named_min_probability``), the mean valence, and the mean trust in the absolute
     reading; for "calm, then upset" the figures are of the upset part; "mixed call" adds UAR."""
     rng = np.random.default_rng(SEED + 4)
+    named_min = WindowConfig().named_min_probability
     out: dict[str, Any] = {}
     for name, parts in SCENARIOS.items():
-        negative, valence, trust, truth, pred = [], [], [], [], []
+        negative, named, valence, trust, truth, pred = [], [], [], [], [], []
         for actor in np.unique(actors):
             baseline = CallerBaseline()
             for i, part in enumerate(parts):
@@ -205,11 +209,13 @@ def _scenarios(model: ProsodyModel, feats: list[np.ndarray], labels: np.ndarray,
                     r = model.predict_features(feats[j], baseline)
                     if i == len(parts) - 1:
                         negative.append(r.top in NEGATIVE)
+                        named.append(named_emotion(r.emotions, named_min) in NEGATIVE)
                         valence.append(r.valence)
                         trust.append(r.adaptation.trust if r.adaptation else 1.0)
                         truth.append(labels[j])
                         pred.append(RAVDESS_EMOTIONS.index(r.top))
         out[name] = {"segments": len(negative), "negative_share": round(float(np.mean(negative)), 3),
+                     "named_negative_share": round(float(np.mean(named)), 3),
                      "valence_mean": round(float(np.mean(valence)), 3), "trust_mean": round(float(np.mean(trust)), 3)}
         if name == "mixed call":
             out[name]["uar"] = round(float(recalls(confusion(np.array(truth), np.array(pred), N)).mean()), 4)
@@ -306,11 +312,13 @@ def tables(meta: dict[str, Any], evaluation: dict[str, Any] | None = None) -> st
                   reliability_table({"T = 1": _bins(cal["bins_before"]), "calibrated": _bins(cal["bins_after"])})]
     if "adaptation" in source:
         lines += ["", "Held-out actors played as calls through the per-caller adaptation (emotion/caller_baseline.py):", "",
-                  "| call (held-out actors 21-24) | condition | segments | read negative | mean valence | trust in absolute | UAR |",
-                  "|---|---|---|---|---|---|---|"]
+                  "| call (held-out actors 21-24) | condition | segments | top category negative | read negative (named) "
+                  "| mean valence | trust in absolute | UAR |",
+                  "|---|---|---|---|---|---|---|---|"]
         for condition, scenarios in source["adaptation"].items():
             for name, r in scenarios.items():
-                lines.append(f"| {name} | {condition} | {r['segments']} | {r['negative_share']:.0%} | {r['valence_mean']:+.2f} "
+                named = f"{r['named_negative_share']:.0%}" if "named_negative_share" in r else "–"
+                lines.append(f"| {name} | {condition} | {r['segments']} | {r['negative_share']:.0%} | {named} | {r['valence_mean']:+.2f} "
                              f"| {r['trust_mean']:.2f} | {r.get('uar', '') and format(r['uar'], '.3f')} |")
     if evaluation and "latency" in evaluation:
         lat = evaluation["latency"]

@@ -76,6 +76,9 @@ async def test_segments_and_transcripts_become_updates(tmp_path: Path, segments:
     assert any(e.channel == "language" for e in last.top_emotions)
     assert len(client.timeline.segments) == 4 and len(client.timeline.utterances) == 1
     assert len(client.timeline.segments[0].embedding) == 64
+    for entry, listed in zip(client.timeline.segments, client.timeline.as_dict()["segments"], strict=True):
+        top, score = max(entry.prosody.items(), key=lambda kv: kv[1])
+        assert entry.reading == (top if score >= 0.5 else "unsure") and listed["reading"] == entry.reading
     assert client.timeline.as_dict()["utterances"][0]["toxicity"]  # scores only; no text is kept
     assert "nobody" not in str(client.timeline.as_dict())
 

@@ -29,13 +29,14 @@ def test_directories_expand_to_their_audio_files(tmp_path: Path) -> None:
 
 
 def test_summary_pools_the_calls() -> None:
-    calm = CallReplay("calm.wav", 60.0, segments=10, negative_segments=1, windows=10, negative_windows=0,
-                      valence_p10=0.05, valences=[0.1] * 10)
-    upset = CallReplay("upset.wav", 60.0, segments=10, negative_segments=8, windows=10, negative_windows=9,
-                       valence_p10=-0.5, urgency=True, hurry=True, valences=[-0.5] * 10)
+    calm = CallReplay("calm.wav", 60.0, segments=10, negative_segments=1, top_negative_segments=3, unsure_segments=4,
+                      windows=10, negative_windows=0, valence_p10=0.05, valences=[0.1] * 10)
+    upset = CallReplay("upset.wav", 60.0, segments=10, negative_segments=8, top_negative_segments=9, windows=10,
+                       negative_windows=9, valence_p10=-0.5, urgency=True, hurry=True, valences=[-0.5] * 10)
     s = summarise([calm, upset], threshold=-0.15)
     assert (s.calls, s.urgency_calls, s.hurry_calls, s.segments) == (2, 1, 1, 20)
     assert s.negative_segment_share == pytest.approx(0.45) and s.negative_window_share == pytest.approx(0.45)
+    assert s.top_negative_segment_share == pytest.approx(0.6) and s.unsure_segment_share == pytest.approx(0.2)
     assert s.worst_call_p10 == -0.5 and s.calls_p10_below_threshold == 1
     assert calm.as_dict()["negative_segment_share"] == 0.1 and "valences" not in calm.as_dict()
 
@@ -88,5 +89,8 @@ def test_adaptation_calm_caller_not_flagged_angry_caller_caught(
     sf.write(str(angry), np.concatenate([np.concatenate([load_audio(c.path), gap]) for c in clips]), 16000)
     out = _replay(capsys, [str(calm)], loop_to=660.0)[0]
     assert not out["urgency"] and out["valence_p10"] >= -0.15, out
+    # its segments: at most 10 % read as a negative emotion (the weak leans read as unsure)
+    assert out["negative_segment_share"] <= 0.10 and out["negative_segments"] <= out["top_negative_segments"], out
+    assert sum(out["readings"].values()) == out["segments"], out
     caught = _replay(capsys, [str(angry)])[0]
     assert caught["negative_segment_share"] >= 0.6 and caught["valence_mean"] < -0.15, caught
