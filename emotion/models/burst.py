@@ -1,4 +1,4 @@
-"""Vocal bursts (laugh, sigh, cry, cough, ...) in a 2-second segment: YAMNet and Whisper states + a linear head.
+"""Vocal bursts (laugh, sigh, cry, cough, ...) in a 2-second segment: YAMNet and Whisper states + two heads.
 
 How a segment is scored (the model card, docs/emotion-models.md, has the numbers):
 
@@ -28,8 +28,8 @@ How a segment is scored (the model card, docs/emotion-models.md, has the numbers
      calibrated on training speech and noise (so that ordinary speech does not trigger it).
 
    The result is a distribution over ``labels`` (sums to 1).
-5. The burst's meaning (``affect``): a second linear head on the same feature vector gives a
-   distribution over EmoGator's 30 categories (pain, distress, relief, amusement ...; names as
+5. The burst's meaning (``affect``): a second head on the same feature vector, one hidden layer
+   (:mod:`emotion.models.affect_head`), gives a distribution over EmoGator's 30 categories (pain, distress, relief, amusement ...; names as
    EmoGator writes them, :data:`EMOGATOR_CATEGORIES`), temperature-calibrated. Its valence and
    arousal are the probability-weighted mean of the fixed positions in :data:`AFFECT_CIRCUMPLEX`.
    It is computed for every segment with signal (it reads what *kind* of sound it is; whether
@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from emotion.audio import as_audio, has_signal
+from emotion.models.affect_head import AffectHead
 from emotion.models.base import ModelLoadError, load_weights, softmax
 from emotion.models.burst_labels import (
     AFFECT_CIRCUMPLEX,
@@ -180,16 +181,15 @@ class BurstModel:
             self.score_idx = arrays["score_idx"].astype(np.int64)
             self.hop_s = float(meta["features"]["hop_s"])
             mapping = meta["mapping"]
-            # the affect head: standardisation and temperature are folded into these at training
-            self.affect_coef = arrays["affect_coef"].astype(np.float32)
-            self.affect_intercept = arrays["affect_intercept"].astype(np.float32)
             affect_labels = tuple(meta["affect"]["labels"])
         except KeyError as exc:
             raise ModelLoadError(f"burst weights lack {exc}: rebuild them with `bedside emotion train --only burst`") from None
         if self.coef.shape != (len(mapping["head_labels"]), self.mean.size):
             raise ModelLoadError(f"burst head shape {self.coef.shape} does not match its metadata")
-        if affect_labels != EMOGATOR_CATEGORIES or self.affect_coef.shape != (len(EMOGATOR_CATEGORIES), self.mean.size):
+        if affect_labels != EMOGATOR_CATEGORIES:
             raise ModelLoadError("burst affect head does not match EmoGator's 30 categories: rebuild the weights")
+        # the meaning head: standardisation and temperature are folded into its arrays at training
+        self.affect_head = AffectHead.from_arrays(arrays, len(EMOGATOR_CATEGORIES), self.mean.size)
         if meta["features"].get("speech") != FEATURE_VERSION:
             raise ModelLoadError(
                 f"burst weights were trained on speech features {meta['features'].get('speech')!r}, this code computes "
@@ -234,7 +234,7 @@ class BurstModel:
 
     def affect(self, feats: np.ndarray) -> np.ndarray:
         """Probabilities over EMOGATOR_CATEGORIES (calibrated; see the module docstring)."""
-        return softmax(feats @ self.affect_coef.T + self.affect_intercept)
+        return self.affect_head(feats)
 
     def no_signal_result(self) -> BurstResult:
         emotions = {label: 0.0 for label in self.labels}

@@ -681,7 +681,7 @@ def evaluate(directory: Path | None = None, root: Path | None = None, progress: 
     report["regression"] = metrics(rows["y"][keep], rows["pred"][keep])["macro_f1"]
     report["latency"] = latency(model, root=root)
     feats = burst_affect.heldout_features(root)
-    report["affect"] = burst_affect.evaluate_affect(model.affect_coef, model.affect_intercept, feats, model.score_idx)
+    report["affect"] = burst_affect.evaluate_affect(model.affect_head, feats, model.score_idx)
     return report
 
 
