@@ -53,8 +53,10 @@ def test_sustained_anger_raises_the_urgency_flag_and_reaches_a_person(tmp_path: 
         assert result.returncode == 0, result.stderr[-2000:]
 
         (flag,) = agent.wait_for("urgency_flag", timeout=10)
-        # The log rounds valence to 2 places: a reading of -0.104 is below the threshold and logs as -0.1.
-        assert flag["negative_s"] >= 5 and flag["valence"] <= -0.1 and flag["escalate"] is True, flag
+        # The flag goes up on the update at which 5 s of negative time have passed; by the rule
+        # (agent/call/call_phase.py) only recovery_s of better readings breaks the count, so that
+        # update may itself be a little better than the threshold (-0.07 against -0.1 seen under load).
+        assert flag["negative_s"] >= 5 and flag["valence"] < 0 and flag["escalate"] is True, flag
         transfer = next(e for e in agent.events_named("agent_action") if e["action"] == "transfer")
         assert transfer["to"] == "operator" and transfer["node"] == "urgency"
         (connected,) = agent.events_named("call_transferred")
