@@ -259,7 +259,8 @@ class EmotionClient:
             burst_scores = {e["name"]: e["score"] for e in b["emotions"]} if b else {}
             burst_type = b.get("type", "none") if b else "none"
             burst_score = float(burst_scores.get(burst_type, 0.0))
-            if p and not p.get("no_signal"):
+            scored = bool(p) and not p.get("no_signal")
+            if scored:
                 top = tuple(sorted(emotions.items(), key=lambda kv: -kv[1])[:3])
                 self.window.add(Reading(Channel.PROSODY, at, clip(p["valence"], -1, 1), clip(p["arousal"], 0, 1),
                                         evidence(p), top))
@@ -275,7 +276,7 @@ class EmotionClient:
                     float(p["valence"]) if p else 0.0, float(p["arousal"]) if p else 0.0,
                     burst_type if meaning is not None else "none", burst_score,
                     tuple(p.get("embedding", ())) if p else (),
-                    named_emotion(emotions, self.window_config.named_min_probability) if p and not p.get("no_signal") else UNSURE,
+                    named_emotion(emotions, self.window_config.named_min_probability) if scored else UNSURE,
                 )
             )
 

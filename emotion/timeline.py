@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emotion.events import EmotionUpdate
+from emotion.readings import UNSURE
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class SegmentEntry:
     burst: str  # the burst type, "none" when there was none
     burst_score: float
     embedding: tuple[float, ...]
-    reading: str = "unsure"  # the named emotion (emotion.readings.named_emotion), or "unsure"
+    reading: str = UNSURE  # the named emotion (emotion.readings.named_emotion), or UNSURE
 
 
 @dataclass(frozen=True)

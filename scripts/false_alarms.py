@@ -67,17 +67,19 @@ def main() -> None:
                 _voice_row(f"calm, {voice} voices", [c for c in calls if f"-{voice}-" in c["file"]])
 
 
-def _voice_row(label: str, calls: list[dict]) -> None:
-    """A subset's row from its per-call lines (no per-window valences there: the calls' p10 range instead)."""
-    segments = sum(c["segments"] for c in calls) or 1
-    windows = sum(c["windows"] for c in calls) or 1
-    share = lambda key: sum(c[key] for c in calls) / segments  # noqa: E731
-    p10 = [c["valence_p10"] for c in calls]
-    print(f"| {label} | {len(calls)} | {sum(c['urgency'] for c in calls)} | {sum(c['hurry'] for c in calls)} "
-          f"| {share('negative_segments'):.1%} ({share('top_negative_segments'):.1%}; {share('unsure_segments'):.1%}) "
-          f"| {sum(c['negative_windows'] for c in calls) / windows:.1%} | calls {min(p10):+.3f}..{max(p10):+.3f} "
-          f"| {min(p10):+.3f} |", flush=True)
+def _voice_row(label: str, lines: list[dict]) -> None:
+    """A subset's row from its per-call lines, pooled by the replay's own summary (the lines carry no
+    per-window valences: the calls' p10 range stands in for the pooled p10)."""
+    sys.path.insert(0, str(REPO))
+    from agent.app.emotion_replay import CallReplay, summarise
 
+    fields = CallReplay.__dataclass_fields__
+    calls = [CallReplay(**{k: v for k, v in line.items() if k in fields}) for line in lines]
+    s = summarise(calls, threshold=-0.15)
+    p10 = [c.valence_p10 for c in calls]
+    print(f"| {label} | {s.calls} | {s.urgency_calls} | {s.hurry_calls} | {s.negative_segment_share:.1%} "
+          f"({s.top_negative_segment_share:.1%}; {s.unsure_segment_share:.1%}) | {s.negative_window_share:.1%} "
+          f"| calls {min(p10):+.3f}..{max(p10):+.3f} | {s.worst_call_p10:+.3f} |", flush=True)
 
 if __name__ == "__main__":
     main()

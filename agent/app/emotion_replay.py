@@ -98,6 +98,10 @@ class CallReplay:
         return self.top_negative_segments / self.segments if self.segments else 0.0
 
     @property
+    def unsure_segment_share(self) -> float:
+        return self.unsure_segments / self.segments if self.segments else 0.0
+
+    @property
     def negative_window_share(self) -> float:
         return self.negative_windows / self.windows if self.windows else 0.0
 
@@ -332,7 +336,7 @@ def _line(r: CallReplay) -> str:
     if r.hurry:
         flags.append(f"hurry at {r.hurry_at_s:.0f}s")
     return (f"{r.file}: {r.replayed_s:6.0f}s  segments {r.segments:4d} negative {r.negative_segment_share:5.1%} "
-            f"(top {r.top_negative_segment_share:5.1%}, unsure {r.unsure_segments / max(r.segments, 1):5.1%})  "
+            f"(top {r.top_negative_segment_share:5.1%}, unsure {r.unsure_segment_share:5.1%})  "
             f"windows negative {r.negative_window_share:5.1%}  valence p10 {r.valence_p10:+.2f} mean {r.valence_mean:+.2f}"
             + (f"  {', '.join(flags)}" if flags else ""))
 
