@@ -105,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     from agent.app.records_cli import add_parser as add_records_parser
 
     add_records_parser(sub, _config_args)
+    from agent.app.users_cli import add_parser as add_users_parser
+
+    add_users_parser(sub, _config_args)
     return parser
 
 
@@ -244,6 +247,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.app.records_cli import run as run_records
 
             return run_records(args, lambda a: _load(a) if a.log_level else _quiet(_load(a)), _configure_logging)
+        if args.command == "users":
+            from agent.app.users_cli import run as run_users
+
+            return run_users(args, lambda a: _load(a) if a.log_level else _quiet(_load(a)), _configure_logging)
         if args.command == "bench" and args.bench == "emotion":
             from agent.app.bench_emotion import run_emotion_bench
 

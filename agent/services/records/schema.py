@@ -228,6 +228,20 @@ audit_log = Table(  # not tied to calls: a read stays audited after the call is 
     Index("ix_audit_log_at", "at"),
 )
 
+# ---- revision 0004: staff accounts (the console's sign-in) --------------------------------------
+
+staff = Table(  # no PHI: a staff member's login name, role and an Argon2id hash of the password
+    "staff", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("role", String(16), nullable=False),  # qa, admin (agent/services/records/staff.py: StaffRole)
+    Column("password_hash", String(255), nullable=False),  # Argon2id, PHC string (parameters inside)
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("password_changed_at", UtcDateTime, nullable=False),
+    Column("disabled_at", UtcDateTime),  # a disabled account cannot sign in; kept for the audit trail
+    Column("failed_logins", Integer, nullable=False, default=0),  # since the last good one
+    Column("locked_until", UtcDateTime),  # after too many failures in a row
+)
+
 PHI_COLUMNS = {  # table -> its encrypted columns (tests check none holds plain text)
     "calls": ("caller_enc",), "transcripts": ("text_enc",), "actions": ("slots_enc",),
     "webhook_outbox": ("payload_enc",), "key_checks": ("check_enc",),
@@ -235,5 +249,5 @@ PHI_COLUMNS = {  # table -> its encrypted columns (tests check none holds plain 
 
 __all__ = [
     "PHI_COLUMNS", "actions", "audit_log", "calls", "emotion_segments", "emotion_states", "emotion_utterances",
-    "key_checks", "metadata", "replies", "transcripts", "turn_timings", "webhook_outbox", "work_items",
+    "key_checks", "metadata", "replies", "staff", "transcripts", "turn_timings", "webhook_outbox", "work_items",
 ]
