@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     from agent.app.records_cli import add_parser as add_records_parser
 
     add_records_parser(sub, _config_args)
+    console = sub.add_parser("console", help="the QA console (web app) alone: sign-in, pages, JSON API under /api/")
+    console.add_argument("--host", help="address (default console.host, 127.0.0.1)")
+    console.add_argument("--port", type=int, help="port (default console.port, 8080)")
+    console.add_argument("--certfile", help="TLS certificate (PEM): required to listen beyond loopback")
+    console.add_argument("--keyfile", help="TLS private key (PEM)")
+    _config_args(console)
     from agent.app.users_cli import add_parser as add_users_parser
 
     add_users_parser(sub, _config_args)
@@ -126,6 +132,30 @@ def _add_replay_parser(emotion_sub: Any) -> None:
                         help="transcribe utterances with the configured STT for the language channel (default), or voice only")
     replay.add_argument("--url", help="an emotion service to use (ws://host:port/v0/stream/models) instead of starting one")
     _config_args(replay)
+
+
+def _console(args: argparse.Namespace) -> int:
+    from agent.app.console.app import serve
+    from agent.app.records_cli import RecordsCliError, open_store
+
+    config = _load(args)
+    _configure_logging(config)
+    console = config.console.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
+    from agent.services.records.crypto import RecordsKeyError
+    from agent.services.records.store import StoreError
+
+    try:
+        store = open_store(config.records)
+    except (RecordsCliError, StoreError, RecordsKeyError) as exc:
+        print(f"bedside console: {exc}", file=sys.stderr)
+        return 1
+    try:
+        return serve(console, store, certfile=args.certfile, keyfile=args.keyfile)
+    except ValueError as exc:
+        print(f"bedside console: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.dispose()
 
 
 def _load(args: argparse.Namespace, extra: dict[str, Any] | None = None) -> BedsideConfig:
@@ -247,6 +277,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.app.records_cli import run as run_records
 
             return run_records(args, lambda a: _load(a) if a.log_level else _quiet(_load(a)), _configure_logging)
+        if args.command == "console":
+            return _console(args)
         if args.command == "users":
             from agent.app.users_cli import run as run_users
 

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from agent.app.console.config import ConsoleConfig
 from agent.call.call_phase import CallPhaseConfig
 from agent.call.escalation import EscalationConfig
 from agent.call.turn_config import TurnConfig
@@ -50,6 +51,7 @@ class BedsideConfig(_Strict):
     llm: LlmConfig = Field(default_factory=LlmConfig)
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     records: RecordsConfig = Field(default_factory=RecordsConfig)
+    console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

@@ -13,7 +13,6 @@ committed as docs/records-openapi.json (``bedside records api --openapi``)."""
 import csv
 import hmac
 import io
-import ipaddress
 import json
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal
@@ -23,6 +22,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
+from agent.app.loopback import is_loopback_host
 from agent.services.records.config import RecordsConfig
 from agent.services.records.crypto import RecordsKeyError
 from agent.services.records.queries import (
@@ -275,18 +275,9 @@ def check_exposure(config: RecordsConfig, certfile: str | None) -> None:
     values = [token.get_secret_value() for token in api.tokens.values()]
     if len(set(values)) != len(values):
         raise ValueError("records.api.tokens: two staff names share a token; the audit log could not tell them apart")
-    if certfile is None and not _loopback(api.host):
+    if certfile is None and not is_loopback_host(api.host):
         raise ValueError(f"records.api.host {api.host} is not loopback and there is no --certfile: the API answers PHI, "
                          "so beyond this machine it speaks TLS only (or keep 127.0.0.1 behind a TLS reverse proxy)")
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def serve(config: RecordsConfig, store: RecordStore, *, certfile: str | None = None, keyfile: str | None = None) -> int:

@@ -590,6 +590,7 @@ def _iso(when: datetime | None) -> str | None:
 class Via(StrEnum):
     CLI = "cli"
     API = "api"
+    CONSOLE = "console"
 
 
 def audit(store: RecordStore, actor: str, via: Via | str, what: str, call_id: str | None = None,

@@ -242,6 +242,17 @@ staff = Table(  # no PHI: a staff member's login name, role and an Argon2id hash
     Column("locked_until", UtcDateTime),  # after too many failures in a row
 )
 
+console_sessions = Table(  # a signed-in browser; the cookie holds the token, the database only its hash
+    "console_sessions", metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 hex: a copied database opens no session
+    Column("staff", String(64), ForeignKey("staff.name", **CASCADE), nullable=False),
+    Column("csrf", String(64), nullable=False),  # the session's anti-forgery token (forms and X-CSRF-Token)
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_seen_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),  # absolute end, whatever the activity
+    Index("ix_console_sessions_staff", "staff"),
+)
+
 PHI_COLUMNS = {  # table -> its encrypted columns (tests check none holds plain text)
     "calls": ("caller_enc",), "transcripts": ("text_enc",), "actions": ("slots_enc",),
     "webhook_outbox": ("payload_enc",), "key_checks": ("check_enc",),
@@ -249,5 +260,5 @@ PHI_COLUMNS = {  # table -> its encrypted columns (tests check none holds plain 
 
 __all__ = [
     "PHI_COLUMNS", "actions", "audit_log", "calls", "emotion_segments", "emotion_states", "emotion_utterances",
-    "key_checks", "metadata", "replies", "staff", "transcripts", "turn_timings", "webhook_outbox", "work_items",
+    "console_sessions", "key_checks", "metadata", "replies", "staff", "transcripts", "turn_timings", "webhook_outbox", "work_items",
 ]

@@ -1,0 +1,222 @@
+"""The QA console's ASGI app: sign-in, pages and the JSON API under ``/api/``.
+
+Every page and API route needs a live staff session (agent/app/console/auth.py) except
+``/login``, ``/static/`` and ``/api/v1/health``; the OpenAPI document is ``/api/openapi.json``
+(no interactive docs: they load scripts from a CDN). Responses carry a strict Content-Security-Policy
+(everything from this origin, no inline script), ``X-Frame-Options: DENY``, ``Referrer-Policy:
+no-referrer`` and ``Cache-Control: no-store``. Store calls block: endpoints are plain functions,
+which FastAPI runs on its thread pool. No PHI goes into a URL or a log line; uvicorn's access log
+is off (the audit log records sign-ins and reads)."""
+
+# No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at definition.
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import parse_qs
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from pydantic import BaseModel
+
+from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
+from agent.app.console.config import ConsoleConfig
+from agent.app.loopback import is_loopback_host
+from agent.services.records.queries import Via
+from agent.services.records.staff import StaffDirectory, StaffRole
+from agent.services.records.staff_sessions import SessionBook, StaffSession
+from agent.services.records.store import RecordStore
+
+HERE = Path(__file__).resolve().parent
+MAX_FORM_BYTES = 4096  # a sign-in form; anything larger is refused unread
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                               "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+GENERIC_REFUSAL = "Wrong name or password, or the account is locked or disabled."
+
+
+class Problem(BaseModel):
+    detail: str
+
+
+class Me(BaseModel):
+    name: str
+    role: Literal["qa", "admin"]
+    csrf: str  # echo it as X-CSRF-Token on every POST/PUT/PATCH/DELETE
+    expires_at: str
+
+
+class StaffRow(BaseModel):
+    name: str
+    role: Literal["qa", "admin"]
+    active: bool
+    created_at: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """A small url-encoded form, read as it streams in: past MAX_FORM_BYTES it is refused (413)
+    before the rest is read."""
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "form too large")
+    try:
+        return parse_qs(body.decode("utf-8"), max_num_fields=8)
+    except (UnicodeDecodeError, ValueError):
+        raise HTTPException(400, "malformed form") from None
+
+
+def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory | None = None) -> FastAPI:
+    staff = staff or StaffDirectory(store)
+    book = SessionBook(store, idle=timedelta(minutes=config.session_idle_minutes), lifetime=timedelta(hours=config.session_hours))
+    pages = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
+    # openapi_url None: the document is served below, behind sign-in like every other API route
+    app = FastAPI(title="Bedside QA console", version="0.1", openapi_url=None, docs_url=None, redoc_url=None)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.middleware("http")
+    async def headers(request: Request, call_next):
+        response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.exception_handler(SignInRequired)
+    async def to_login(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        return JSONResponse({"detail": "invalid request"}, status_code=422)  # never echo what was sent
+
+    def render(name: str, status: int = 200, **values) -> HTMLResponse:
+        session = values.get("session")
+        admin = session is not None and allowed(session, StaffRole.ADMIN)
+        return HTMLResponse(pages.get_template(name).render(admin=admin, **values), status_code=status)
+
+    def page_session(role: StaffRole):
+        def dependency(request: Request) -> StaffSession:
+            session = session_of(request, book)
+            if session is None:
+                raise SignInRequired()
+            if not allowed(session, role):
+                raise HTTPException(403, f"this page needs the {role} role")
+            check_unsafe(request, session)
+            return session
+        return dependency
+
+    def api_session(role: StaffRole):
+        def dependency(request: Request) -> StaffSession:
+            session = session_of(request, book)
+            if session is None:
+                raise HTTPException(401, "sign in first (POST /login)")
+            if not allowed(session, role):
+                raise HTTPException(403, f"this needs the {role} role")
+            check_unsafe(request, session)
+            return session
+        return dependency
+
+    QaPage = Annotated[StaffSession, Depends(page_session(StaffRole.QA))]
+    AdminPage = Annotated[StaffSession, Depends(page_session(StaffRole.ADMIN))]
+    QaApi = Annotated[StaffSession, Depends(api_session(StaffRole.QA))]
+    AdminApi = Annotated[StaffSession, Depends(api_session(StaffRole.ADMIN))]
+    refusals = {401: {"model": Problem}, 403: {"model": Problem}}
+
+    # -- sign-in -------------------------------------------------------------------------------
+    @app.get("/login", response_class=HTMLResponse, include_in_schema=False)
+    def login_page(request: Request) -> Response:
+        if session_of(request, book) is not None:
+            return RedirectResponse("/", status_code=303)
+        return render("login.html", title="Sign in")
+
+    @app.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        check_unsafe(request, None)
+        form = await read_form(request)
+        name = (form.get("name") or [""])[0].strip()
+        password = (form.get("password") or [""])[0]
+        from starlette.concurrency import run_in_threadpool
+
+        account = await run_in_threadpool(staff.authenticate, name, password, Via.CONSOLE)
+        if account is None:
+            return render("login.html", status=401, title="Sign in", error=GENERIC_REFUSAL)
+        token = await run_in_threadpool(book.open, account.name)
+        response = RedirectResponse("/", status_code=303)
+        response.set_cookie(cookie_name(request), token, max_age=config.session_hours * 3600, path="/", httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @app.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        from starlette.concurrency import run_in_threadpool
+
+        session = await run_in_threadpool(session_of, request, book)
+        if session is not None:
+            csrf = ((await read_form(request)).get("csrf") or [None])[0]
+            check_unsafe(request, session, form_csrf=csrf)
+            await run_in_threadpool(book.close, request.cookies.get(cookie_name(request)))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(cookie_name(request), path="/", secure=request.url.scheme == "https", httponly=True,
+                               samesite="strict")
+        return response
+
+    # -- pages ---------------------------------------------------------------------------------
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def home(session: QaPage) -> Response:
+        return render("home.html", title="Home", session=session, until=session.expires_at.strftime("%H:%M UTC"))
+
+    @app.get("/staff", response_class=HTMLResponse, include_in_schema=False)
+    def staff_page(session: AdminPage) -> Response:
+        return render("staff.html", title="Staff", session=session, accounts=staff.list())
+
+    # -- JSON API ------------------------------------------------------------------------------
+    @app.get("/api/v1/health", response_model=Health)
+    def health() -> Health:
+        return Health(status="ok")
+
+    @app.get("/api/v1/me", response_model=Me, responses=refusals)
+    def me(session: QaApi) -> Me:
+        return Me(name=session.staff, role=session.role.value, csrf=session.csrf, expires_at=session.expires_at.isoformat())
+
+    @app.get("/api/v1/staff", response_model=list[StaffRow], responses=refusals)
+    def staff_list(session: AdminApi) -> list[StaffRow]:
+        return [StaffRow(name=a.name, role=a.role.value, active=a.active, created_at=a.created_at.isoformat())
+                for a in staff.list()]
+
+    @app.get("/api/openapi.json", include_in_schema=False)
+    def openapi(session: QaApi) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    return app
+
+
+def serve(config: ConsoleConfig, store: RecordStore, *, certfile: str | None = None, keyfile: str | None = None) -> int:
+    """Run the console with uvicorn until interrupted (ValueError: plain HTTP beyond loopback)."""
+    import uvicorn
+
+    if certfile is None and not is_loopback_host(config.host):
+        raise ValueError(f"console.host {config.host} is not loopback and there is no --certfile: the console shows PHI, "
+                         "so beyond this machine it speaks TLS only (or keep 127.0.0.1 behind a TLS reverse proxy)")
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(config, store), host=config.host, port=config.port, ssl_certfile=certfile, ssl_keyfile=keyfile,
+        log_level="warning", access_log=False, server_header=False,
+    ))
+    scheme = "https" if certfile else "http"
+    print(f"QA console on {scheme}://{config.host}:{config.port}/ (accounts: bedside users add NAME --role qa|admin)", flush=True)
+    server.run()
+    return 0
+
+
+__all__ = ["create_app", "serve"]

@@ -1,0 +1,130 @@
+"""The console over real HTTP (uvicorn on loopback, SQLite store): every page and API route refuses
+a request without a live session, sign-in sets a HttpOnly SameSite=Strict cookie and is audited,
+state changes need the same origin and the session's CSRF token, roles are enforced, and a wrong
+password, an unknown name and a locked account all get the same answer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+
+from agent.app.console.app import GENERIC_REFUSAL, MAX_FORM_BYTES, SECURITY_HEADERS, create_app
+from agent.app.console.config import ConsoleConfig
+from agent.services.records import queries
+from agent.services.records.staff import LOCK_AFTER, StaffDirectory
+from tests.agent.app.test_records_api import served  # noqa: F401 - uvicorn in a thread
+from tests.agent.services.records.test_queries import make_store
+
+PASSWORD = "correct horse battery"
+FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+PAGES = ("/", "/staff")
+API = ("/api/v1/me", "/api/v1/staff", "/api/openapi.json")
+
+
+@pytest.fixture
+def console(tmp_path: Path, served: Callable[[FastAPI], str]) -> Iterator[tuple[str, StaffDirectory]]:  # noqa: F811
+    store = make_store(tmp_path)
+    staff = StaffDirectory(store, FAST)
+    staff.add("dana", "admin", PASSWORD, by="test")
+    staff.add("lee", "qa", PASSWORD + "!", by="test")
+    yield served(create_app(ConsoleConfig(), store, staff)), staff
+    store.dispose()
+
+
+def client(base: str) -> httpx2.Client:
+    return httpx2.Client(base_url=base, timeout=10, follow_redirects=False)
+
+
+def sign_in(c: httpx2.Client, base: str, name: str, password: str) -> httpx2.Response:
+    return c.post("/login", data={"name": name, "password": password}, headers={"Origin": base})
+
+
+def test_nothing_answers_without_a_session(console: tuple[str, StaffDirectory]) -> None:
+    base, _ = console
+    with client(base) as c:
+        for path in PAGES:
+            r = c.get(path)
+            assert r.status_code == 303 and r.headers["location"] == "/login", path
+        for path in API:
+            assert c.get(path).status_code == 401, path
+        c.cookies.set("bedside_session", "forged-token")
+        assert c.get("/api/v1/me").status_code == 401
+        assert c.get("/").status_code == 303
+        assert c.get("/login").status_code == 200 and c.get("/api/v1/health").json() == {"status": "ok"}
+
+
+def test_sign_in_sets_a_strict_httponly_cookie_and_is_audited(console: tuple[str, StaffDirectory]) -> None:
+    base, staff = console
+    with client(base) as c:
+        r = sign_in(c, base, "lee", PASSWORD + "!")
+        assert r.status_code == 303 and r.headers["location"] == "/"
+        cookie = r.headers["set-cookie"].lower()
+        assert cookie.startswith("bedside_session=") and "httponly" in cookie and "samesite=strict" in cookie
+        home = c.get("/")
+        assert home.status_code == 200 and "lee" in home.text and "qa" in home.text
+        for name, value in SECURITY_HEADERS.items():
+            assert home.headers[name] == value
+        me = c.get("/api/v1/me").json()
+        assert (me["name"], me["role"]) == ("lee", "qa") and len(me["csrf"]) >= 32
+        assert "paths" in c.get("/api/openapi.json").json()
+        assert c.get("/login").status_code == 303  # already signed in
+    rows = [(e.actor, e.via, e.what) for e in queries.audit_entries(staff.store)]
+    assert ("lee", "console", "sign_in") in rows
+
+
+def test_wrong_password_unknown_name_and_locked_account_answer_alike(console: tuple[str, StaffDirectory]) -> None:
+    base, staff = console
+    with client(base) as c:
+        answers = [sign_in(c, base, "lee", "wrong password!!"), sign_in(c, base, "nobody", PASSWORD)]
+        for _ in range(LOCK_AFTER):
+            sign_in(c, base, "dana", "wrong password!!")
+        answers.append(sign_in(c, base, "dana", PASSWORD))  # right password, locked account
+        for r in answers:
+            assert r.status_code == 401 and GENERIC_REFUSAL in r.text and "set-cookie" not in r.headers
+            assert PASSWORD not in r.text
+        assert c.get("/api/v1/me").status_code == 401
+
+
+def test_state_changes_need_this_origin_and_the_session_csrf_token(console: tuple[str, StaffDirectory]) -> None:
+    base, _ = console
+    with client(base) as c:
+        assert c.post("/login", data={"name": "lee", "password": PASSWORD + "!"},
+                      headers={"Origin": "https://evil.example"}).status_code == 403  # login CSRF
+        assert c.post("/login", data={"name": "lee", "password": PASSWORD + "!"}).status_code == 403  # no Origin at all
+        assert sign_in(c, base, "lee", PASSWORD + "!").status_code == 303
+        csrf = c.get("/api/v1/me").json()["csrf"]
+        assert c.post("/logout", headers={"Origin": base}).status_code == 403  # no token
+        assert c.post("/logout", data={"csrf": "forged"}, headers={"Origin": base}).status_code == 403
+        assert c.post("/logout", data={"csrf": csrf}, headers={"Origin": "https://evil.example"}).status_code == 403
+        assert c.get("/api/v1/me").status_code == 200  # none of those signed the session out
+        r = c.post("/logout", data={"csrf": csrf}, headers={"Origin": base})
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert c.get("/api/v1/me").status_code == 401
+
+
+def test_roles_are_enforced_on_pages_and_api(console: tuple[str, StaffDirectory]) -> None:
+    base, _ = console
+    with client(base) as qa, client(base) as admin:
+        sign_in(qa, base, "lee", PASSWORD + "!")
+        sign_in(admin, base, "dana", PASSWORD)
+        assert qa.get("/staff").status_code == 403 and qa.get("/api/v1/staff").status_code == 403
+        assert "/staff" not in qa.get("/").text  # no link to what the role cannot open
+        page = admin.get("/staff")
+        assert page.status_code == 200 and "lee" in page.text and "dana" in page.text
+        assert [(r["name"], r["role"]) for r in admin.get("/api/v1/staff").json()] == [("dana", "admin"), ("lee", "qa")]
+
+
+def test_an_oversized_or_malformed_sign_in_is_refused_unread(console: tuple[str, StaffDirectory]) -> None:
+    base, _ = console
+    with client(base) as c:
+        big = c.post("/login", content=b"name=lee&password=" + b"x" * (MAX_FORM_BYTES * 50),
+                     headers={"Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
+        assert big.status_code == 413
+        bad = c.post("/login", content=b"name=\xff\xfe", headers={"Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
+        assert bad.status_code == 400
+        assert sign_in(c, base, "lee", PASSWORD + "!").status_code == 303  # and the server still answers
