@@ -12,8 +12,9 @@ WITH_TESTS=0
 APT_PACKAGES=(python3-venv libsndfile1 espeak-ng sox libsox-fmt-all ffmpeg sip-tester baresip linphone-cli
   graphviz  # graph render (dot)
 )
-# --tests only: the call store's tests start a real PostgreSQL (initdb, postgres, pg_dump).
-TEST_APT_PACKAGES=(postgresql postgresql-client)
+# --tests only: the call store's tests start a real PostgreSQL (initdb, postgres, pg_dump); the console's
+# browser tests drive Debian's Chromium through its chromedriver (selenium, requirements-test.txt).
+TEST_APT_PACKAGES=(postgresql postgresql-client chromium chromium-driver)
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 

@@ -4,7 +4,7 @@ Every page and API route needs a live staff session (agent/app/console/auth.py) 
 ``/login``, ``/static/`` and ``/api/v1/health``; the OpenAPI document is ``/api/openapi.json``
 (no interactive docs: they load scripts from a CDN). Responses carry a strict Content-Security-Policy
 (everything from this origin, no inline script), ``X-Frame-Options: DENY``, ``Referrer-Policy:
-no-referrer`` and ``Cache-Control: no-store``. Store calls block: endpoints are plain functions,
+same-origin`` and ``Cache-Control: no-store``. Store calls block: endpoints are plain functions,
 which FastAPI runs on its thread pool. No PHI goes into a URL or a log line; uvicorn's access log
 is off (the audit log records sign-ins and reads)."""
 
@@ -36,7 +36,7 @@ SECURITY_HEADERS = {
                                "connect-src 'self'; media-src 'self' blob:; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
     "X-Frame-Options": "DENY",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    "Referrer-Policy": "same-origin",  # no-referrer would make browsers send "Origin: null" on form posts
     "Cache-Control": "no-store",
 }
 GENERIC_REFUSAL = "Wrong name or password, or the account is locked or disabled."

@@ -1,0 +1,120 @@
+"""The QA console in a real browser: Debian's Chromium, headless, driven through its chromedriver,
+against ``bedside console`` running as its own process with an account made by ``bedside users``.
+Sign-in refused then accepted, the session cookie as the browser holds it, a role-gated page,
+a forged POST refused from inside the page, sign-out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def console(tmp_path: Path) -> Iterator[str]:
+    bedside = str(Path(sys.executable).with_name("bedside"))
+    env = {k: v for k, v in os.environ.items() if k not in ("BEDSIDE_RECORDS_KEYS", "BEDSIDE_CONFIG")}
+    where = ["--set", f"records.data_dir={tmp_path}"]
+    subprocess.run([bedside, "records", "migrate", *where], check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run([bedside, "users", "add", "dana", "--role", "admin", *where], input=PASSWORD + "\n", text=True,
+                   check=True, capture_output=True, env=env, timeout=120)
+    port = free_port()
+    proc = subprocess.Popen([bedside, "console", "--port", str(port), *where], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx2.get(f"{base}/api/v1/health", timeout=2).status_code == 200:
+                break
+        except httpx2.TransportError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "console exited"
+        assert time.monotonic() < deadline, "console did not start"
+        time.sleep(0.2)
+    yield base
+    proc.terminate()
+    output = proc.communicate(timeout=20)[0]
+    assert PASSWORD not in output
+
+
+@pytest.fixture
+def browser() -> Iterator:
+    if CHROMIUM is None or CHROMEDRIVER is None:
+        pytest.fail("chromium and chromium-driver are needed (scripts/install.sh --tests installs them)")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run"):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def sign_in(driver, name: str, password: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    driver.find_element(By.NAME, "name").send_keys(name)
+    driver.find_element(By.NAME, "password").send_keys(password)
+    driver.find_element(By.CSS_SELECTOR, "form#login button").click()
+
+
+def test_sign_in_roles_forgery_and_sign_out_in_chromium(console: str, browser) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    browser.get(console + "/")
+    wait.until(EC.url_to_be(console + "/login"))
+    sign_in(browser, "dana", "not the password")
+    assert "Wrong name or password" in wait.until(EC.presence_of_element_located((By.ID, "error"))).text
+    assert browser.get_cookies() == []
+
+    sign_in(browser, "dana", PASSWORD)
+    wait.until(EC.url_to_be(console + "/"))
+    assert "Welcome, dana" in browser.find_element(By.TAG_NAME, "h1").text
+    assert browser.find_element(By.ID, "who").text == "dana (admin)"
+    (cookie,) = browser.get_cookies()
+    assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("bedside_session", True, "Strict")
+    assert browser.execute_script("return document.cookie") == ""  # page scripts cannot read it
+
+    browser.find_element(By.LINK_TEXT, "Staff").click()
+    wait.until(EC.url_to_be(console + "/staff"))
+    assert "dana" in browser.find_element(By.ID, "staff").text
+
+    fetch = """const done = arguments[arguments.length - 1];
+        fetch(arguments[0], {method: arguments[1], headers: arguments[2]}).then(r => done(r.status));"""
+    assert browser.execute_async_script(fetch, "/api/v1/me", "GET", {}) == 200
+    assert browser.execute_async_script(fetch, "/logout", "POST", {}) == 403  # no CSRF token: refused
+    token = browser.find_element(By.CSS_SELECTOR, 'meta[name="csrf-token"]').get_attribute("content")
+    assert browser.execute_async_script(fetch, "/api/v1/staff", "GET", {"X-CSRF-Token": token}) == 200
+
+    browser.find_element(By.ID, "sign-out").click()
+    wait.until(EC.url_to_be(console + "/login"))
+    browser.get(console + "/staff")
+    wait.until(EC.url_to_be(console + "/login"))
+    assert browser.execute_async_script(fetch, "/api/v1/me", "GET", {}) == 401
