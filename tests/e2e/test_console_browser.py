@@ -102,6 +102,10 @@ def test_sign_in_roles_forgery_and_sign_out_in_chromium(console: str, browser) -
     assert (cookie["name"], cookie["httpOnly"], cookie["sameSite"]) == ("bedside_session", True, "Strict")
     assert browser.execute_script("return document.cookie") == ""  # page scripts cannot read it
 
+    browser.find_element(By.LINK_TEXT, "Calls").click()
+    wait.until(EC.url_to_be(console + "/calls"))
+    assert browser.find_element(By.ID, "no-calls").text == "No calls."
+
     browser.find_element(By.LINK_TEXT, "Staff").click()
     wait.until(EC.url_to_be(console + "/staff"))
     assert "dana" in browser.find_element(By.ID, "staff").text

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import parse_qs
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -24,12 +24,13 @@ from pydantic import BaseModel
 from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
 from agent.app.console.config import ConsoleConfig
 from agent.app.loopback import is_loopback_host
-from agent.services.records.queries import Via
+from agent.services.records.queries import CallPage, QueryError, Via, audit, list_calls, parse_when
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
 from agent.services.records.store import RecordStore
 
 HERE = Path(__file__).resolve().parent
+CALLS_PER_PAGE = 50
 MAX_FORM_BYTES = 4096  # a sign-in form; anything larger is refused unread
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -181,6 +182,29 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
     def staff_page(session: AdminPage) -> Response:
         return render("staff.html", title="Staff", session=session, accounts=staff.list())
 
+    def call_page(session: StaffSession, since: str | None, urgent: str | None, cursor: str | None, limit: int) -> CallPage:
+        """One page of the call list, audited as a read (filters and count, never PHI)."""
+        try:
+            start = parse_when(since) if since else None
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        flag = {"yes": True, "no": False}.get(urgent or "")
+        try:
+            page = list_calls(store, since=start, urgent=flag, limit=limit, cursor=cursor or None)
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        audit(store, session.staff, Via.CONSOLE, "list", detail=f"since={since} urgent={flag} shown={len(page.calls)}")
+        return page
+
+    @app.get("/calls", response_class=HTMLResponse, include_in_schema=False)
+    def calls_page(session: QaPage, since: str | None = None, urgent: str | None = None, cursor: str | None = None) -> Response:
+        try:
+            page, error = call_page(session, since, urgent, cursor, CALLS_PER_PAGE), None
+        except HTTPException as exc:  # a filter staff mistyped: say so on the page
+            page, error = CallPage((), None), exc.detail
+        return render("calls.html", status=400 if error else 200, title="Calls", session=session, page=page,
+                      since=since or "", urgent=urgent or "", error=error)
+
     # -- JSON API ------------------------------------------------------------------------------
     @app.get("/api/v1/health", response_model=Health)
     def health() -> Health:
@@ -194,6 +218,17 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
     def staff_list(session: AdminApi) -> list[StaffRow]:
         return [StaffRow(name=a.name, role=a.role.value, active=a.active, created_at=a.created_at.isoformat())
                 for a in staff.list()]
+
+    @app.get("/api/v1/calls", response_model=CallPage, responses={**refusals, 400: {"model": Problem}})
+    def calls_api(
+        session: QaApi,
+        since: Annotated[str | None, Query(description="only calls started from then: 2026-12-01, an ISO datetime, or 7d ago")] = None,
+        urgent: Annotated[Literal["yes", "no"] | None, Query(description="yes: only calls flagged urgent; no: only the others")] = None,
+        cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = CALLS_PER_PAGE,
+    ) -> CallPage:
+        """Calls, newest first, without PHI (no numbers, slots or words)."""
+        return call_page(session, since, urgent, cursor, limit)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(session: QaApi) -> JSONResponse:

@@ -6,6 +6,7 @@ password, an unknown name and a locked account all get the same answer."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
@@ -18,12 +19,12 @@ from agent.app.console.config import ConsoleConfig
 from agent.services.records import queries
 from agent.services.records.staff import LOCK_AFTER, StaffDirectory
 from tests.agent.app.test_records_api import served  # noqa: F401 - uvicorn in a thread
-from tests.agent.services.records.test_queries import make_store
+from tests.agent.services.records.test_queries import PATIENT, add_call, caller_of, make_store
 
 PASSWORD = "correct horse battery"
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-PAGES = ("/", "/staff")
-API = ("/api/v1/me", "/api/v1/staff", "/api/openapi.json")
+PAGES = ("/", "/staff", "/calls")
+API = ("/api/v1/me", "/api/v1/staff", "/api/v1/calls", "/api/openapi.json")
 
 
 @pytest.fixture
@@ -128,3 +129,31 @@ def test_an_oversized_or_malformed_sign_in_is_refused_unread(console: tuple[str,
         bad = c.post("/login", content=b"name=\xff\xfe", headers={"Origin": base, "Content-Type": "application/x-www-form-urlencoded"})
         assert bad.status_code == 400
         assert sign_in(c, base, "lee", PASSWORD + "!").status_code == 303  # and the server still answers
+
+
+def test_the_call_list_filters_pages_shows_no_phi_and_is_audited(console: tuple[str, StaffDirectory]) -> None:
+    base, staff = console
+    now = datetime.now(UTC).replace(microsecond=0)
+    add_call(staff.store, "call-old", now - timedelta(days=12))
+    add_call(staff.store, "call-urgent", now - timedelta(days=1), urgent=True)
+    add_call(staff.store, "call-plain", now - timedelta(hours=2), callback=False)
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/calls")
+        assert page.status_code == 200
+        assert page.text.index("call-plain") < page.text.index("call-urgent") < page.text.index("call-old")
+        for phi in (PATIENT, caller_of("call-urgent"), "+1555"):
+            assert phi not in page.text
+        recent = c.get("/calls", params={"since": "7d"}).text
+        assert "call-old" not in recent and "call-urgent" in recent
+        urgent = c.get("/api/v1/calls", params={"urgent": "yes"}).json()
+        assert [x["id"] for x in urgent["calls"]] == ["call-urgent"] and urgent["calls"][0]["urgent"] is True
+        first = c.get("/api/v1/calls", params={"limit": 2}).json()
+        older = c.get("/api/v1/calls", params={"limit": 2, "cursor": first["next_cursor"]}).json()
+        assert [x["id"] for x in first["calls"] + older["calls"]] == ["call-plain", "call-urgent", "call-old"]
+        assert older["next_cursor"] is None
+        bad = c.get("/calls", params={"since": "last tuesday"})
+        assert bad.status_code == 400 and 'id="error"' in bad.text
+        assert c.get("/api/v1/calls", params={"since": "last tuesday"}).status_code == 400
+    reads = [(e.actor, e.via, e.what) for e in queries.audit_entries(staff.store) if e.what == "list"]
+    assert reads == [("lee", "console", "list")] * 5  # every page shown; a refused filter showed nothing
