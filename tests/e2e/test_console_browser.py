@@ -5,6 +5,7 @@ a forged POST refused from inside the page, sign-out."""
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import socket
@@ -12,10 +13,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
+from PIL import Image
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +40,13 @@ def console(tmp_path: Path) -> Iterator[str]:
     subprocess.run([bedside, "records", "migrate", *where], check=True, capture_output=True, env=env, timeout=120)
     subprocess.run([bedside, "users", "add", "dana", "--role", "admin", *where], input=PASSWORD + "\n", text=True,
                    check=True, capture_output=True, env=env, timeout=120)
+    from agent.services.records.crypto import KeyRing
+    from agent.services.records.store import RecordStore
+    from tests.agent.services.records.test_queries import add_call
+
+    store = RecordStore(f"sqlite:///{tmp_path / 'records.sqlite3'}", KeyRing.load(tmp_path / "records.key"))
+    add_call(store, "call-urgent", datetime.now(UTC) - timedelta(hours=1), urgent=True)
+    store.dispose()
     port = free_port()
     proc = subprocess.Popen([bedside, "console", "--port", str(port), *where], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -104,7 +114,16 @@ def test_sign_in_roles_forgery_and_sign_out_in_chromium(console: str, browser) -
 
     browser.find_element(By.LINK_TEXT, "Calls").click()
     wait.until(EC.url_to_be(console + "/calls"))
-    assert browser.find_element(By.ID, "no-calls").text == "No calls."
+    browser.find_element(By.CSS_SELECTOR, 'tr[data-call="call-urgent"] a').click()
+    wait.until(EC.url_to_be(console + "/calls/call-urgent"))
+    plot = browser.find_element(By.ID, "timeline")
+    assert plot.size["width"] > 300 and plot.size["height"] > 80
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline polyline")) == 3
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#timeline path.burst")) == 1
+    shot = Image.open(io.BytesIO(plot.screenshot_as_png)).convert("L")
+    lo, hi = shot.getextrema()
+    assert hi - lo > 100, "the plot rendered blank"
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#replies tbody tr")) == 2
 
     browser.find_element(By.LINK_TEXT, "Staff").click()
     wait.until(EC.url_to_be(console + "/staff"))

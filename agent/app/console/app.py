@@ -19,12 +19,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 from pydantic import BaseModel
 
 from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
 from agent.app.console.config import ConsoleConfig
+from agent.app.console.timeline_plot import timeline_svg
 from agent.app.loopback import is_loopback_host
-from agent.services.records.queries import CallPage, QueryError, Via, audit, list_calls, parse_when
+from agent.services.records.queries import CallDetail, CallPage, QueryError, Via, audit, list_calls, parse_when, show_call
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
 from agent.services.records.store import RecordStore
@@ -205,6 +207,25 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
         return render("calls.html", status=400 if error else 200, title="Calls", session=session, page=page,
                       since=since or "", urgent=urgent or "", error=error)
 
+    def call_detail(session: StaffSession, call_id: str) -> CallDetail:
+        """One call in full (PHI decrypted), audited before it is shown; 404 when there is none."""
+        if len(call_id) > 64:
+            raise HTTPException(404, "no such call")
+        audit(store, session.staff, Via.CONSOLE, "show", call_id=call_id)
+        call = show_call(store, call_id)
+        if call is None:
+            raise HTTPException(404, "no such call (wrong id, or purged after records.retention_days)")
+        return call
+
+    @app.get("/calls/{call_id}", response_class=HTMLResponse, include_in_schema=False)
+    def review_page(session: QaPage, call_id: str) -> Response:
+        call = call_detail(session, call_id)
+        end = call.ended_at or call.started_at
+        duration = (end - call.started_at).total_seconds()
+        timings = {t.turn: t for t in call.timings}
+        return render("review.html", title="Call review", session=session, call=call, timings=timings,
+                      plot=Markup(timeline_svg(call.emotion, duration, call.replies)), duration=duration)
+
     # -- JSON API ------------------------------------------------------------------------------
     @app.get("/api/v1/health", response_model=Health)
     def health() -> Health:
@@ -229,6 +250,12 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
     ) -> CallPage:
         """Calls, newest first, without PHI (no numbers, slots or words)."""
         return call_page(session, since, urgent, cursor, limit)
+
+    @app.get("/api/v1/calls/{call_id}", response_model=CallDetail, responses={**refusals, 404: {"model": Problem}})
+    def call_api(session: QaApi, call_id: str) -> CallDetail:
+        """One call in full: replies with their expression and why, turn timings, actions (with
+        slot values: PHI), work items, the emotional timeline; audited."""
+        return call_detail(session, call_id)
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(session: QaApi) -> JSONResponse:

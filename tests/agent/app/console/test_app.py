@@ -157,3 +157,23 @@ def test_the_call_list_filters_pages_shows_no_phi_and_is_audited(console: tuple[
         assert c.get("/api/v1/calls", params={"since": "last tuesday"}).status_code == 400
     reads = [(e.actor, e.via, e.what) for e in queries.audit_entries(staff.store) if e.what == "list"]
     assert reads == [("lee", "console", "list")] * 5  # every page shown; a refused filter showed nothing
+
+
+def test_the_review_page_draws_the_call_and_shows_what_staff_act_on(console: tuple[str, StaffDirectory]) -> None:
+    base, staff = console
+    add_call(staff.store, "call-urgent", datetime.now(UTC) - timedelta(hours=1), urgent=True)
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        assert 'href="/calls/call-urgent"' in c.get("/calls").text
+        page = c.get("/calls/call-urgent")
+        assert page.status_code == 200
+        text = page.text
+        assert '<svg xmlns="http://www.w3.org/2000/svg"' in text and 'class="valence"' in text and 'class="burst"' in text
+        assert "caller_distressed" in text and "790 ms" in text  # the reply's why, the turn's first audio
+        assert "urgent" in text and "callback" in text and PATIENT in text  # the call-back's slots: what staff act on
+        detail = c.get("/api/v1/calls/call-urgent").json()
+        assert detail["id"] == "call-urgent" and detail["actions"][0]["kind"] == "urgency"
+        assert c.get("/calls/no-such-call").status_code == 404
+        assert c.get("/api/v1/calls/" + "x" * 100).status_code == 404
+    shows = [(e.actor, e.via, e.call_id) for e in queries.audit_entries(staff.store) if e.what == "show"]
+    assert sorted(shows, key=str) == sorted([("lee", "console", "call-urgent")] * 2 + [("lee", "console", "no-such-call")], key=str)
