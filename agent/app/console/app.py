@@ -26,6 +26,7 @@ from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie
 from agent.app.console.config import ConsoleConfig
 from agent.app.console.timeline_plot import timeline_svg
 from agent.app.loopback import is_loopback_host
+from agent.services.records.node_effects import DROP, WINDOW_S, NodeEffect, node_effects
 from agent.services.records.queries import CallDetail, CallPage, QueryError, Via, audit, list_calls, parse_when, show_call
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
@@ -33,6 +34,7 @@ from agent.services.records.store import RecordStore
 
 HERE = Path(__file__).resolve().parent
 CALLS_PER_PAGE = 50
+DEFAULT_EFFECTS_SINCE = "30d"
 MAX_FORM_BYTES = 4096  # a sign-in form; anything larger is refused unread
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -61,6 +63,14 @@ class StaffRow(BaseModel):
     role: Literal["qa", "admin"]
     active: bool
     created_at: str
+
+
+class NodeEffectRow(BaseModel):
+    node: str
+    replies: int
+    calls: int
+    mean_change: float
+    drop_share: float
 
 
 class Health(BaseModel):
@@ -226,6 +236,22 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
         return render("review.html", title="Call review", session=session, call=call, timings=timings,
                       plot=Markup(timeline_svg(call.emotion, duration, call.replies)), duration=duration)
 
+    def effects(since: str | None) -> list[NodeEffect]:
+        try:
+            start = parse_when(since or DEFAULT_EFFECTS_SINCE)
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
+        return node_effects(store, since=start)
+
+    @app.get("/nodes", response_class=HTMLResponse, include_in_schema=False)
+    def nodes_page(session: QaPage, since: str | None = None) -> Response:
+        try:
+            rows, error = effects(since), None
+        except HTTPException as exc:
+            rows, error = [], exc.detail
+        return render("nodes.html", status=400 if error else 200, title="Where calls go wrong", session=session, rows=rows,
+                      since=since or DEFAULT_EFFECTS_SINCE, error=error, window_s=WINDOW_S, drop=DROP)
+
     # -- JSON API ------------------------------------------------------------------------------
     @app.get("/api/v1/health", response_model=Health)
     def health() -> Health:
@@ -256,6 +282,15 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
         """One call in full: replies with their expression and why, turn timings, actions (with
         slot values: PHI), work items, the emotional timeline; audited."""
         return call_detail(session, call_id)
+
+    @app.get("/api/v1/nodes/effects", response_model=list[NodeEffectRow], responses={**refusals, 400: {"model": Problem}})
+    def effects_api(
+        session: QaApi,
+        since: Annotated[str | None, Query(description="calls started from then (default 30d ago)")] = None,
+    ) -> list[NodeEffectRow]:
+        """Per graph node: how callers' valence moved in the 30 s after the agent spoke from it,
+        worst first (no PHI: node names, counts, valences)."""
+        return [NodeEffectRow(**e.as_dict()) for e in effects(since)]
 
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(session: QaApi) -> JSONResponse:

@@ -23,8 +23,8 @@ from tests.agent.services.records.test_queries import PATIENT, add_call, caller_
 
 PASSWORD = "correct horse battery"
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-PAGES = ("/", "/staff", "/calls")
-API = ("/api/v1/me", "/api/v1/staff", "/api/v1/calls", "/api/openapi.json")
+PAGES = ("/", "/staff", "/calls", "/nodes")
+API = ("/api/v1/me", "/api/v1/staff", "/api/v1/calls", "/api/v1/nodes/effects", "/api/openapi.json")
 
 
 @pytest.fixture
@@ -177,3 +177,20 @@ def test_the_review_page_draws_the_call_and_shows_what_staff_act_on(console: tup
         assert c.get("/api/v1/calls/" + "x" * 100).status_code == 404
     shows = [(e.actor, e.via, e.call_id) for e in queries.audit_entries(staff.store) if e.what == "show"]
     assert sorted(shows, key=str) == sorted([("lee", "console", "call-urgent")] * 2 + [("lee", "console", "no-such-call")], key=str)
+
+
+def test_where_calls_go_wrong_lists_the_worst_node_first(console: tuple[str, StaffDirectory]) -> None:
+    from tests.agent.services.records.test_node_effects import add
+
+    base, staff = console
+    now = datetime.now(UTC) - timedelta(hours=1)
+    add(staff.store, "call-a", now, [(10.0, "billing"), (25.0, "results")], [(5.0, 0.1, True), (20.0, 0.1, True), (45.0, -0.4, True)])
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        rows = c.get("/api/v1/nodes/effects").json()
+        assert [(r["node"], r["drop_share"]) for r in rows] == [("results", 1.0), ("billing", 0.0)]
+        page = c.get("/nodes").text
+        assert page.index('data-node="results"') < page.index('data-node="billing"')
+        assert 'class="worse"' in page and "-0.50" in page
+        assert c.get("/nodes", params={"since": "whenever"}).status_code == 400
+        assert c.get("/api/v1/nodes/effects", params={"since": "1d"}).json()[0]["node"] == "results"
