@@ -96,6 +96,7 @@ class BedsideServer:
         self.bursts = load_burst_table(config.voice_style.burst_table)  # validated now: a bad table stops startup
         self.burst_meanings = self.bursts.meanings()
         self.emotion_service = None
+        self.console = None  # the QA console, when console.enabled (front process only)
         self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
         self.vad_model = None
         self.ua = SipUserAgent(
@@ -150,6 +151,8 @@ class BedsideServer:
             records_ready = await asyncio.to_thread(self.records.wait_ready, 15.0)
             if self.worker_index is None:  # one process per server keeps the promise the greeting makes
                 self._retention = asyncio.create_task(self._keep_retention(), name="records-retention")
+                if self.config.console.enabled:
+                    await self._start_console()
         await self.ua.start()
         if self.worker_index is not None:
             print_status("ready", self.ua.port, self.ua.active_calls)
@@ -165,6 +168,21 @@ class BedsideServer:
             records=records_ready,  # None: off; False: the store is not answering, records are spooled
             startup_s=round(time.monotonic() - started, 2),
         )
+
+    async def _start_console(self) -> None:
+        """The QA console in this process (console.enabled). It never keeps calls out: a taken
+        port or a refused address is logged and the server goes on without it."""
+        from agent.app.console.app import EmbeddedConsole
+
+        assert self.records is not None
+        try:
+            console = EmbeddedConsole(self.config.console, self.records.store)
+            await console.start()
+        except (OSError, ValueError, RuntimeError, TimeoutError) as exc:
+            self.log.error("console_unavailable", error=f"{type(exc).__name__}: {exc}")
+            return
+        self.console = console
+        self.log.info("console_ready", url=console.url)
 
     async def _presynthesize(self, sentences: list[str], expressions: list[Expression]) -> None:
         """Every scripted sentence in every other expression, one at a time and only while no call
@@ -260,6 +278,8 @@ class BedsideServer:
         self._stop.set()
 
     async def stop(self) -> None:
+        if self.console is not None:
+            await self.console.stop()
         if self._retention is not None:
             self._retention.cancel()
             await asyncio.gather(self._retention, return_exceptions=True)

@@ -9,6 +9,9 @@ which FastAPI runs on its thread pool. No PHI goes into a URL or a log line; uvi
 is off (the audit log records sign-ins and reads)."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at definition.
+import asyncio
+import contextlib
+import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal
@@ -299,21 +302,71 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
     return app
 
 
-def serve(config: ConsoleConfig, store: RecordStore, *, certfile: str | None = None, keyfile: str | None = None) -> int:
-    """Run the console with uvicorn until interrupted (ValueError: plain HTTP beyond loopback)."""
+def check_exposure(config: ConsoleConfig, certfile: str | None) -> None:
+    """ValueError for plain HTTP beyond loopback (the console shows PHI)."""
+    if certfile is None and not is_loopback_host(config.host):
+        raise ValueError(f"console.host {config.host} is not loopback and there is no certificate: the console shows PHI, "
+                         "so beyond this machine it speaks TLS only (or keep 127.0.0.1 behind a TLS reverse proxy)")
+
+
+def _uvicorn_config(config: ConsoleConfig, store: RecordStore, certfile: str | None, keyfile: str | None):
     import uvicorn
 
-    if certfile is None and not is_loopback_host(config.host):
-        raise ValueError(f"console.host {config.host} is not loopback and there is no --certfile: the console shows PHI, "
-                         "so beyond this machine it speaks TLS only (or keep 127.0.0.1 behind a TLS reverse proxy)")
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(config, store), host=config.host, port=config.port, ssl_certfile=certfile, ssl_keyfile=keyfile,
-        log_level="warning", access_log=False, server_header=False,
-    ))
+    return uvicorn.Config(create_app(config, store), host=config.host, port=config.port, ssl_certfile=certfile,
+                          ssl_keyfile=keyfile, log_level="warning", access_log=False, server_header=False)
+
+
+def serve(config: ConsoleConfig, store: RecordStore, *, certfile: str | None = None, keyfile: str | None = None) -> int:
+    """``bedside console``: run the console with uvicorn until interrupted (ValueError: refused)."""
+    import uvicorn
+
+    certfile, keyfile = certfile or config.certfile, keyfile or config.keyfile
+    check_exposure(config, certfile)
+    server = uvicorn.Server(_uvicorn_config(config, store, certfile, keyfile))
     scheme = "https" if certfile else "http"
     print(f"QA console on {scheme}://{config.host}:{config.port}/ (accounts: bedside users add NAME --role qa|admin)", flush=True)
     server.run()
     return 0
 
 
-__all__ = ["create_app", "serve"]
+class EmbeddedConsole:
+    """The console inside ``bedside serve``'s event loop (console.enabled): started and stopped by
+    the server, on a socket bound before uvicorn sees it, so that a taken port or a refused
+    address is an error the server logs and calls go on without the console (uvicorn would exit
+    the process), and with the server's own signal handling (uvicorn's would replace it)."""
+
+    def __init__(self, config: ConsoleConfig, store: RecordStore) -> None:
+        import uvicorn
+
+        check_exposure(config, config.certfile)
+
+        class Server(uvicorn.Server):
+            @contextlib.contextmanager
+            def capture_signals(self):  # the host process handles SIGTERM/SIGINT and stops us
+                yield
+
+        self.config = config
+        self.server = Server(_uvicorn_config(config, store, config.certfile, config.keyfile))
+        self.socket = socket.create_server((config.host, config.port), reuse_port=False)  # OSError: port taken
+        self.url = f"{'https' if config.certfile else 'http'}://{config.host}:{self.socket.getsockname()[1]}/"
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, timeout_s: float = 10.0) -> None:
+        self._task = asyncio.create_task(self.server.serve(sockets=[self.socket]), name="console")
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()
+                raise RuntimeError("the console stopped while starting")
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError("the console did not start")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        self.socket.close()
+
+
+__all__ = ["EmbeddedConsole", "check_exposure", "create_app", "serve"]
