@@ -29,11 +29,12 @@ from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie
 from agent.app.console.config import ConsoleConfig
 from agent.app.console.timeline_plot import timeline_svg
 from agent.app.loopback import is_loopback_host
+from agent.services.records.crypto import RecordsKeyError
 from agent.services.records.node_effects import DROP, WINDOW_S, NodeEffect, node_effects
 from agent.services.records.queries import CallDetail, CallPage, QueryError, Via, audit, list_calls, parse_when, show_call
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
-from agent.services.records.store import RecordStore
+from agent.services.records.store import RecordStore, StoreError
 
 HERE = Path(__file__).resolve().parent
 CALLS_PER_PAGE = 50
@@ -112,6 +113,12 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
     @app.exception_handler(SignInRequired)
     async def to_login(request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(StoreError)
+    @app.exception_handler(RecordsKeyError)
+    async def unavailable(request: Request, exc: Exception) -> Response:
+        # The store's messages name files and key ids, never PHI; the console stays up and says so.
+        return JSONResponse({"detail": f"records store unavailable: {exc}"}, status_code=503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:

@@ -194,3 +194,18 @@ def test_where_calls_go_wrong_lists_the_worst_node_first(console: tuple[str, Sta
         assert 'class="worse"' in page and "-0.50" in page
         assert c.get("/nodes", params={"since": "whenever"}).status_code == 400
         assert c.get("/api/v1/nodes/effects", params={"since": "1d"}).json()[0]["node"] == "results"
+
+
+def test_a_dead_store_is_a_clear_503_not_a_crash(tmp_path: Path, served: Callable[[FastAPI], str]) -> None:  # noqa: F811
+    from agent.services.records.crypto import KeyRing, new_key
+    from agent.services.records.store import RecordStore
+
+    store = RecordStore(f"sqlite:///{tmp_path / 'missing' / 'records.sqlite3'}", KeyRing.of([new_key()], "test"))
+    base = served(create_app(ConsoleConfig(), store, StaffDirectory(store, FAST)))
+    with client(base) as c:
+        assert c.get("/login").status_code == 200  # the sign-in page needs no store
+        r = sign_in(c, base, "lee", PASSWORD)
+        assert r.status_code == 503 and r.json()["detail"].startswith("records store unavailable")
+        c.cookies.set("bedside_session", "some-token")
+        assert c.get("/api/v1/me").status_code == 503
+    store.dispose()
