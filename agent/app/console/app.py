@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
 from agent.app.console.config import ConsoleConfig
@@ -170,8 +171,6 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
         form = await read_form(request)
         name = (form.get("name") or [""])[0].strip()
         password = (form.get("password") or [""])[0]
-        from starlette.concurrency import run_in_threadpool
-
         account = await run_in_threadpool(staff.authenticate, name, password, Via.CONSOLE)
         if account is None:
             return render("login.html", status=401, title="Sign in", error=GENERIC_REFUSAL)
@@ -183,8 +182,6 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
 
     @app.post("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
-        from starlette.concurrency import run_in_threadpool
-
         session = await run_in_threadpool(session_of, request, book)
         if session is not None:
             csrf = ((await read_form(request)).get("csrf") or [None])[0]
