@@ -184,6 +184,32 @@ def evaluate_affect(head: AffectHead, feats: emogator.Features, score_idx: np.nd
     return out
 
 
+CURVE_FRACTIONS = (0.25, 0.5, 0.75, 1.0)
+CURVE_VALIDATION_GROUP = 1
+
+
+def learning_curve(feats: emogator.Features, score_idx: np.ndarray, fractions: tuple[float, ...] = CURVE_FRACTIONS,
+                   seeds: tuple[int, ...] = (0, 1), progress: bool = True) -> list[dict[str, Any]]:
+    """How the head's top-1 grows with the number of contributors it learns from: fitted (clean +
+    aug, as shipped) on a random share of groups 2-5's contributors, scored on group 1 clean.
+    Group 0 is never read. A curve still rising at 1.0 says more contributors would help."""
+    X = feats.pooled(score_idx).astype(np.float32)
+    pool = feats.signal & ~np.isin(feats.groups, (emogator.HELD_OUT_GROUP, CURVE_VALIDATION_GROUP)) & np.isin(feats.variants, FIT_VARIANTS)
+    val = feats.signal & (feats.groups == CURVE_VALIDATION_GROUP) & (feats.variants == "clean")
+    contributors = np.array(sorted(set(feats.contributors[pool])))
+    rows = []
+    for fraction in fractions:
+        for seed in seeds if fraction < 1.0 else seeds[:1]:
+            chosen = np.random.default_rng(seed).permutation(contributors)[: max(1, round(fraction * len(contributors)))]
+            fit = pool & np.isin(feats.contributors, chosen)
+            top1 = scores(fit_mlp(X[fit], feats.categories[fit])(X[val]), feats.categories[val])["top1"]
+            rows.append({"fraction": fraction, "seed": seed, "contributors": int(len(chosen)), "rows": int(fit.sum()),
+                         "top1": round(top1, 4)})
+            if progress:
+                print(rows[-1], flush=True)
+    return rows
+
+
 def heldout_features(root: Path | None = None) -> emogator.Features:
     clips = emogator.emogator_clips(root)
     groups = emogator.contributor_groups(clips)
@@ -247,10 +273,17 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(2)
     parser = argparse.ArgumentParser(prog="python -m emotion.training.burst_affect", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="directory for the report (affect.json, affect_arrays.npz)")
+    parser.add_argument("--learning-curve", action="store_true",
+                        help="only the learning curve over contributors (curve.json in --out), no head")
     args = parser.parse_args(argv)
     from emotion.training.burst import SCORE_CLASSES
 
     feats = emogator.extract()
+    if args.learning_curve:
+        curve = learning_curve(feats, np.array(SCORE_CLASSES, np.int64))
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "curve.json").write_text(json.dumps(curve, indent=1) + "\n")
+        return 0
     arrays, report = train_affect(feats, np.array(SCORE_CLASSES, np.int64))
     args.out.mkdir(parents=True, exist_ok=True)
     np.savez(args.out / "affect_arrays.npz", **arrays)
