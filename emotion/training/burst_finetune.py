@@ -14,9 +14,9 @@ pooled mean and std (what the shipped head reads), into the shipped head's shape
 512 ReLU, dropout, 30 logits). Audio as the shipped features see it: levelled to -26 dBFS,
 padded to 2 s (:mod:`emotion.training.emogator`).
 
-Measured here (2 cores, 2026-12-05; docs/emotion-models.md, section 2): from layer 2, frozen
-0.333 top-1, trained 0.344 (95 s an epoch); the shipped head's features reach 0.324 on the same
-group. See the model card for the conclusion."""
+Measured here (2 cores, 2026-12-05; docs/emotion-models.md, section 2): layer 2 run as shipped
+with attention pooling 0.333 top-1, layer 2 trained 0.339, layers 2-3 trained 0.330 (over-fitted);
+the shipped head's features reach 0.324 on the same group. See the model card for the conclusion."""
 
 from __future__ import annotations
 
