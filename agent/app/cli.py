@@ -91,6 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
     records_bench.add_argument("--workdir", help="where the scratch SQLite files go (default: the system temp dir)")
     records_bench.add_argument("--output", help="also write the tables (markdown) to this file")
     _config_args(records_bench)
+    console_bench = bench_sub.add_parser("console", help="QA console: review page and call list response times (30-min call)")
+    console_bench.add_argument("--minutes", type=float, default=30.0, help="length of the long call whose review is timed")
+    console_bench.add_argument("--calls", type=int, default=200, help="ordinary calls stored beside it")
+    console_bench.add_argument("--requests", type=int, default=50, help="requests per page, one at a time")
+    console_bench.add_argument("--workdir", help="where the scratch SQLite file goes (default: the system temp dir)")
+    _config_args(console_bench)
     expressions_bench = bench_sub.add_parser("expressions", help="pace, loudness and spectral tilt of every expression preset")
     expressions_bench.add_argument("--repeats", type=int, default=5, help="renders per expression (piper samples noise)")
     expressions_bench.add_argument("--output", help="also write the table (markdown) to this file")
@@ -293,6 +299,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _configure_logging(_quiet(_load(args)))
             return run_records_bench(args)
+        if args.command == "bench" and args.bench == "console":
+            from agent.app.bench_console import run_console_bench
+
+            _configure_logging(_quiet(_load(args)))
+            return run_console_bench(args)
         if args.command == "bench" and args.bench == "expressions":
             from tts.bench import run_expression_bench
 
