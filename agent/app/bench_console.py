@@ -16,7 +16,6 @@ import argparse
 import json
 import math
 import random
-import socket
 import statistics
 import tempfile
 import threading
@@ -82,7 +81,7 @@ def run_console_bench(args: argparse.Namespace) -> int:
     import httpx2
     import uvicorn
 
-    from agent.app.console.app import create_app
+    from agent.app.console.app import create_app, listening_socket
     from agent.app.console.config import ConsoleConfig
 
     rng = random.Random(0)
@@ -100,7 +99,7 @@ def run_console_bench(args: argparse.Namespace) -> int:
         fill_s = time.perf_counter() - t0
         StaffDirectory(store).add("bench", "qa", PASSWORD, by="bench")
 
-        sock = socket.create_server(("127.0.0.1", 0))
+        sock = listening_socket("127.0.0.1", 0)
         server = uvicorn.Server(uvicorn.Config(create_app(ConsoleConfig(), store), log_level="warning", access_log=False))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()

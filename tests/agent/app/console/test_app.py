@@ -209,3 +209,28 @@ def test_a_dead_store_is_a_clear_503_not_a_crash(tmp_path: Path, served: Callabl
         c.cookies.set("bedside_session", "some-token")
         assert c.get("/api/v1/me").status_code == 503
     store.dispose()
+
+
+async def test_the_embedded_console_socket_gets_tcp_nodelay_on_every_connection() -> None:
+    """asyncio sets TCP_NODELAY on accepted connections only when the listening socket's proto is
+    IPPROTO_TCP; without it small kept-alive responses waited ~40 ms for a delayed ACK."""
+    import asyncio
+    import socket
+
+    from agent.app.console.app import listening_socket
+
+    sock = listening_socket("127.0.0.1", 0)
+    seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            accepted = transport.get_extra_info("socket")
+            seen.set_result(accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+    reader, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+    assert await asyncio.wait_for(seen, 5) == 1
+    writer.close()
+    server.close()
+    await server.wait_closed()
