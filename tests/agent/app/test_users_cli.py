@@ -16,21 +16,12 @@ from agent.app.cli import main
 from agent.services.records import queries
 from agent.services.records.config import KEYS_ENV
 from agent.services.records.staff import StaffDirectory
-from tests.agent.app.test_records_cli import open_store, where
+from tests.agent.app.test_records_cli import data, open_store, where  # noqa: F401 - data: a migrated records dir
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture
-def data(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv(KEYS_ENV, raising=False)
-    monkeypatch.delenv("BEDSIDE_CONFIG", raising=False)
-    monkeypatch.setattr("getpass.getuser", lambda: "os-user")
-    assert main(["records", "migrate", *where(tmp_path)]) == 0
-    return tmp_path
-
-
-def users(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data: Path, *args: str,
+def users(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data: Path, *args: str,  # noqa: F811 - the imported fixture
           stdin: str = "") -> tuple[int, str, str]:
     monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
     code = main(["users", *args, *where(data)])
@@ -39,7 +30,7 @@ def users(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, d
     return code, out, err
 
 
-def test_add_list_passwd_disable(data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_add_list_passwd_disable(data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811 - the imported fixture
     code, out, _ = users(capsys, monkeypatch, data, "add", "dana", "--role", "admin", stdin=PASSWORD + "\n")
     assert code == 0 and "dana added (admin)" in out
     code, out, _ = users(capsys, monkeypatch, data, "add", "lee", "--role", "qa", "--by", "dana", stdin=PASSWORD + "!\n")
@@ -66,7 +57,7 @@ def test_add_list_passwd_disable(data: Path, capsys: pytest.CaptureFixture[str],
     assert ("dana", "staff_disable", "lee") in rows and ("os-user", "staff_password", "lee") in rows
 
 
-def test_refusals_are_one_line_and_exit_1(data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refusals_are_one_line_and_exit_1(data: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811 - the imported fixture
     code, _, err = users(capsys, monkeypatch, data, "add", "dana", "--role", "qa", stdin="short\n")
     assert code == 1 and err.strip() == "bedside users: the password for dana is too short: at least 12 characters"
     code, _, err = users(capsys, monkeypatch, data, "add", "dana", "--role", "qa", stdin="")
@@ -80,7 +71,7 @@ def test_refusals_are_one_line_and_exit_1(data: Path, capsys: pytest.CaptureFixt
     assert code == 1 and "no staff account ghost" in err
 
 
-def test_the_installed_command_reads_the_password_from_a_pipe(data: Path) -> None:
+def test_the_installed_command_reads_the_password_from_a_pipe(data: Path) -> None:  # noqa: F811 - the imported fixture
     bedside = Path(sys.executable).with_name("bedside")
     env = {k: v for k, v in os.environ.items() if k not in (KEYS_ENV, "BEDSIDE_CONFIG")}
     done = subprocess.run([str(bedside), "users", "add", "sam", "--role", "qa", *where(data)], input=PASSWORD + "\n",
