@@ -148,7 +148,8 @@ class StaffDirectory:
     # -- sign-in ---------------------------------------------------------------------------------
     def authenticate(self, name: str, password: str, via: Via | str = Via.API, now: datetime | None = None) -> StaffAccount | None:
         """The account when ``password`` is its password and it may sign in now; else None. Every
-        attempt is audited (the name as typed, clipped; never the password)."""
+        attempt is audited (the name when it is a valid login name, else "(invalid name)"; never
+        the password)."""
         now = now or utc_now()
         row = None
         if NAME_PATTERN.fullmatch(name) and len(password) <= MAX_PASSWORD_CHARS:
