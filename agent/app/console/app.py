@@ -195,7 +195,8 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
     # -- pages ---------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(session: QaPage) -> Response:
-        return render("home.html", title="Home", session=session, until=session.expires_at.strftime("%H:%M UTC"))
+        return render("home.html", title="Home", session=session, until=session.expires_at.strftime("%H:%M UTC"),
+                      idle=config.session_idle_minutes)
 
     @app.get("/staff", response_class=HTMLResponse, include_in_schema=False)
     def staff_page(session: AdminPage) -> Response:
