@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import itertools
 import json
 import signal
@@ -51,6 +50,7 @@ from emotion.protocol import (
 )
 from emotion.protocol import Request as ScoreRequest
 from telephony.audio import SAMPLE_RATE
+from telephony.loopback import is_loopback
 
 log = structlog.get_logger(component="emotion.service")
 
@@ -66,16 +66,6 @@ class InsecureListen(PermissionError):
 
     An OSError, so an in-process service that refuses to start leaves the SIP server running on
     the workspace defaults (``emotion_unavailable``), like a port that is taken."""
-
-
-def is_loopback(host: str | None) -> bool:
-    """True for 127.0.0.0/8, ::1 and ``localhost``; a host name could resolve anywhere, so False."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host or "").is_loopback
-    except ValueError:
-        return False  # "" or None is every interface; a name may resolve to a public address
 
 
 def check_exposure(config: ServiceConfig, host: str | None) -> None:

@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 
-from agent.app.loopback import is_loopback_host
 from agent.services.records.config import RecordsConfig
 from agent.services.records.crypto import RecordsKeyError
 from agent.services.records.queries import (
@@ -46,6 +45,7 @@ from agent.services.records.queries import (
 )
 from agent.services.records.similar_calls import MAX_K, IndexKeeper, SimilarResult, similar_to_call
 from agent.services.records.store import RecordStore, StoreError, head_revision
+from telephony.loopback import is_loopback
 
 API_VERSION = "1.0"
 PREFIX = "/api/v1"
@@ -275,7 +275,7 @@ def check_exposure(config: RecordsConfig, certfile: str | None) -> None:
     values = [token.get_secret_value() for token in api.tokens.values()]
     if len(set(values)) != len(values):
         raise ValueError("records.api.tokens: two staff names share a token; the audit log could not tell them apart")
-    if certfile is None and not is_loopback_host(api.host):
+    if certfile is None and not is_loopback(api.host):
         raise ValueError(f"records.api.host {api.host} is not loopback and there is no --certfile: the API answers PHI, "
                          "so beyond this machine it speaks TLS only (or keep 127.0.0.1 behind a TLS reverse proxy)")
 

@@ -29,13 +29,13 @@ from starlette.concurrency import run_in_threadpool
 from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
 from agent.app.console.config import ConsoleConfig
 from agent.app.console.timeline_plot import timeline_svg
-from agent.app.loopback import is_loopback_host
 from agent.services.records.crypto import RecordsKeyError
 from agent.services.records.node_effects import DROP, WINDOW_S, NodeEffect, node_effects
 from agent.services.records.queries import CallDetail, CallPage, QueryError, Via, audit, list_calls, parse_when, show_call
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
 from agent.services.records.store import RecordStore, StoreError
+from telephony.loopback import is_loopback
 
 HERE = Path(__file__).resolve().parent
 CALLS_PER_PAGE = 50
@@ -309,7 +309,7 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
 
 def check_exposure(config: ConsoleConfig, certfile: str | None) -> None:
     """ValueError for plain HTTP beyond loopback (the console shows PHI)."""
-    if certfile is None and not is_loopback_host(config.host):
+    if certfile is None and not is_loopback(config.host):
         raise ValueError(f"console.host {config.host} is not loopback and there is no certificate: the console shows PHI, "
                          "so beyond this machine it speaks TLS only (or keep 127.0.0.1 behind a TLS reverse proxy)")
 
