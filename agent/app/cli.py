@@ -142,24 +142,19 @@ def _add_replay_parser(emotion_sub: Any) -> None:
 
 def _console(args: argparse.Namespace) -> int:
     from agent.app.console.app import serve
-    from agent.app.records_cli import RecordsCliError, open_store
+    from agent.app.records_cli import _fail, expected_errors, open_store
 
     config = _load(args)
     _configure_logging(config)
     console = config.console.model_copy(update={k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
-    from agent.services.records.crypto import RecordsKeyError
-    from agent.services.records.store import StoreError
-
     try:
         store = open_store(config.records)
-    except (RecordsCliError, StoreError, RecordsKeyError) as exc:
-        print(f"bedside console: {exc}", file=sys.stderr)
-        return 1
+    except expected_errors() as exc:
+        return _fail(str(exc), "console")
     try:
         return serve(console, store, certfile=args.certfile, keyfile=args.keyfile)
-    except ValueError as exc:
-        print(f"bedside console: {exc}", file=sys.stderr)
-        return 1
+    except ValueError as exc:  # refused: plain HTTP beyond loopback
+        return _fail(str(exc), "console")
     finally:
         store.dispose()
 

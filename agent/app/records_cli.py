@@ -106,15 +106,22 @@ def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None])
     api.add_argument("--openapi", action="store_true", help="print the OpenAPI document and exit")
 
 
-def run(args: argparse.Namespace, load_config: Callable[[argparse.Namespace], Any],
-        configure_logging: Callable[[Any], None]) -> int:
-    """``load_config(args)`` -> BedsideConfig; ``configure_logging(config)`` as for every command."""
+def expected_errors() -> tuple[type[Exception], ...]:
+    """The failures a records command explains in one line (each message says why); imported
+    when a command runs, not when ``bedside --help`` builds the parser."""
     from alembic.util import CommandError
-    from sqlalchemy.exc import SQLAlchemyError
 
     from agent.services.records.crypto import RecordsKeyError
     from agent.services.records.queries import QueryError
     from agent.services.records.store import StoreError
+
+    return RecordsCliError, StoreError, RecordsKeyError, QueryError, CommandError
+
+
+def run(args: argparse.Namespace, load_config: Callable[[argparse.Namespace], Any],
+        configure_logging: Callable[[Any], None]) -> int:
+    """``load_config(args)`` -> BedsideConfig; ``configure_logging(config)`` as for every command."""
+    from sqlalchemy.exc import SQLAlchemyError
 
     if args.records_command == "api" and args.openapi:
         from agent.app.records_api import openapi_json
@@ -125,7 +132,7 @@ def run(args: argparse.Namespace, load_config: Callable[[argparse.Namespace], An
     configure_logging(config)
     try:
         return HANDLERS[args.records_command](args, config.records)
-    except (RecordsCliError, StoreError, RecordsKeyError, QueryError, CommandError) as exc:
+    except expected_errors() as exc:
         return _fail(str(exc))
     except SQLAlchemyError as exc:  # one the store did not explain: its first line still beats a traceback
         return _fail(str(exc).strip().splitlines()[0])
@@ -134,8 +141,8 @@ def run(args: argparse.Namespace, load_config: Callable[[argparse.Namespace], An
         return EXIT_OK
 
 
-def _fail(message: str) -> int:
-    print(f"bedside records: {message}", file=sys.stderr)
+def _fail(message: str, command: str = "records") -> int:
+    print(f"bedside {command}: {message}", file=sys.stderr)
     return EXIT_ERROR
 
 

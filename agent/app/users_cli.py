@@ -14,13 +14,13 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from agent.app.records_cli import EXIT_ERROR, EXIT_OK, RecordsCliError, _actor, _local, _table, open_store
+from agent.app.records_cli import EXIT_OK, RecordsCliError, _actor, _fail, _local, _table, expected_errors, open_store
 
 if TYPE_CHECKING:
     from agent.services.records.config import RecordsConfig
     from agent.services.records.staff import StaffDirectory
 
-ROLES = ("qa", "admin")
+ROLES = ("qa", "admin")  # StaffRole's values, spelled out: importing it here would load argon2 and SQLAlchemy for --help
 
 
 def add_parser(sub: Any, config_args: Callable[[argparse.ArgumentParser], None]) -> None:
@@ -64,10 +64,7 @@ def run(args: argparse.Namespace, load_config: Callable[[argparse.Namespace], An
         configure_logging: Callable[[Any], None]) -> int:
     from sqlalchemy.exc import SQLAlchemyError
 
-    from agent.services.records.crypto import RecordsKeyError
-    from agent.services.records.queries import QueryError
     from agent.services.records.staff import StaffDirectory, StaffError
-    from agent.services.records.store import StoreError
 
     config = load_config(args)
     configure_logging(config)
@@ -78,15 +75,10 @@ def run(args: argparse.Namespace, load_config: Callable[[argparse.Namespace], An
             return HANDLERS[args.users_command](args, StaffDirectory(store))
         finally:
             store.dispose()
-    except (RecordsCliError, StaffError, StoreError, RecordsKeyError, QueryError) as exc:
-        return _fail(str(exc))
+    except (*expected_errors(), StaffError) as exc:
+        return _fail(str(exc), "users")
     except SQLAlchemyError as exc:
-        return _fail(str(exc).strip().splitlines()[0])
-
-
-def _fail(message: str) -> int:
-    print(f"bedside users: {message}", file=sys.stderr)
-    return EXIT_ERROR
+        return _fail(str(exc).strip().splitlines()[0], "users")
 
 
 def _add(args: argparse.Namespace, staff: StaffDirectory) -> int:

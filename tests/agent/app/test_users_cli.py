@@ -83,3 +83,10 @@ def test_the_installed_command_reads_the_password_from_a_pipe(data: Path) -> Non
         assert StaffDirectory(store).authenticate("sam", PASSWORD) is not None
     finally:
         store.dispose()
+
+
+def test_the_role_choices_are_the_staff_roles() -> None:
+    from agent.app.users_cli import ROLES
+    from agent.services.records.staff import StaffRole
+
+    assert ROLES == tuple(StaffRole)
