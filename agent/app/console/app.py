@@ -374,15 +374,21 @@ class EmbeddedConsole:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self, timeout_s: float = 10.0) -> None:
+        """Serve; a console that does not come up is stopped (its task and socket gone) and the
+        error raised."""
         self._task = asyncio.create_task(self.server.serve(sockets=[self.socket]), name="console")
         deadline = asyncio.get_running_loop().time() + timeout_s
-        while not self.server.started:
-            if self._task.done():
-                self._task.result()
-                raise RuntimeError("the console stopped while starting")
-            if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError("the console did not start")
-            await asyncio.sleep(0.05)
+        try:
+            while not self.server.started:
+                if self._task.done():
+                    self._task.result()
+                    raise RuntimeError("the console stopped while starting")
+                if asyncio.get_running_loop().time() > deadline:
+                    raise TimeoutError("the console did not start")
+                await asyncio.sleep(0.05)
+        except BaseException:
+            await self.stop()
+            raise
 
     async def stop(self) -> None:
         self.server.should_exit = True

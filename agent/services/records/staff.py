@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -94,8 +95,13 @@ class StaffDirectory:
     def __init__(self, store: RecordStore, hasher: PasswordHasher | None = None) -> None:
         self.store = store
         self.hasher = hasher or PasswordHasher()
-        # verified against when no account answers, so that a miss costs what a wrong password costs
-        self._decoy = self.hasher.hash("decoy password, never issued")
+
+    @cached_property
+    def _decoy(self) -> str:
+        """Verified against when no account answers, so that a miss costs what a wrong password
+        costs. Made at the first sign-in, not at construction: `bedside users` and a server
+        start need no Argon2 work (64 MiB) to manage accounts."""
+        return self.hasher.hash("decoy password, never issued")
 
     # -- reads -----------------------------------------------------------------------------------
     def get(self, name: str) -> StaffAccount | None:
@@ -151,12 +157,13 @@ class StaffDirectory:
         attempt is audited (the name when it is a valid login name, else "(invalid name)"; never
         the password)."""
         now = now or utc_now()
+        decoy = self._decoy  # made before the lookup: the first attempt costs the same, hit or miss
         row = None
         if NAME_PATTERN.fullmatch(name) and len(password) <= MAX_PASSWORD_CHARS:
             with self.store.reading() as conn:
                 row = conn.execute(select(schema.staff).where(schema.staff.c.name == name)).first()
         try:
-            self.hasher.verify(row.password_hash if row is not None else self._decoy, password[:MAX_PASSWORD_CHARS])
+            self.hasher.verify(row.password_hash if row is not None else decoy, password[:MAX_PASSWORD_CHARS])
             good = row is not None
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             good = False
