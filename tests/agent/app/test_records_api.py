@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +21,7 @@ import uvicorn
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from agent.app.console.app import listening_socket
 from agent.app.records_api import check_exposure, create_app, openapi_json
 from agent.services.records import queries
 from agent.services.records.config import ApiConfig, RecordsConfig
@@ -62,8 +62,7 @@ def served() -> Iterator[Callable[[FastAPI], str]]:
     servers: list[tuple[uvicorn.Server, threading.Thread]] = []
 
     def serve(app: FastAPI) -> str:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
+        sock = listening_socket("127.0.0.1", 0)  # TCP_NODELAY on its connections, as the console serves
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
