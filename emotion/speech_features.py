@@ -57,7 +57,12 @@ class WhisperPooledStates(nn.Module):
         return getattr(self, name.replace("/", "__"))
 
     def forward(self, mel: torch.Tensor) -> torch.Tensor:
-        return torch.cat([torch.cat([s.mean(0), s.std(0)]) for s in self.layer_states(mel)])
+        return self.pool(self.layer_states(mel))
+
+    @staticmethod
+    def pool(states: list[torch.Tensor]) -> torch.Tensor:
+        """Each layer's states (frames, width) -> their mean and std over time, concatenated."""
+        return torch.cat([torch.cat([s.mean(0), s.std(0)]) for s in states])
 
     def layer_states(self, mel: torch.Tensor) -> list[torch.Tensor]:
         """Each run layer's output, (frames / 2, width)."""

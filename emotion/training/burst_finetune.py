@@ -118,7 +118,7 @@ def frame_states(from_layer: int, cache: Path | None = None, progress: bool = Tr
         with torch.inference_mode():
             states = encoder.encoder.layer_states(encoder.log_mel(x)[:, : 2 * FRAMES][None])
         frames[i] = states[-1].numpy()
-        pooled[i] = torch.cat([torch.cat([s.mean(0), s.std(0)]) for s in states]).numpy()
+        pooled[i] = encoder.encoder.pool(states).numpy()
         if progress and i % 2000 == 0:
             print(f"frame states {i}/{len(clips)} {time.time() - t0:.0f} s", flush=True)
     out = {
@@ -167,7 +167,7 @@ def build_net(from_layer: int, pooled_mean: np.ndarray, pooled_std: np.ndarray, 
     return MeaningNet()
 
 
-def run(from_layer: int = 2, to_layer: int = ENCODER_LAYERS, epochs: int = 8, frozen: bool = False, device: str = "cpu", limit: int = 0,
+def run(from_layer: int = 2, to_layer: int = ENCODER_LAYERS, epochs: int = 8, frozen: bool = False, device: str = "cpu",
         progress: bool = True) -> dict[str, Any]:
     """Fit on groups 2-5, report group 1 after every epoch (never group 0)."""
     torch = _torch()
@@ -181,8 +181,6 @@ def run(from_layer: int = 2, to_layer: int = ENCODER_LAYERS, epochs: int = 8, fr
     groups, y = data["groups"], data["categories"]
     train = np.flatnonzero((groups != emogator.HELD_OUT_GROUP) & (groups != VALIDATION_GROUP))
     val = np.flatnonzero(groups == VALIDATION_GROUP)
-    if limit:
-        train, val = train[:limit], val[: max(limit // 4, 1)]
     pooled = data["pooled"]
     mean, std = pooled[train].mean(0), pooled[train].std(0) + 1e-6
     net = build_net(from_layer, mean, std, _tiny_en_path(), to_layer).to(device)
