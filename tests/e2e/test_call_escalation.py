@@ -90,7 +90,10 @@ def test_an_operator_who_does_not_answer_leaves_a_call_back_request(tmp_path: Pa
         "call_phase.urgent_after_s=5", "call_phase.negative_valence=-0.1", "escalation.answer_timeout_s=4",
     )
     try:
-        script = [arg for clip in _angry_clips(shared, tmp_path) for arg in ("--play", str(clip))]
+        # All eight strong angry clips, one per caller turn: the flag goes up at the first update 5 s
+        # after a reading below the threshold, and a turn's reading can sit a hair either side of it
+        # (-0.11, -0.08 against -0.1); with four clips a loaded CI machine once ran out of turns.
+        script = [arg for clip in _angry_clips(shared, tmp_path, count=8) for arg in ("--play", str(clip))]
         result = run_call(agent.uri, *script, "--duration", "90", timeout=200)
         assert result.returncode == 0, result.stderr[-2000:]
         agent.wait_for("urgency_flag", timeout=10)
