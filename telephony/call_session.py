@@ -60,6 +60,7 @@ class CallSession:
         self._dtmf_hook: Callable[[str], Awaitable[None]] | None = None
         self._transfer_hook: Callable[[str], Awaitable[None]] | None = None
         self._transfer_result: asyncio.Future[int] | None = None
+        self._relay_to: CallSession | None = None
 
     # ---- called by the pjsip side (already marshalled onto the loop) ---------------------
     def bind(
@@ -78,16 +79,29 @@ class CallSession:
     def push_audio_threadsafe(self, frame: bytes) -> None:
         """From the media clock thread: hand one received frame to the loop."""
         try:
-            self.loop.call_soon_threadsafe(self._push_audio, frame)
+            self.loop.call_soon_threadsafe(self.push_audio, frame)
         except RuntimeError:  # loop closed during shutdown
             pass
 
-    def _push_audio(self, frame: bytes) -> None:
+    def push_audio(self, frame: bytes) -> None:
+        """On the loop (a transport that runs there, like WebRTC): one received 20 ms frame."""
         self.stats.frames_received += 1
         if self.audio.qsize() >= self.AUDIO_QUEUE_FRAMES:
             self.audio.get_nowait()
             self.stats.frames_dropped += 1
         self.audio.put_nowait(AudioIn(frame, self.call_time))
+        relay = self._relay_to
+        if relay is not None and not relay.ended.is_set():
+            try:
+                relay.playout.write(frame)
+            except OverflowError:  # the other leg stopped taking audio; it is ending
+                pass
+
+    def relay_audio_to(self, other: CallSession | None) -> None:
+        """Also play every frame this caller sends into ``other``'s call (None: stop). Two legs
+        relayed both ways are a bridge for legs that pjmedia's conference bridge does not hold
+        (a browser call put through to a SIP operator)."""
+        self._relay_to = other
 
     def mark_answered(self) -> None:
         if not self.answered.is_set():

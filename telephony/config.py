@@ -124,6 +124,19 @@ class SipConfig(_Strict):
     pjsip_log_level: int = Field(1, ge=0, le=6, description="pjsip's own log verbosity (to stderr)")
 
 
+class WebRtcConfig(_Strict):
+    """Browser calls (WebRTC, aiortc) placed from the QA console's softphone page."""
+
+    max_calls: int = Field(2, ge=0, le=16, description="concurrent browser calls (0 = the softphone is off); beside sip.max_calls")
+    ice_addresses: list[str] = Field(
+        default_factory=list,
+        description="addresses offered as ICE host candidates ([] = the console's own address when it is a specific "
+        "one, e.g. 127.0.0.1; every interface when it listens on all)",
+    )
+    connect_timeout_s: float = Field(15.0, gt=0, le=120, description="a browser that has not connected media by then is dropped")
+    max_offer_bytes: int = Field(65536, ge=1024, le=1 << 20, description="an SDP offer longer than this is refused (413)")
+
+
 class VadEngine(StrEnum):
     SILERO = "silero"
     WEBRTC = "webrtc"

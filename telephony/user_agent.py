@@ -168,7 +168,17 @@ class SipUserAgent:
         """Connect two live calls' audio both ways in pjmedia's conference bridge (an attended
         transfer: Bedside stays the media path, the two parties hear each other). Each call's
         own port stays connected too, so the agent can still play to either; the bridge goes
-        away with the first leg that ends. Raises ``CallFailed`` if a leg is already gone."""
+        away with the first leg that ends. Raises ``CallFailed`` if a leg is already gone.
+
+        A leg that is not one of this agent's SIP calls (a browser call) is bridged in software
+        instead: each leg's received frames are played into the other's call."""
+        if a.call_id not in self._calls or b.call_id not in self._calls:
+            if a.ended.is_set() or b.ended.is_set():
+                raise CallFailed(0, "a leg ended before it could be bridged")
+            a.relay_audio_to(b)
+            b.relay_audio_to(a)
+            self.log.info("calls_bridged", call_id=a.call_id, other=b.call_id, relay="software")
+            return
 
         def connect() -> None:
             legs = [self._calls.get(a.call_id), self._calls.get(b.call_id)]
