@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from ipaddress import ip_network
+from ipaddress import ip_address, ip_network
 
-from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -135,6 +135,11 @@ class WebRtcConfig(_Strict):
     )
     connect_timeout_s: float = Field(15.0, gt=0, le=120, description="a browser that has not connected media by then is dropped")
     max_offer_bytes: int = Field(65536, ge=1024, le=1 << 20, description="an SDP offer longer than this is refused (413)")
+
+    @field_validator("ice_addresses")
+    @classmethod
+    def _addresses(cls, addresses: list[str]) -> list[str]:
+        return [str(ip_address(a)) for a in addresses]  # ValueError names the one that is not an IP address
 
 
 class VadEngine(StrEnum):

@@ -54,6 +54,10 @@ class WebRtcGateway:
     def max_calls(self) -> int:
         return self.config.max_calls
 
+    @property
+    def max_offer_bytes(self) -> int:
+        return self.config.max_offer_bytes
+
     async def answer(self, offer_sdp: str, caller: str) -> BrowserAnswer:
         """Answer a page's offer (``caller``: who placed it, e.g. the staff name; never PHI)."""
         if not self._accepting:

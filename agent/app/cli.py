@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -32,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(serve)
 
     call = sub.add_parser("call", help="QA caller: call an agent, speak, record, print transcripts")
-    call.add_argument("uri", metavar="SIP_URI")
+    call.add_argument("uri", metavar="SIP_URI", help="sip:bedside@host:port, or the QA console's http(s):// URL for a "
+                      "browser call (WebRTC, as its softphone page places it; needs --user)")
+    call.add_argument("--user", metavar="NAME", help="browser call: the console account to sign in as (password from "
+                      "BEDSIDE_CONSOLE_PASSWORD, else the first line of stdin)")
     call.add_argument("--play", dest="script", action="append", type=lambda v: ("play", v), metavar="FILE",
                       help="play an audio file as the caller (repeatable; items run in order)")
     call.add_argument("--say", dest="script", action="append", type=lambda v: ("say", v), metavar="TEXT",
@@ -195,7 +199,7 @@ async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | 
 
 async def _call(args: argparse.Namespace, config: BedsideConfig) -> int:
     from agent.app.expression_file import load_expressions
-    from agent.app.qa_caller import QaCaller, ScriptItem, console_emitter, report_json
+    from agent.app.qa_caller import Dialer, QaCaller, ScriptItem, console_emitter, report_json
     from agent.services.stt import SttWorker
     from telephony.user_agent import SipUserAgent
     from tts.synthesizer import PiperSynthesizer
@@ -205,15 +209,33 @@ async def _call(args: argparse.Namespace, config: BedsideConfig) -> int:
     synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions)) if any(i.kind == "say" for i in script) else None
     if stt is not None:
         await stt.start()
-    ua = SipUserAgent(config.sip, name="qa-caller")
-    await ua.start()
+    browser = args.uri.startswith(("http://", "https://"))
+    if browser and not args.user:
+        print("error: a browser call (an http(s):// console URL) needs --user NAME", file=sys.stderr)
+        return EXIT_USAGE
+    ua = None if browser else SipUserAgent(config.sip, name="qa-caller")
+    browser_dialer = None
+    dialer: Dialer
+    if ua is None:
+        from agent.app.browser_dialer import BrowserDialer
+
+        password = os.environ.get("BEDSIDE_CONSOLE_PASSWORD") or sys.stdin.readline().rstrip("\n")
+        dialer = browser_dialer = BrowserDialer(args.uri, args.user, password)
+    else:
+        await ua.start()
+        dialer = ua
+    emit = console_emitter(args.json)
     try:
-        caller = QaCaller(ua, stt, synth, console_emitter(args.json))
+        caller = QaCaller(dialer, stt, synth, emit)
         report = await caller.run(args.uri, script, duration_s=args.duration, at_s=args.at, quiet_s=args.wait_quiet)
         if args.record and report.answered:
             caller.save_recording(args.record)
+        for call in browser_dialer.calls if browser_dialer else []:  # what a page would have shown, in order
+            for message in call.received:
+                emit({"event": "live", **message})
     finally:
-        await ua.stop()
+        if ua is not None:
+            await ua.stop()
         if stt is not None:
             await stt.stop()
     if args.json:

@@ -24,7 +24,7 @@ from agent.services.stt_config import SttConfig
 from emotion.config import EmotionConfig
 from graph.config import GraphConfig
 from graph.yaml_source import ConfigError, key_positions, read_mapping, validation_problems
-from telephony.config import SegmentationConfig, SipConfig
+from telephony.config import SegmentationConfig, SipConfig, WebRtcConfig
 from tts.config import TtsConfig
 
 
@@ -52,6 +52,7 @@ class BedsideConfig(_Strict):
     emotion: EmotionConfig = Field(default_factory=EmotionConfig)
     records: RecordsConfig = Field(default_factory=RecordsConfig)
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
+    webrtc: WebRtcConfig = Field(default_factory=WebRtcConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
 

@@ -11,16 +11,23 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from agent.app.audio_files import load_pcm16k, speech_bounds, write_wav
 from agent.services.stt import SttWorker
 from telephony.audio import FRAME_MS, rms_dbfs
 from telephony.call_session import CallSession
-from telephony.user_agent import CallFailed, SipUserAgent
+from telephony.user_agent import CallFailed
 from tts.synthesizer import PiperSynthesizer
 
 ItemKind = Literal["play", "say", "dtmf"]
+
+
+class Dialer(Protocol):
+    """Places the call: a SIP user agent (telephony.user_agent.SipUserAgent), or the console's
+    browser-call path (agent/app/browser_dialer.py). CallFailed when it is not answered."""
+
+    async def dial(self, uri: str, timeout: float = 15.0) -> CallSession: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +113,13 @@ class AgentVoiceTracker:
 class QaCaller:
     def __init__(
         self,
-        ua: SipUserAgent,
+        dialer: Dialer,
         stt: SttWorker | None,
         synth: PiperSynthesizer | None,
         emit: Callable[[dict[str, object]], None],
         turn_timeout_s: float = 20.0,
     ) -> None:
-        self.ua = ua
+        self.dialer = dialer
         self.stt = stt
         self.synth = synth
         self.emit = emit
@@ -136,7 +143,7 @@ class QaCaller:
         server is then heard whole), after ``duration_s`` at most, or when the agent hangs up."""
         prepared = [await self._prepare(item) for item in script]
         try:
-            session = await self.ua.dial(uri)
+            session = await self.dialer.dial(uri)
         except CallFailed as exc:
             self.report.status_code, self.report.end_reason = exc.status_code, exc.reason
             self.emit({"event": "call_failed", "status": exc.status_code, "reason": exc.reason})

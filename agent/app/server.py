@@ -30,7 +30,7 @@ from agent.call.webhooks import WebhookSender
 from agent.services.llm import LlmWriter
 from agent.services.metrics import Metrics
 from agent.services.records.crypto import KeyRing
-from agent.services.records.entries import CallOpened
+from agent.services.records.entries import CallOpened, Journal, NullJournal
 from agent.services.records.outbox import WebhookOutbox
 from agent.services.records.rows import utc_now
 from agent.services.records.writer import RecordWriter
@@ -46,6 +46,9 @@ from telephony.redirect_ticket import RedirectTickets, new_key
 from telephony.segmenter import Segmenter
 from telephony.user_agent import SipUserAgent
 from telephony.vad import create_vad, load_shared_vad_model
+from telephony.webrtc_call import WebRtcCall
+from telephony.webrtc_gateway import WebRtcGateway
+from telephony.webrtc_ice import host_addresses_for
 from tts.expression import Expression
 from tts.phrase_cache import PhraseCache
 from tts.sentences import split_sentences
@@ -97,6 +100,7 @@ class BedsideServer:
         self.burst_meanings = self.bursts.meanings()
         self.emotion_service = None
         self.console = None  # the QA console, when console.enabled (front process only)
+        self.browser: WebRtcGateway | None = None  # browser calls from the console's softphone page
         self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
         self.vad_model = None
         self.ua = SipUserAgent(
@@ -175,14 +179,16 @@ class BedsideServer:
         from agent.app.console.app import EmbeddedConsole
 
         assert self.records is not None
+        webrtc = self.config.webrtc  # with max_calls 0 the gateway refuses every offer, and says why
+        browser = WebRtcGateway(webrtc, self._on_browser_call, host_addresses_for(self.config.console.host, webrtc.ice_addresses))
         try:
-            console = EmbeddedConsole(self.config.console, self.records.store)
+            console = EmbeddedConsole(self.config.console, self.records.store, browser)
             await console.start()
         except (OSError, ValueError, RuntimeError, TimeoutError) as exc:
             self.log.error("console_unavailable", error=f"{type(exc).__name__}: {exc}")
             return
-        self.console = console
-        self.log.info("console_ready", url=console.url)
+        self.console, self.browser = console, browser
+        self.log.info("console_ready", url=console.url, browser_calls=webrtc.max_calls)
 
     async def _presynthesize(self, sentences: list[str], expressions: list[Expression]) -> None:
         """Every scripted sentence in every other expression, one at a time and only while no call
@@ -217,7 +223,7 @@ class BedsideServer:
             await asyncio.sleep(RETENTION_EVERY_S)
 
     def _busy(self) -> bool:
-        return self.ua.active_calls > 0
+        return self.ua.active_calls > 0 or (self.browser is not None and self.browser.active_calls > 0)
 
     async def _responders(self) -> ResponderFactory:
         kind = ResponderKind(self.config.turn.responder)
@@ -269,6 +275,8 @@ class BedsideServer:
         """Waits for SIP legs to end, then for their agents to finish the call's bookkeeping
         (summary, webhooks, ``call_ended``): a leg is gone before its agent has wrapped up."""
         started = time.monotonic()
+        if self.browser is not None:
+            self.browser.stop_accepting()
         await self.ua.drain(timeout)
         remaining = max(0.0, timeout - (time.monotonic() - started))
         if self._calls:
@@ -280,6 +288,8 @@ class BedsideServer:
     async def stop(self) -> None:
         if self.console is not None:
             await self.console.stop()
+        if self.browser is not None:
+            await self.browser.stop()  # browser calls still up are hung up and wrap up their records
         if self._retention is not None:
             self._retention.cancel()
             await asyncio.gather(self._retention, return_exceptions=True)
@@ -324,7 +334,15 @@ class BedsideServer:
             self.metrics, token=token,
         )
 
-    async def _on_call(self, session: CallSession) -> None:
+    async def _on_browser_call(self, call: WebRtcCall) -> None:
+        """A call from the console's softphone page: the same runtime as a SIP call, with its
+        journal also sent, entry by entry, to the page (agent/app/console/live_feed.py)."""
+        from agent.app.console.live_feed import LiveFeed
+
+        await self._on_call(call.session, LiveFeed(self.records or NullJournal(), call.send, self.config.console.captions))
+
+    async def _on_call(self, session: CallSession, journal: Journal | None = None) -> None:
+        """One call, SIP or browser; ``journal``: where its facts go (default: the records writer)."""
         task = asyncio.current_task()
         assert task is not None
         self._calls.add(task)
@@ -347,7 +365,7 @@ class BedsideServer:
                 escalator=Escalator(
                     self.config.escalation, self.config.sip, self.ua, self._speaker, self.metrics, session.call_id,
                 ),
-                journal=self.records,
+                journal=journal or self.records,
             )
             await agent.run()
         except Exception:  # noqa: BLE001 - one call's bug must not take the server down

@@ -81,9 +81,10 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run_call(uri: str, *args: str, timeout: float = 180.0) -> CallResult:
+def run_call(uri: str, *args: str, timeout: float = 180.0, env: dict[str, str] | None = None) -> CallResult:
+    """``bedside call URI --json ARGS``; ``env``: more environment (a browser call's password)."""
     cmd = [*BEDSIDE, "call", uri, "--json", *args]
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=timeout, env=_env())
+    done = subprocess.run(cmd, cwd=REPO, capture_output=True, timeout=timeout, env={**_env(), **(env or {})})
     events = []
     for line in done.stdout.decode(errors="replace").splitlines():
         if line.startswith("{"):

@@ -15,11 +15,6 @@ from telephony.vad import SileroModel, SileroVad, Vad, WebRtcVad, create_vad, si
 from tests.telephony.signals import frame_db, load16, pcm, through_phone
 
 
-
-
-
-
-
 def probs(vad: Vad, x: np.ndarray | bytes) -> np.ndarray:
     data = x if isinstance(x, bytes) else pcm(x)
     return np.array([vad.probability(f) for f in split_frames(data)])

@@ -11,10 +11,11 @@ is off (the audit log records sign-ins and reads)."""
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at definition.
 import asyncio
 import contextlib
+import json
 import socket
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Protocol
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -36,6 +37,7 @@ from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
 from agent.services.records.store import RecordStore, StoreError
 from telephony.loopback import is_loopback
+from telephony.webrtc_gateway import BrowserAnswer, OfferRefused
 
 HERE = Path(__file__).resolve().parent
 CALLS_PER_PAGE = 50
@@ -82,21 +84,51 @@ class Health(BaseModel):
     status: Literal["ok"]
 
 
-async def read_form(request: Request) -> dict[str, list[str]]:
-    """A small url-encoded form, read as it streams in: past MAX_FORM_BYTES it is refused (413)
-    before the rest is read."""
+class Offer(BaseModel):
+    sdp: str
+    type: Literal["offer"]
+
+
+class Answer(BaseModel):
+    sdp: str
+    type: Literal["answer"]
+    call_id: str  # the call's id in the records: its review page is /calls/{call_id}
+
+
+class BrowserCalls(Protocol):
+    """Places a browser call into the agent (telephony.webrtc_gateway.WebRtcGateway)."""
+
+    max_calls: int
+    max_offer_bytes: int
+
+    async def answer(self, offer_sdp: str, caller: str) -> BrowserAnswer: ...
+
+
+async def read_body(request: Request, limit: int, what: str) -> bytes:
+    """A request body read as it streams in: past ``limit`` bytes it is refused (413) before the
+    rest is read."""
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            raise HTTPException(413, "form too large")
+        if len(body) > limit:
+            raise HTTPException(413, f"{what} too large")
+    return bytes(body)
+
+
+async def read_form(request: Request) -> dict[str, list[str]]:
+    """A small url-encoded form (MAX_FORM_BYTES at most)."""
+    body = await read_body(request, MAX_FORM_BYTES, "form")
     try:
         return parse_qs(body.decode("utf-8"), max_num_fields=8)
     except (UnicodeDecodeError, ValueError):
         raise HTTPException(400, "malformed form") from None
 
 
-def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory | None = None) -> FastAPI:
+def create_app(
+    config: ConsoleConfig, store: RecordStore, staff: StaffDirectory | None = None, browser_calls: BrowserCalls | None = None,
+) -> FastAPI:
+    """``browser_calls``: the agent's WebRTC gateway when the console runs inside ``bedside serve``
+    (the softphone page places calls); None for ``bedside console`` alone."""
     staff = staff or StaffDirectory(store)
     book = SessionBook(store, idle=timedelta(minutes=config.session_idle_minutes), lifetime=timedelta(hours=config.session_hours))
     pages = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
@@ -197,6 +229,11 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
     def home(session: QaPage) -> Response:
         return render("home.html", title="Home", session=session, until=session.expires_at.strftime("%H:%M UTC"),
                       idle=config.session_idle_minutes)
+
+    @app.get("/softphone", response_class=HTMLResponse, include_in_schema=False)
+    def softphone_page(session: QaPage) -> Response:
+        return render("softphone.html", title="Softphone", session=session, browser_calls=browser_calls is not None,
+                      captions=config.captions)
 
     @app.get("/staff", response_class=HTMLResponse, include_in_schema=False)
     def staff_page(session: AdminPage) -> Response:
@@ -300,6 +337,28 @@ def create_app(config: ConsoleConfig, store: RecordStore, staff: StaffDirectory 
         worst first (no PHI: node names, counts, valences)."""
         return [NodeEffectRow(**e.as_dict()) for e in effects(since)]
 
+    @app.post("/api/v1/webrtc/offer", response_model=Answer,
+              responses={**refusals, 400: {"model": Problem}, 413: {"model": Problem}, 503: {"model": Problem}})
+    async def webrtc_offer(request: Request, session: QaApi) -> Answer:
+        """Place a browser call: the page's SDP offer (with every ICE candidate: no trickle) in,
+        the agent's answer out. The call runs through the same call runtime as a SIP call, and
+        its live state arrives on the offer's ``bedside`` data channel. Needs the X-CSRF-Token."""
+        if browser_calls is None:
+            raise HTTPException(503, "browser calls need the console inside `bedside serve` (console.enabled=true)")
+        if browser_calls.max_calls == 0:
+            raise HTTPException(503, "browser calls are off here (webrtc.max_calls is 0)")
+        body = await read_body(request, browser_calls.max_offer_bytes + 1024, "offer")
+        try:
+            offer = Offer.model_validate(json.loads(body))
+        except ValueError:  # json's and pydantic's both
+            raise HTTPException(400, 'expected {"type": "offer", "sdp": "..."}') from None
+        try:
+            answer = await browser_calls.answer(offer.sdp, session.staff)
+        except OfferRefused as exc:
+            raise HTTPException(exc.status, exc.reason) from None
+        await run_in_threadpool(audit, store, session.staff, Via.CONSOLE, "browser_call", answer.call_id)
+        return Answer(sdp=answer.sdp, type="answer", call_id=answer.call_id)
+
     @app.get("/api/openapi.json", include_in_schema=False)
     def openapi(session: QaApi) -> JSONResponse:
         return JSONResponse(app.openapi())
@@ -314,10 +373,11 @@ def check_exposure(config: ConsoleConfig, certfile: str | None) -> None:
                          "so beyond this machine it speaks TLS only (or keep 127.0.0.1 behind a TLS reverse proxy)")
 
 
-def _uvicorn_config(config: ConsoleConfig, store: RecordStore, certfile: str | None, keyfile: str | None):
+def _uvicorn_config(config: ConsoleConfig, store: RecordStore, certfile: str | None, keyfile: str | None,
+                    browser_calls: BrowserCalls | None = None):
     import uvicorn
 
-    return uvicorn.Config(create_app(config, store), host=config.host, port=config.port, ssl_certfile=certfile,
+    return uvicorn.Config(create_app(config, store, browser_calls=browser_calls), host=config.host, port=config.port, ssl_certfile=certfile,
                           ssl_keyfile=keyfile, log_level="warning", access_log=False, server_header=False)
 
 
@@ -357,7 +417,7 @@ class EmbeddedConsole:
     address is an error the server logs and calls go on without the console (uvicorn would exit
     the process), and with the server's own signal handling (uvicorn's would replace it)."""
 
-    def __init__(self, config: ConsoleConfig, store: RecordStore) -> None:
+    def __init__(self, config: ConsoleConfig, store: RecordStore, browser_calls: BrowserCalls | None = None) -> None:
         import uvicorn
 
         check_exposure(config, config.certfile)
@@ -368,7 +428,7 @@ class EmbeddedConsole:
                 yield
 
         self.config = config
-        self.server = Server(_uvicorn_config(config, store, config.certfile, config.keyfile))
+        self.server = Server(_uvicorn_config(config, store, config.certfile, config.keyfile, browser_calls))
         self.socket = listening_socket(config.host, config.port)  # OSError: port taken
         self.url = f"{'https' if config.certfile else 'http'}://{config.host}:{self.socket.getsockname()[1]}/"
         self._task: asyncio.Task[None] | None = None
@@ -397,4 +457,4 @@ class EmbeddedConsole:
         self.socket.close()
 
 
-__all__ = ["EmbeddedConsole", "check_exposure", "create_app", "listening_socket", "serve"]
+__all__ = ["BrowserCalls", "EmbeddedConsole", "check_exposure", "create_app", "listening_socket", "serve"]

@@ -1,4 +1,5 @@
-"""``console.*`` settings: where the QA console listens and how long a sign-in lasts."""
+"""``console.*`` settings: where the QA console listens, how long a sign-in lasts, and what its
+softphone page shows."""
 
 from __future__ import annotations
 
@@ -15,3 +16,7 @@ class ConsoleConfig(BaseModel):
     keyfile: str | None = Field(None, description="TLS private key (PEM) for the console")
     session_idle_minutes: int = Field(30, ge=1, le=24 * 60, description="a console session ends after this long without a request")
     session_hours: int = Field(12, ge=1, le=7 * 24, description="... and this long after sign-in, whatever the activity")
+    captions: bool = Field(
+        False, description="the softphone page shows the caller's words as the agent transcribes them (live only: the "
+        "records store keeps words only with records.keep_transcripts)",
+    )

@@ -40,7 +40,7 @@ async def test_waiting_for_quiet_hears_a_reply_that_stalls_midway():
     """--wait-quiet: a reply with a 0.4 s stall in it (longer than the tracker's hangover, so two
     turns) is heard to its end before the caller would hang up. No SIP here: the session is only
     its ``ended`` event, and frames are fed as the call's reader would."""
-    caller = QaCaller(ua=None, stt=None, synth=None, emit=lambda event: None)
+    caller = QaCaller(dialer=None, stt=None, synth=None, emit=lambda event: None)
     caller.tracker = AgentVoiceTracker(hangover_ms=100)
     session = SimpleNamespace(ended=asyncio.Event())
 
@@ -58,7 +58,7 @@ async def test_waiting_for_quiet_hears_a_reply_that_stalls_midway():
 
 
 async def test_waiting_for_quiet_ends_with_the_call():
-    caller = QaCaller(ua=None, stt=None, synth=None, emit=lambda event: None)
+    caller = QaCaller(dialer=None, stt=None, synth=None, emit=lambda event: None)
     caller.tracker.feed(LOUD, caller.now())  # the agent is mid-sentence...
     session = SimpleNamespace(ended=asyncio.Event())
     session.ended.set()  # ... when it hangs up
