@@ -139,7 +139,11 @@ class WebRtcConfig(_Strict):
     @field_validator("ice_addresses")
     @classmethod
     def _addresses(cls, addresses: list[str]) -> list[str]:
-        return [str(ip_address(a)) for a in addresses]  # ValueError names the one that is not an IP address
+        chosen = [ip_address(a) for a in addresses]  # ValueError names the one that is not an IP address
+        for address in chosen:
+            if address.is_unspecified:
+                raise ValueError(f"{address} is every interface, not an address a browser can reach ([] = every interface)")
+        return [str(a) for a in chosen]
 
 
 class VadEngine(StrEnum):

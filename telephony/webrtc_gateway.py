@@ -93,6 +93,12 @@ class WebRtcGateway:
             await call.close("ended")
             self._calls.pop(call.session.call_id, None)
 
+    async def hang_up(self, call_id: str) -> None:
+        """End one call (none by that id: nothing to do)."""
+        call = self._calls.get(call_id)
+        if call is not None:
+            await call.close("hung up by the console")
+
     def stop_accepting(self) -> None:
         """Draining: offers get 503; calls in progress go on."""
         self._accepting = False

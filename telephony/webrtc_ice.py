@@ -15,7 +15,6 @@ from collections.abc import Sequence
 import aioice.ice
 
 _AIOICE_LOOKUP = aioice.ice.get_host_addresses
-_ALL_INTERFACES = ("", "0.0.0.0", "::")
 
 
 def host_addresses_for(console_host: str, configured: Sequence[str]) -> list[str]:
@@ -23,20 +22,22 @@ def host_addresses_for(console_host: str, configured: Sequence[str]) -> list[str
     specific one ([] when it listens on every interface or is a name: aioice's own choice)."""
     if configured:
         return list(configured)
-    if console_host in _ALL_INTERFACES:
-        return []
     if console_host == "localhost":
         return ["127.0.0.1"]
     try:
-        return [str(ipaddress.ip_address(console_host))]
+        address = ipaddress.ip_address(console_host)
     except ValueError:
         return []
+    return [] if address.is_unspecified else [str(address)]
 
 
 def use_host_addresses(addresses: Sequence[str]) -> None:
     """Offer exactly ``addresses`` as host candidates from now on ([] = every interface but
     loopback, aioice's default). ValueError for something that is not an IP address."""
     chosen = [ipaddress.ip_address(a) for a in addresses]
+    for address in chosen:
+        if address.is_unspecified:
+            raise ValueError(f"{address} is every interface, not an address a browser can reach: leave the list empty")
     if not chosen:
         aioice.ice.get_host_addresses = _AIOICE_LOOKUP
         return

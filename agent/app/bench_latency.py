@@ -1,4 +1,5 @@
-"""``bedside bench latency``: voice-to-voice latency over real loopback SIP calls.
+"""``bedside bench latency``: voice-to-voice latency over real loopback SIP calls (``--webrtc``:
+browser calls, WebRTC through the QA console as its softphone page places them).
 
 It starts ``bedside serve`` as a separate process (pjsua2 allows one endpoint per process),
 then calls it with pjsua2 from this process. Each turn plays a real recorded sentence
@@ -6,7 +7,11 @@ then calls it with pjsua2 from this process. Each turn plays a real recorded sen
 moment the last audible sample of the sentence was handed to pjsip to the first agent
 audio frame received. That includes end-of-speech detection, STT or not (per responder),
 reply, TTS, both jitter buffers and the codec, so it is what a caller hears. The server's
-per-stage timings are read from its JSON log. The last line is machine-readable."""
+per-stage timings are read from its JSON log. The last line is machine-readable.
+
+With ``--webrtc`` the same callers dial with agent/app/browser_dialer.py: sign in to the console
+(an account the bench makes in its own records directory), POST the offer, Opus over DTLS-SRTP
+on loopback; the measurement is the same, at the browser's end of the call."""
 
 from __future__ import annotations
 
@@ -14,16 +19,21 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
+import socket
+import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from agent.app.audio_files import load_pcm16k
+from agent.app.browser_dialer import BrowserDialer
 from agent.app.child_process import ChildNotReady, free_port, start_until_ready
 from agent.app.config import BedsideConfig
-from agent.app.qa_caller import QaCaller, ScriptItem
+from agent.app.qa_caller import Dialer, QaCaller, ScriptItem
 from telephony.config import SipConfig
 from telephony.user_agent import SipUserAgent
 
@@ -45,7 +55,28 @@ def caller_sentences() -> list[Path]:
     return files
 
 
-async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> asyncio.subprocess.Process:
+BENCH_USER = "bench"
+
+
+def browser_settings(workdir: Path, console_port: int) -> tuple[list[str], str]:
+    """The console (and so browser calls) on, over a records store of the bench's own, and an
+    account to sign in as: (settings, its password for the caller processes' environment)."""
+    records = workdir / "records"
+    password = secrets.token_urlsafe(16)
+    where = ["--set", f"records.data_dir={records}"]
+    made = subprocess.run([sys.executable, "-m", "agent.app.cli", "records", "migrate", *where], text=True, capture_output=True)
+    if made.returncode == 0:
+        made = subprocess.run([sys.executable, "-m", "agent.app.cli", "users", "add", BENCH_USER, "--role", "qa", *where],
+                              input=password + "\n", text=True, capture_output=True)
+    if made.returncode != 0:
+        raise SystemExit(f"bench: could not make the console account: {made.stderr.strip()[-500:]}")
+    return ["console.enabled=true", f"console.port={console_port}", f"records.data_dir={records}",
+            "webrtc.max_calls=16"], password
+
+
+async def start_server(
+    args: argparse.Namespace, port: int, log_path: Path, extra: Sequence[str] = (),
+) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "agent.app.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true",
            "--set", "emotion.service.port=0",
            # The caller plays test sentences, not a clinic conversation: the graph would clarify,
@@ -55,7 +86,7 @@ async def start_server(args: argparse.Namespace, port: int, log_path: Path) -> a
            "--set", "emotion.service.mode=in_process" if args.emotion == "on" else "emotion.service.mode='off'"]
     if args.config:
         cmd += ["--config", args.config]
-    for item in args.set:
+    for item in [*extra, *args.set]:
         cmd += ["--set", item]
     try:
         server = await start_until_ready(cmd, log_path)
@@ -83,15 +114,16 @@ async def _wait_for_presynthesis(server: asyncio.subprocess.Process, log_path: P
 CALLS_PER_CALLER_PROCESS = 4  # pjsua2's per-process limit applies to the caller side too
 
 
-async def run_calls(uri: str, calls: int, turns: int, files: list[Path]) -> list[float]:
+async def run_calls(uri: str, calls: int, turns: int, files: list[Path], password: str | None = None) -> list[float]:
     """``calls`` concurrent calls of ``turns`` turns each, from caller processes of at most
-    four calls; returns voice-to-voice ms per turn."""
+    four calls; returns voice-to-voice ms per turn. ``password``: browser calls' console account."""
+    env = {**os.environ, "BEDSIDE_CONSOLE_PASSWORD": password} if password else None
     groups = [list(range(i, min(i + CALLS_PER_CALLER_PROCESS, calls))) for i in range(0, calls, CALLS_PER_CALLER_PROCESS)]
     procs = []
     for group in groups:
         procs.append(await asyncio.create_subprocess_exec(
             sys.executable, "-m", "agent.app.bench_latency", uri, str(turns), *[str(i) for i in group],
-            *[str(f) for f in files], stdout=asyncio.subprocess.PIPE,
+            *[str(f) for f in files], stdout=asyncio.subprocess.PIPE, env=env,
         ))
     latencies: list[float] = []
     for proc in procs:
@@ -106,13 +138,19 @@ async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: 
     # The caller's own jitter buffer is kept minimal: on loopback there is no jitter, and its
     # prefetch would be counted against the agent ("first agent audio packet on the wire").
     caller_sip = SipConfig(port=0, rtp_port=0, transports=["udp"], jitter_buffer_init_ms=0, jitter_buffer_min_ms=0)
-    ua = SipUserAgent(caller_sip, name="bench-caller")
-    await ua.start()
+    browser = uri.startswith(("http://", "https://"))
+    ua = None if browser else SipUserAgent(caller_sip, name="bench-caller")
+    dialer: Dialer
+    if ua is None:
+        dialer = BrowserDialer(uri, BENCH_USER, os.environ["BEDSIDE_CONSOLE_PASSWORD"])
+    else:
+        await ua.start()
+        dialer = ua
     try:
 
         async def one(call_no: int) -> list[float]:
             script = [ScriptItem("play", str(files[(call_no * turns + t) % len(files)])) for t in range(turns)]
-            caller = QaCaller(ua, stt=None, synth=None, emit=lambda event: None)
+            caller = QaCaller(dialer, stt=None, synth=None, emit=lambda event: None)
             report = await caller.run(uri, script)
             if not report.answered:
                 raise SystemExit(f"bench: call failed: {report.status_code} {report.end_reason}")
@@ -124,7 +162,8 @@ async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: 
 
         results = await asyncio.gather(*(one(n) for n in call_numbers))
     finally:
-        await ua.stop()
+        if ua is not None:
+            await ua.stop()
     return [ms for per_call in results for ms in per_call]
 
 
@@ -155,11 +194,14 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bedside-bench-"))
     log_path = workdir / "server.log"
-    server = await start_server(args, port, log_path)
-    uri = f"sip:bedside@127.0.0.1:{port}"
+    webrtc = getattr(args, "webrtc", False)
+    console_port = free_port(socket.SOCK_STREAM)
+    settings, password = browser_settings(workdir, console_port) if webrtc else ([], None)
+    server = await start_server(args, port, log_path, settings)
+    uri = f"http://127.0.0.1:{console_port}/" if webrtc else f"sip:bedside@127.0.0.1:{port}"
     lines: list[str] = []
     try:
-        latencies = await run_calls(uri, args.calls, args.turns, files)
+        latencies = await run_calls(uri, args.calls, args.turns, files, password)
         stages = server_stages(log_path)
         sweep: list[tuple[int, int, int, int]] = []
         max_ok = 0
@@ -167,7 +209,7 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
             level = 1
             while level <= args.max_calls:
                 try:
-                    got = await run_calls(uri, level, max(3, args.turns // 3), files)
+                    got = await run_calls(uri, level, max(3, args.turns // 3), files, password)
                 except SystemExit as exc:  # e.g. 486 beyond the server's max_calls
                     print(f"bench: stopping the sweep at {level} calls: {exc}", file=sys.stderr)
                     break
@@ -185,8 +227,8 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
             server.kill()
 
     responder = next((item.split("=", 1)[1] for item in reversed(args.set) if item.startswith("turn.responder=")), "scripted")
-    lines.append(f"## Voice-to-voice latency ({args.calls} call(s) x {args.turns} turns, responder={responder}, "
-                 f"emotion={args.emotion})")
+    lines.append(f"## Voice-to-voice latency ({'WebRTC from the console' if webrtc else 'SIP'}, {args.calls} call(s) x "
+                 f"{args.turns} turns, responder={responder}, emotion={args.emotion})")
     lines.append("")
     lines.append("| stage (from end of caller speech) | n | p50 ms | p95 ms |")
     lines.append("|---|---|---|---|")

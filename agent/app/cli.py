@@ -71,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--emotion", choices=("on", "off"), default="on",
                          help="run the in-process emotion service (the full loop) or not")
     latency.add_argument("--output", help="also write the table (markdown) to this file")
+    latency.add_argument("--webrtc", action="store_true",
+                         help="call from a browser's side instead: WebRTC through the QA console (as its softphone page does)")
     _config_args(latency)
     emotion_bench = bench_sub.add_parser("emotion", help="emotion service throughput and latency per concurrent calls")
     emotion_bench.add_argument("--calls", default="1,5,10", help="comma-separated concurrency levels")

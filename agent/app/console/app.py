@@ -103,6 +103,8 @@ class BrowserCalls(Protocol):
 
     async def answer(self, offer_sdp: str, caller: str) -> BrowserAnswer: ...
 
+    async def hang_up(self, call_id: str) -> None: ...
+
 
 async def read_body(request: Request, limit: int, what: str) -> bytes:
     """A request body read as it streams in: past ``limit`` bytes it is refused (413) before the
@@ -350,13 +352,17 @@ def create_app(
         body = await read_body(request, browser_calls.max_offer_bytes + 1024, "offer")
         try:
             offer = Offer.model_validate(json.loads(body))
-        except ValueError:  # json's and pydantic's both
+        except (ValueError, RecursionError):  # json's and pydantic's; RecursionError: "[[[[..." nested too deep
             raise HTTPException(400, 'expected {"type": "offer", "sdp": "..."}') from None
         try:
             answer = await browser_calls.answer(offer.sdp, session.staff)
         except OfferRefused as exc:
             raise HTTPException(exc.status, exc.reason) from None
-        await run_in_threadpool(audit, store, session.staff, Via.CONSOLE, "browser_call", answer.call_id)
+        try:
+            await run_in_threadpool(audit, store, session.staff, Via.CONSOLE, "browser_call", answer.call_id)
+        except BaseException:
+            await browser_calls.hang_up(answer.call_id)  # unaudited, it does not happen: no half-placed call
+            raise
         return Answer(sdp=answer.sdp, type="answer", call_id=answer.call_id)
 
     @app.get("/api/openapi.json", include_in_schema=False)

@@ -39,7 +39,7 @@ def live_message(entry: Entry, captions: bool) -> dict[str, Any] | None:
                     "valence": round(entry.valence, 3), "arousal": round(entry.arousal, 3),
                     "burst": entry.burst, "burst_score": round(entry.burst_score, 3)}
         case ReplyLogged():
-            return {"type": "reply", "at_s": entry.at_s, "label": entry.label, "turn": entry.turn, "node": entry.node,
+            return {"type": "reply", "at_s": round(entry.at_s, 2), "label": entry.label, "turn": entry.turn, "node": entry.node,
                     "expression": entry.expression, "why": entry.expression_why}
         case TurnTimed():
             return {"type": "turn", "turn": entry.turn, "speech_s": round(entry.speech_s, 2), "timings_ms": dict(entry.timings_ms)}

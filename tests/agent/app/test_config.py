@@ -84,3 +84,27 @@ def test_every_setting_has_a_documented_default():
 
     walk(BedsideConfig(), "")
     assert missing == []
+
+
+def test_an_ice_address_that_is_not_an_ip_address_is_a_config_error_naming_it(tmp_path):
+    path = tmp_path / "webrtc.yaml"
+    path.write_text("webrtc:\n  ice_addresses: [192.0.2.7, console.clinic.example]\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path, environ={})
+    message = str(info.value)
+    assert "webrtc.yaml:2:3: webrtc.ice_addresses" in message and "console.clinic.example" in message
+
+
+def test_ice_addresses_are_kept_in_their_canonical_form():
+    config = load_config(overrides={"webrtc": {"ice_addresses": ["2001:0DB8:0000::0001", "127.0.0.1"]}}, environ={})
+    assert config.webrtc.ice_addresses == ["2001:db8::1", "127.0.0.1"]
+    from_set = load_config(overrides=parse_assignments(["webrtc.ice_addresses=[10.0.0.1, '2001:DB8::7']"]), environ={})
+    assert from_set.webrtc.ice_addresses == ["10.0.0.1", "2001:db8::7"]
+    from_env = load_config(environ={"BEDSIDE_WEBRTC__ICE_ADDRESSES": "[192.0.2.7]"})
+    assert from_env.webrtc.ice_addresses == ["192.0.2.7"]
+    assert BedsideConfig().webrtc.ice_addresses == []  # default: the console's own address (telephony/webrtc_ice.py)
+
+
+def test_an_ice_address_for_every_interface_is_a_config_error():
+    with pytest.raises(ConfigError, match="every interface"):
+        load_config(overrides={"webrtc": {"ice_addresses": ["0.0.0.0"]}}, environ={})

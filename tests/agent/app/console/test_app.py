@@ -18,12 +18,14 @@ from agent.app.console.app import GENERIC_REFUSAL, MAX_FORM_BYTES, SECURITY_HEAD
 from agent.app.console.config import ConsoleConfig
 from agent.services.records import queries
 from agent.services.records.staff import LOCK_AFTER, StaffDirectory
+from agent.services.records.store import StoreError
+from telephony.webrtc_gateway import BrowserAnswer, OfferRefused
 from tests.agent.app.test_records_api import served  # noqa: F401 - uvicorn in a thread
 from tests.agent.services.records.test_queries import PATIENT, add_call, caller_of, make_store
 
 PASSWORD = "correct horse battery"
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-PAGES = ("/", "/staff", "/calls", "/nodes")
+PAGES = ("/", "/staff", "/calls", "/nodes", "/softphone")
 API = ("/api/v1/me", "/api/v1/staff", "/api/v1/calls", "/api/v1/nodes/effects", "/api/openapi.json")
 
 
@@ -234,3 +236,230 @@ async def test_the_embedded_console_socket_gets_tcp_nodelay_on_every_connection(
     writer.close()
     server.close()
     await server.wait_closed()
+
+
+# -- browser calls: POST /api/v1/webrtc/offer and the /softphone page ------------------------------
+
+OFFER_SDP = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+ANSWER_SDP = "v=0\r\no=- 2 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n"
+
+
+class FakeBrowserCalls:
+    """The WebRTC gateway as the console sees it: limits, and answer() that records what it was given."""
+
+    def __init__(self, max_calls: int = 2, max_offer_bytes: int = 2048, refuse: OfferRefused | None = None) -> None:
+        self.max_calls = max_calls
+        self.max_offer_bytes = max_offer_bytes
+        self.refuse = refuse
+        self.offers: list[tuple[str, str]] = []
+        self.hung_up: list[str] = []
+
+    async def answer(self, offer_sdp: str, caller: str) -> BrowserAnswer:
+        self.offers.append((offer_sdp, caller))
+        if self.refuse is not None:
+            raise self.refuse
+        return BrowserAnswer(f"wr-{len(self.offers):04d}", ANSWER_SDP)
+
+    async def hang_up(self, call_id: str) -> None:
+        self.hung_up.append(call_id)
+
+
+Softphone = Callable[..., tuple[str, StaffDirectory]]
+
+
+@pytest.fixture
+def softphone(tmp_path: Path, served: Callable[[FastAPI], str]) -> Iterator[Softphone]:  # noqa: F811
+    """A console app with the given browser calls (None: the console runs alone); -> (base URL, staff)."""
+    store = make_store(tmp_path)
+    staff = StaffDirectory(store, FAST)
+    staff.add("lee", "qa", PASSWORD + "!", by="test")
+
+    def start(browser_calls: FakeBrowserCalls | None, config: ConsoleConfig | None = None) -> tuple[str, StaffDirectory]:
+        return served(create_app(config or ConsoleConfig(), store, staff, browser_calls=browser_calls)), staff
+
+    yield start
+    store.dispose()
+
+
+def signed_in(c: httpx2.Client, base: str) -> dict[str, str]:
+    """Sign lee in; the headers a same-origin POST with the session's CSRF token carries."""
+    assert sign_in(c, base, "lee", PASSWORD + "!").status_code == 303
+    return {"Origin": base, "X-CSRF-Token": c.get("/api/v1/me").json()["csrf"]}
+
+
+def offer_audits(staff: StaffDirectory) -> list[tuple[str, str, str | None]]:
+    return [(e.actor, e.via, e.call_id) for e in queries.audit_entries(staff.store) if e.what == "browser_call"]
+
+
+def test_a_browser_offer_is_answered_for_the_signed_in_staff_member_and_audited(softphone: Softphone) -> None:
+    calls = FakeBrowserCalls()
+    base, staff = softphone(calls)
+    with client(base) as c:
+        headers = signed_in(c, base)
+        r = c.post("/api/v1/webrtc/offer", json={"type": "offer", "sdp": OFFER_SDP}, headers=headers)
+        assert r.status_code == 200
+        assert r.json() == {"sdp": ANSWER_SDP, "type": "answer", "call_id": "wr-0001"}
+        for name, value in SECURITY_HEADERS.items():
+            assert r.headers[name] == value
+    assert calls.offers == [(OFFER_SDP, "lee")]  # the SDP unchanged; the caller is the staff name, never PHI
+    assert offer_audits(staff) == [("lee", "console", "wr-0001")]
+
+
+def test_a_browser_call_that_cannot_be_audited_is_hung_up_and_refused(softphone: Softphone, monkeypatch) -> None:
+    from agent.app.console import app as console_app
+
+    calls = FakeBrowserCalls()
+    base, _ = softphone(calls)
+    with client(base) as c:
+        headers = signed_in(c, base)
+
+        def store_down(*args, **kwargs) -> None:
+            raise StoreError("records database unreachable")
+
+        monkeypatch.setattr(console_app, "audit", store_down)
+        r = c.post("/api/v1/webrtc/offer", json={"type": "offer", "sdp": OFFER_SDP}, headers=headers)
+        assert r.status_code == 503 and "unreachable" in r.json()["detail"]
+    assert calls.hung_up == ["wr-0001"]
+
+
+def test_a_browser_offer_needs_a_session_this_origin_and_the_csrf_token(softphone: Softphone) -> None:
+    calls = FakeBrowserCalls()
+    base, staff = softphone(calls)
+    offer = {"type": "offer", "sdp": OFFER_SDP}
+    with client(base) as c:
+        signed_out = c.post("/api/v1/webrtc/offer", json=offer, headers={"Origin": base})
+        assert signed_out.status_code == 401
+        headers = signed_in(c, base)
+        assert c.post("/api/v1/webrtc/offer", json=offer, headers={"Origin": base}).status_code == 403  # no token
+        assert c.post("/api/v1/webrtc/offer", json=offer,
+                      headers={**headers, "X-CSRF-Token": "forged"}).status_code == 403
+        cross = c.post("/api/v1/webrtc/offer", json=offer, headers={**headers, "Origin": "https://evil.example"})
+        assert cross.status_code == 403 and "cross-site" in cross.json()["detail"]
+        no_origin = c.post("/api/v1/webrtc/offer", json=offer, headers={"X-CSRF-Token": headers["X-CSRF-Token"]})
+        assert no_origin.status_code == 403
+    assert calls.offers == [] and offer_audits(staff) == []
+
+
+@pytest.mark.parametrize("body", [
+    b"v=0\r\n",  # the bare SDP, not the JSON envelope
+    b"{\"type\": \"offer\", \"sdp\": ",  # cut short
+    b"\xff\xfe{}",  # not UTF-8
+    b"[]",
+    b"\"offer\"",
+    b"{}",
+    b"{\"type\": \"answer\", \"sdp\": \"v=0\"}",
+    b"{\"type\": \"offer\", \"sdp\": 5}",
+    b"{\"type\": \"offer\"}",
+    b"",
+    b"[" * 3000,  # nested past Python's recursion limit, well under the size limit
+], ids=["sdp", "truncated", "not_utf8", "list", "string", "empty_object", "answer", "sdp_not_text", "no_sdp", "no_body",
+        "nested"])
+def test_a_browser_offer_that_is_not_the_json_envelope_is_a_400(softphone: Softphone, body: bytes) -> None:
+    calls = FakeBrowserCalls()
+    base, _ = softphone(calls)
+    with client(base) as c:
+        headers = signed_in(c, base)
+        r = c.post("/api/v1/webrtc/offer", content=body, headers={**headers, "Content-Type": "application/json"})
+        assert r.status_code == 400 and '"type": "offer"' in r.json()["detail"]
+    assert calls.offers == []
+
+
+def test_an_offer_larger_than_the_gateway_takes_is_refused_unread_with_413(softphone: Softphone) -> None:
+    calls = FakeBrowserCalls(max_offer_bytes=2048)
+    base, staff = softphone(calls)
+    limit = calls.max_offer_bytes + 1024  # the envelope's allowance on top of the SDP
+    with client(base) as c:
+        headers = {**signed_in(c, base), "Content-Type": "application/json"}
+
+        def envelope(size: int) -> bytes:
+            body = b'{"type": "offer", "sdp": "v=0 "}'
+            return body[:-2] + b"x" * (size - len(body)) + body[-2:]
+
+        over = c.post("/api/v1/webrtc/offer", content=envelope(limit + 1), headers=headers)
+        assert over.status_code == 413 and over.json()["detail"] == "offer too large"
+        huge = c.post("/api/v1/webrtc/offer", content=envelope(limit * 40), headers=headers)
+        assert huge.status_code == 413
+        assert calls.offers == []
+        at_limit = c.post("/api/v1/webrtc/offer", content=envelope(limit), headers=headers)
+        assert at_limit.status_code == 200  # the limit itself is still read (the gateway judges the SDP)
+        assert len(calls.offers) == 1 and len(calls.offers[0][0]) == limit - len(b'{"type": "offer", "sdp": ""}')
+    assert [call_id for _, _, call_id in offer_audits(staff)] == ["wr-0001"]
+
+
+@pytest.mark.parametrize(("status", "reason"), [
+    (503, "2 browser call(s) already up: the limit (webrtc.max_calls)"),
+    (400, "not an SDP offer (it must start with v=0)"),
+    (413, "the offer is larger than 2048 bytes (webrtc.max_offer_bytes)"),
+])
+def test_an_offer_the_gateway_refuses_gets_its_status_and_reason_and_no_audit_row(
+    softphone: Softphone, status: int, reason: str,
+) -> None:
+    calls = FakeBrowserCalls(refuse=OfferRefused(status, reason))
+    base, staff = softphone(calls)
+    with client(base) as c:
+        r = c.post("/api/v1/webrtc/offer", json={"type": "offer", "sdp": OFFER_SDP}, headers=signed_in(c, base))
+        assert r.status_code == status and r.json() == {"detail": reason}
+    assert calls.offers == [(OFFER_SDP, "lee")] and offer_audits(staff) == []
+
+
+def test_a_console_without_browser_calls_says_they_need_bedside_serve(softphone: Softphone) -> None:
+    base, staff = softphone(None)
+    with client(base) as c:
+        r = c.post("/api/v1/webrtc/offer", json={"type": "offer", "sdp": OFFER_SDP}, headers=signed_in(c, base))
+        assert r.status_code == 503 and "bedside serve" in r.json()["detail"]
+    assert offer_audits(staff) == []
+
+
+def test_a_gateway_with_max_calls_zero_says_browser_calls_are_off(softphone: Softphone) -> None:
+    calls = FakeBrowserCalls(max_calls=0)
+    base, staff = softphone(calls)
+    with client(base) as c:
+        r = c.post("/api/v1/webrtc/offer", json={"type": "offer", "sdp": OFFER_SDP}, headers=signed_in(c, base))
+        assert r.status_code == 503 and "webrtc.max_calls" in r.json()["detail"]
+    assert calls.offers == [] and offer_audits(staff) == []
+
+
+def test_the_offer_route_is_in_the_openapi_document(softphone: Softphone) -> None:
+    base, _ = softphone(FakeBrowserCalls())
+    with client(base) as c:
+        signed_in(c, base)
+        paths = c.get("/api/openapi.json").json()["paths"]
+        assert "post" in paths["/api/v1/webrtc/offer"]
+
+
+def test_the_softphone_page_offers_a_call_when_browser_calls_are_available(softphone: Softphone) -> None:
+    base, _ = softphone(FakeBrowserCalls())
+    with client(base) as c:
+        signed_in(c, base)
+        page = c.get("/softphone")
+        assert page.status_code == 200
+        assert 'id="call"' in page.text and 'id="unavailable"' not in page.text
+        assert 'src="/static/softphone.js"' in page.text and 'data-captions="off"' in page.text
+        assert 'id="captions-off"' in page.text
+        for name, value in SECURITY_HEADERS.items():
+            assert page.headers[name] == value
+        assert c.get("/static/softphone.js").status_code == 200
+
+
+def test_the_softphone_page_shows_captions_only_when_the_console_sends_them(softphone: Softphone) -> None:
+    base, _ = softphone(FakeBrowserCalls(), ConsoleConfig(captions=True))
+    with client(base) as c:
+        signed_in(c, base)
+        page = c.get("/softphone").text
+        assert 'data-captions="on"' in page and 'id="captions"' in page and 'id="captions-off"' not in page
+
+
+def test_the_softphone_page_says_why_when_browser_calls_are_unavailable(softphone: Softphone) -> None:
+    base, _ = softphone(None)
+    with client(base) as c:
+        signed_in(c, base)
+        page = c.get("/softphone")
+        assert page.status_code == 200
+        assert 'id="unavailable"' in page.text and 'id="call"' not in page.text and "softphone.js" not in page.text
+
+
+def test_the_softphone_page_sends_a_signed_out_browser_to_sign_in(softphone: Softphone) -> None:
+    base, _ = softphone(FakeBrowserCalls())
+    with client(base) as c:
+        r = c.get("/softphone")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
