@@ -24,6 +24,7 @@ from typing import Any
 
 import structlog
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from aiortc.sdp import SessionDescription
 from av import AudioFrame, AudioResampler
@@ -76,8 +77,11 @@ class PlayoutTrack(MediaStreamTrack):
 class WebRtcCall:
     """The peer connection, the session the agent uses, and the page's data channel."""
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, direction: Direction, remote_uri: str) -> None:
-        """``INBOUND``: the agent's side, answering a page; ``OUTBOUND``: calling, as a page does."""
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, direction: Direction, remote_uri: str, jitter_prefetch: int = 1,
+    ) -> None:
+        """``INBOUND``: the agent's side, answering a page; ``OUTBOUND``: calling, as a page does.
+        ``jitter_prefetch``: received frames held before the oldest is decoded (see _hold_frames)."""
         self.session = CallSession(loop, direction, remote_uri=remote_uri)
         self.session.stats.codec = "opus"
         self.log = structlog.get_logger(component="webrtc.call", call_id=self.session.call_id)
@@ -90,6 +94,7 @@ class WebRtcCall:
         self._receiver: asyncio.Task[None] | None = None
         self._closing = False
         self.refused_messages = 0
+        self.jitter_prefetch = jitter_prefetch
         self.session.bind(hangup=self._hang_up, dtmf=self._send_dtmf)
         self.pc.on("track", self._on_track)
         self.pc.on("datachannel", self._on_channel)
@@ -99,7 +104,7 @@ class WebRtcCall:
     async def offer(self) -> str:
         """The calling side: the offer to send (audio both ways and the data channel; every ICE
         candidate is in it)."""
-        self.pc.addTransceiver(self.track, direction="sendrecv")
+        self._hold_frames(self.pc.addTransceiver(self.track, direction="sendrecv").receiver)
         self._use_channel(self.pc.createDataChannel(CHANNEL_LABEL))
         await self.pc.setLocalDescription(await self.pc.createOffer())
         return self.pc.localDescription.sdp
@@ -116,11 +121,27 @@ class WebRtcCall:
         audio = [t for t in self.pc.getTransceivers() if t.kind == "audio"]
         if not audio:
             raise ValueError("the offer has no audio")
+        self._hold_frames(audio[0].receiver)
         audio[0].sender.replaceTrack(self.track)
         audio[0].direction = "sendrecv"
         await self.pc.setLocalDescription(await self.pc.createAnswer())
         self._note_codec(self.pc.localDescription.sdp)
         return self.pc.localDescription.sdp
+
+    def _hold_frames(self, receiver: Any) -> None:
+        """aiortc's audio jitter buffer decodes a frame only once 4 more have arrived (80 ms),
+        fixed. It paces nothing (frames leave as packets come in), so its wait is pure delay:
+        the agent's side listens rather than plays, and a late packet is put in order whatever
+        the wait (the buffer holds its place until it comes or the buffer is full). So the buffer
+        is replaced by one of the same kind that waits ``jitter_prefetch`` frames: 1, the least
+        (a frame is known whole when the next one starts). aiortc has no setting for it; the
+        pinned version's receiver keeps it in a private attribute, and a test holds it there."""
+        attribute = "_RTCRtpReceiver__jitter_buffer"
+        current = getattr(receiver, attribute, None)
+        if isinstance(current, JitterBuffer):
+            setattr(receiver, attribute, JitterBuffer(capacity=current.capacity, prefetch=self.jitter_prefetch))
+        else:
+            self.log.warning("webrtc_jitter_buffer_not_found", aiortc_receiver=type(receiver).__name__)
 
     def _note_codec(self, answer_sdp: str) -> None:
         """The codec the answer chose (its audio section's first)."""

@@ -94,3 +94,23 @@ async def test_garbage_on_the_data_channel_is_counted_and_the_call_goes_on() -> 
         assert call.refused_messages == 5 and not call.session.ended.is_set()
     finally:
         await caller.session.hangup("caller done")
+
+
+async def test_both_sides_decode_a_frame_as_soon_as_the_next_one_starts() -> None:
+    """aiortc's fixed 4-frame wait is replaced on both sides (if an aiortc upgrade moves the
+    buffer, this fails rather than every reply quietly getting 80 ms slower)."""
+    from aiortc.jitterbuffer import JitterBuffer
+
+    async def agent(call: WebRtcCall) -> None:
+        await call.session.ended.wait()
+
+    gateway = WebRtcGateway(WebRtcConfig(), agent, LOOPBACK)
+    caller = await place(gateway)
+    try:
+        (answering,) = gateway._calls.values()
+        for call in (caller, answering):
+            (transceiver,) = call.pc.getTransceivers()
+            buffer = transceiver.receiver._RTCRtpReceiver__jitter_buffer
+            assert isinstance(buffer, JitterBuffer) and buffer._prefetch == 1
+    finally:
+        await caller.session.hangup("caller done")
