@@ -253,6 +253,27 @@ console_sessions = Table(  # a signed-in browser; the cookie holds the token, th
     Index("ix_console_sessions_staff", "staff"),
 )
 
+# ---- revision 0005: corrections (QA marks how a moment really sounded) ------------------------
+
+corrections = Table(  # QA's word on how a moment of a call really sounded (agent/services/records/corrections.py)
+    "corrections", metadata,
+    Column("id", AutoId, primary_key=True, autoincrement=True),
+    Column("call_id", String(64), ForeignKey("calls.id", **CASCADE), nullable=False),  # purged with its call
+    Column("target", String(16), nullable=False),  # segment (2 s of audio) or utterance (the words' reading)
+    Column("seq", Integer, nullable=False),  # the segment's or utterance's seq in its call
+    Column("begin_s", Float, nullable=False),
+    Column("end_s", Float, nullable=False),
+    Column("affect", String(16)),  # neutral, positive, negative, distressed; None: not about affect
+    Column("burst", String(32)),  # a burst type, or "none" (no burst here); None: not about bursts
+    Column("model_valence", Float, nullable=False),  # what the models read then, for before/after
+    Column("model_arousal", Float, nullable=False),
+    Column("model_burst", String(32)),
+    Column("staff", String(64), nullable=False),  # who; not a foreign key: the row outlives the account
+    Column("created_at", UtcDateTime, nullable=False),  # when
+    Index("ix_corrections_call", "call_id", "target", "seq"),
+    Index("ix_corrections_created_at", "created_at"),
+)
+
 PHI_COLUMNS = {  # table -> its encrypted columns (tests check none holds plain text)
     "calls": ("caller_enc",), "transcripts": ("text_enc",), "actions": ("slots_enc",),
     "webhook_outbox": ("payload_enc",), "key_checks": ("check_enc",),
@@ -260,5 +281,5 @@ PHI_COLUMNS = {  # table -> its encrypted columns (tests check none holds plain 
 
 __all__ = [
     "PHI_COLUMNS", "actions", "audit_log", "calls", "emotion_segments", "emotion_states", "emotion_utterances",
-    "console_sessions", "key_checks", "metadata", "replies", "staff", "transcripts", "turn_timings", "webhook_outbox", "work_items",
+    "console_sessions", "corrections", "key_checks", "metadata", "replies", "staff", "transcripts", "turn_timings", "webhook_outbox", "work_items",
 ]
