@@ -64,6 +64,11 @@ class ServiceConfig(_Strict):
         "gets 403; clients that send no Origin (the calls, SDKs) are not affected",
     )
     adaptation: AdaptationConfig = Field(default_factory=AdaptationConfig)
+    calibration_file: str | None = Field(
+        "var/emotion-calibration.json",
+        description="this deployment's calibration (`bedside emotion calibrate` writes it from QA's corrections); "
+        "picked up while running when it appears or changes; missing = the models as trained; null = never",
+    )
     send_timeout_s: float = Field(
         10.0, gt=0, description="a reply the client has not taken in this long closes the connection (1008, slow reader)"
     )

@@ -19,6 +19,7 @@ import numpy as np
 
 from emotion.audio import SEGMENT_SAMPLES, has_signal, split_segments
 from emotion.caller_baseline import CallerBaseline
+from emotion.deployment_calibration import Reading
 from emotion.models.burst import BurstResult
 from emotion.models.language import LanguageModel, LanguageResult, text_sentences
 from emotion.models.prosody import ProsodyResult
@@ -36,6 +37,7 @@ class SegmentPrediction:
     prosody: ProsodyResult | None
     burst: BurstResult | None
     embedding: np.ndarray | None
+    calibration: Reading | None = None  # set when this deployment's calibration moved the reading
 
 
 @dataclass(frozen=True)

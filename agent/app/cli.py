@@ -110,7 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from emotion.cli import add_parser as add_emotion_parser
 
-    _add_replay_parser(add_emotion_parser(sub, _config_args))
+    emotion_sub = add_emotion_parser(sub, _config_args)
+    _add_replay_parser(emotion_sub)
+    from agent.app.emotion_calibrate import add_parsers as add_calibrate_parsers
+
+    add_calibrate_parsers(emotion_sub)
+    for name in ("calibrate", "corrections"):
+        _config_args(emotion_sub.choices[name])
     from graph.cli import add_parser as add_graph_parser
 
     add_graph_parser(sub)
@@ -158,7 +164,7 @@ def _console(args: argparse.Namespace) -> int:
     except expected_errors() as exc:
         return _fail(str(exc), "console")
     try:
-        return serve(console, store, certfile=args.certfile, keyfile=args.keyfile)
+        return serve(console, store, certfile=args.certfile, keyfile=args.keyfile, index_path=config.records.index_path())
     except ValueError as exc:  # refused: plain HTTP beyond loopback
         return _fail(str(exc), "console")
     finally:
@@ -290,6 +296,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             config = _load(args)
             _configure_logging(config if args.log_level else _quiet(config))
             return asyncio.run(run_replay(args, config))
+        if args.command == "emotion" and args.emotion_command in ("calibrate", "corrections"):
+            from agent.app.emotion_calibrate import run_calibrate, run_export
+            from agent.app.records_cli import _fail, expected_errors
+
+            config = _load(args)
+            _configure_logging(_quiet(config))
+            try:
+                return (run_calibrate if args.emotion_command == "calibrate" else run_export)(args, config)
+            except expected_errors() as exc:
+                return _fail(str(exc), f"emotion {args.emotion_command}")
         if args.command == "emotion":
             from emotion.cli import run as run_emotion
 

@@ -49,7 +49,8 @@ def start_server(tmp_path: Path, *settings: str, port: int | None = None, timeou
            # Background pre-synthesis of every expression would compete for the two cores with the
            # test's own caller; tests/e2e/test_call_delivery.py checks it with it on.
            "--set", "tts.presynthesize=false",
-           "--set", f"records.data_dir={tmp_path / 'records'}"]  # never the repo's var/
+           "--set", f"records.data_dir={tmp_path / 'records'}",  # never the repo's var/
+           "--set", f"emotion.service.calibration_file={tmp_path / 'emotion-calibration.json'}"]  # nor its calibration
     for item in settings:
         cmd += ["--set", item]
     with log_path.open("wb") as log:

@@ -47,7 +47,9 @@ class ServiceProcess(LoggedProcess):
 def start_service(tmp_path: Path, *settings: str, port: int | None = None, token: str | None = TOKEN, timeout: float = 90.0) -> ServiceProcess:
     port = port or free_tcp_port()
     log_path = tmp_path / f"emotion-{port}-{time.monotonic_ns()}.log"
-    cmd = [sys.executable, "-m", "agent.app.cli", "emotion", "serve", "--port", str(port)]
+    cmd = [sys.executable, "-m", "agent.app.cli", "emotion", "serve", "--port", str(port),
+           # never a calibration the repo's var/ may hold; a test that wants one sets its own
+           "--set", f"emotion.service.calibration_file={tmp_path / 'emotion-calibration.json'}"]
     for item in settings:
         cmd += ["--set", item]
     env = {k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k == "BEDSIDE_SHARED"}
