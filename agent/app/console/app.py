@@ -16,32 +16,57 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 
+import structlog
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
 from agent.app.console.config import ConsoleConfig
 from agent.app.console.timeline_plot import timeline_svg
+from agent.services.records.corrections import Correction, CorrectionError, Target, add_correction, corrections_for
 from agent.services.records.crypto import RecordsKeyError
 from agent.services.records.node_effects import DROP, WINDOW_S, NodeEffect, node_effects
-from agent.services.records.queries import CallDetail, CallPage, QueryError, Via, audit, list_calls, parse_when, show_call
+from agent.services.records.queries import (
+    EMOTIONS,
+    NEGATIVE_VALENCE,
+    NO_BURST,
+    POSITIVE_VALENCE,
+    CallDetail,
+    CallPage,
+    NotFound,
+    QueryError,
+    Via,
+    audit,
+    known_nodes,
+    list_calls,
+    parse_when,
+    show_call,
+)
+from agent.services.records.similar_calls import MAX_K, IndexKeeper, SimilarResult, similar_to_call
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
 from agent.services.records.store import RecordStore, StoreError
+from emotion.models.burst_labels import output_labels
 from telephony.loopback import is_loopback
 from telephony.webrtc_gateway import BrowserAnswer, OfferRefused
 
 HERE = Path(__file__).resolve().parent
+# Burst names the call list offers: the burst model's vocabulary (torch-free), less "none" (no burst).
+BURSTS = tuple(sorted(b for b in output_labels() if b != NO_BURST))
+log = structlog.get_logger(component="console")
 CALLS_PER_PAGE = 50
 DEFAULT_EFFECTS_SINCE = "30d"
+NODE_MAX = 100  # replies.node's width: a longer name cannot match, so it is a mistake worth saying
+BURST_MAX = 32  # emotion_segments.burst's width
+SIMILAR_ON_PAGE = 5  # "calls that sounded like this" on the review page
 MAX_FORM_BYTES = 4096  # a sign-in form; anything larger is refused unread
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -89,6 +114,32 @@ class Offer(BaseModel):
     type: Literal["offer"]
 
 
+class CorrectionRequest(BaseModel):
+    """QA's word on one moment: name it by ``seq`` or by a time ``at_s`` in the call."""
+
+    target: Literal["segment", "utterance"] = "segment"
+    seq: int | None = Field(None, ge=0)
+    at_s: float | None = Field(None, ge=0, le=24 * 3600)
+    affect: Literal["neutral", "positive", "negative", "distressed"] | None = None
+    burst: str | None = Field(None, max_length=32, description="a burst type (sigh, laugh, cough, ...) or none")
+
+
+class CorrectionRow(BaseModel):
+    id: int
+    call_id: str
+    target: Literal["segment", "utterance"]
+    seq: int
+    begin_s: float
+    end_s: float
+    affect: str | None
+    burst: str | None
+    model_valence: float
+    model_arousal: float
+    model_burst: str | None
+    staff: str
+    created_at: str
+
+
 class Answer(BaseModel):
     sdp: str
     type: Literal["answer"]
@@ -128,10 +179,14 @@ async def read_form(request: Request) -> dict[str, list[str]]:
 
 def create_app(
     config: ConsoleConfig, store: RecordStore, staff: StaffDirectory | None = None, browser_calls: BrowserCalls | None = None,
+    index_path: Path | None = None,
 ) -> FastAPI:
     """``browser_calls``: the agent's WebRTC gateway when the console runs inside ``bedside serve``
-    (the softphone page places calls); None for ``bedside console`` alone."""
+    (the softphone page places calls); None for ``bedside console`` alone. ``index_path``: the
+    similar-call index file (``RecordsConfig.index_path()``), loaded on the first search; None: the
+    review page says the search is not configured and its API answers 503."""
     staff = staff or StaffDirectory(store)
+    keeper = IndexKeeper(store, index_path) if index_path is not None else None
     book = SessionBook(store, idle=timedelta(minutes=config.session_idle_minutes), lifetime=timedelta(hours=config.session_hours))
     pages = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     # openapi_url None: the document is served below, behind sign-in like every other API route
@@ -241,28 +296,54 @@ def create_app(
     def staff_page(session: AdminPage) -> Response:
         return render("staff.html", title="Staff", session=session, accounts=staff.list())
 
-    def call_page(session: StaffSession, since: str | None, urgent: str | None, cursor: str | None, limit: int) -> CallPage:
-        """One page of the call list, audited as a read (filters and count, never PHI)."""
+    def call_page(session: StaffSession, since: str | None, urgent: str | None, cursor: str | None, limit: int,
+                  transferred: str | None = None, node: str | None = None, emotion: str | None = None,
+                  burst: str | None = None) -> CallPage:
+        """One page of the call list, audited as a read (the filters and the count: dates, node,
+        emotion and burst names are not PHI). An empty filter (a form's "all") is no filter; a value
+        the list does not know is a 400, never silently dropped (it would show calls it does not mean)."""
         try:
             start = parse_when(since) if since else None
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from None
         flag = {"yes": True, "no": False}.get(urgent or "")
+        if transferred and transferred not in ("yes", "no"):
+            raise HTTPException(400, "transferred: yes or no")
+        handed = {"yes": True, "no": False}.get(transferred or "")
+        if emotion and emotion not in EMOTIONS:
+            raise HTTPException(400, f"emotion: one of {', '.join(EMOTIONS)}")
+        if node and len(node) > NODE_MAX:
+            raise HTTPException(400, f"node: at most {NODE_MAX} characters")
+        burst = (burst or "").strip() or None
+        if burst and len(burst) > BURST_MAX:
+            raise HTTPException(400, f"burst: at most {BURST_MAX} characters")
         try:
-            page = list_calls(store, since=start, urgent=flag, limit=limit, cursor=cursor or None)
+            page = list_calls(store, since=start, urgent=flag, limit=limit, cursor=cursor or None, transferred=handed,
+                              node=node or None, emotion=emotion or None, burst=burst)
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from None
-        audit(store, session.staff, Via.CONSOLE, "list", detail=f"since={since} urgent={flag} shown={len(page.calls)}")
+        filters = {"since": since, "urgent": flag, "transferred": handed, "node": node or None, "emotion": emotion or None,
+                   "burst": burst}
+        detail = " ".join([f"shown={len(page.calls)}", *(f"{k}={v}" for k, v in filters.items() if v is not None)])
+        audit(store, session.staff, Via.CONSOLE, "list", detail=detail)  # the count first: a long node name is cut, not it
         return page
 
     @app.get("/calls", response_class=HTMLResponse, include_in_schema=False)
-    def calls_page(session: QaPage, since: str | None = None, urgent: str | None = None, cursor: str | None = None) -> Response:
+    def calls_page(session: QaPage, since: str | None = None, urgent: str | None = None, cursor: str | None = None,
+                   transferred: str | None = None, node: str | None = None, emotion: str | None = None,
+                   burst: str | None = None) -> Response:
+        filters = {"since": since or "", "urgent": urgent or "", "transferred": transferred or "", "node": node or "",
+                   "emotion": emotion or "", "burst": (burst or "").strip()}
         try:
-            page, error = call_page(session, since, urgent, cursor, CALLS_PER_PAGE), None
+            page = call_page(session, since, urgent, cursor, CALLS_PER_PAGE, transferred, node, emotion, burst)
+            error = None
         except HTTPException as exc:  # a filter staff mistyped: say so on the page
             page, error = CallPage((), None), exc.detail
-        return render("calls.html", status=400 if error else 200, title="Calls", session=session, page=page,
-                      since=since or "", urgent=urgent or "", error=error)
+        chosen = {k: v for k, v in filters.items() if v}
+        older = f"/calls?{urlencode({**chosen, 'cursor': page.next_cursor})}" if page.next_cursor else None
+        return render("calls.html", status=400 if error else 200, title="Calls", session=session, page=page, error=error,
+                      older=older, filtered=bool(chosen), nodes=known_nodes(store), bursts=BURSTS, emotions=EMOTIONS,
+                      negative=NEGATIVE_VALENCE, positive=POSITIVE_VALENCE, **filters)
 
     def call_detail(session: StaffSession, call_id: str) -> CallDetail:
         """One call in full (PHI decrypted), audited before it is shown; 404 when there is none."""
@@ -280,8 +361,24 @@ def create_app(
         end = call.ended_at or call.started_at
         duration = (end - call.started_at).total_seconds()
         timings = {t.turn: t for t in call.timings}
+        # Calls that sounded like this: an aid to the review, so it never breaks the page. The read
+        # is the call's, audited above as "show"; the list holds ids, dates and scores, no PHI.
+        similar, similar_note = None, None
+        if keeper is None:
+            similar_note = ("The similar-call search is not configured in this console: `bedside console` has it "
+                            "(not the console inside `bedside serve`).")
+        else:
+            try:
+                with keeper.synced() as index:
+                    similar = similar_to_call(store, index, call_id, k=SIMILAR_ON_PAGE)
+            except QueryError:  # no scored caller audio (or purged since the page began)
+                similar_note = "No scored caller audio in this call to compare with others."
+            except Exception as exc:  # the store or the index file: say so, log the kind only (no PHI)
+                log.warning("similar_calls_unavailable", error=type(exc).__name__)
+                similar_note = "The similar-call search is unavailable just now; the rest of the review is complete."
         return render("review.html", title="Call review", session=session, call=call, timings=timings,
-                      plot=Markup(timeline_svg(call.emotion, duration, call.replies)), duration=duration)
+                      plot=Markup(timeline_svg(call.emotion, duration, call.replies)), duration=duration,
+                      similar=similar, similar_note=similar_note)
 
     def effects(since: str | None) -> list[NodeEffect]:
         try:
@@ -320,15 +417,47 @@ def create_app(
         urgent: Annotated[Literal["yes", "no"] | None, Query(description="yes: only calls flagged urgent; no: only the others")] = None,
         cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = CALLS_PER_PAGE,
+        transferred: Annotated[str | None, Query(description="yes: only calls handed to a person; no: only the others")] = None,
+        node: Annotated[str | None, Query(description="only calls where the agent replied from this graph node")] = None,
+        emotion: Annotated[str | None, Query(
+            description=f"negative, neutral or positive: the call's final valence below {NEGATIVE_VALENCE}, between, "
+                        f"or above {POSITIVE_VALENCE} (calls without a final reading match none)")] = None,
+        burst: Annotated[str | None, Query(description="only calls with a segment scored with this burst (sigh, laugh, cry, ...)")] = None,
     ) -> CallPage:
-        """Calls, newest first, without PHI (no numbers, slots or words)."""
-        return call_page(session, since, urgent, cursor, limit)
+        """Calls, newest first, without PHI (no numbers, slots or words). Every filter narrows the
+        list; a value it does not know is a 400; ``next_cursor`` pages within the same filters."""
+        return call_page(session, since, urgent, cursor, limit, transferred, node, emotion, burst)
 
     @app.get("/api/v1/calls/{call_id}", response_model=CallDetail, responses={**refusals, 404: {"model": Problem}})
     def call_api(session: QaApi, call_id: str) -> CallDetail:
         """One call in full: replies with their expression and why, turn timings, actions (with
         slot values: PHI), work items, the emotional timeline; audited."""
         return call_detail(session, call_id)
+
+    @app.get("/api/v1/calls/{call_id}/similar", response_model=SimilarResult,
+             responses={**refusals, 400: {"model": Problem}, 404: {"model": Problem}, 503: {"model": Problem}})
+    def similar_api(
+        session: QaApi, call_id: str,
+        k: Annotated[int, Query(ge=1, le=MAX_K, description="how many calls")] = SIMILAR_ON_PAGE,
+    ) -> SimilarResult:
+        """The calls that sounded most like this one, best first, by the audio embedding (how things
+        were said, never what): a call's score is the mean, over this call's segments, of each one's
+        best similarity to any of that call's; each comes with its best moments. No PHI; audited
+        (``similar``) before it is answered. 400: this call has no scored caller audio; 503: the
+        console has no similar-call index."""
+        if keeper is None:
+            raise HTTPException(503, "the similar-call search is not configured in this console: `bedside console` has it "
+                                     "(not the console inside `bedside serve`)")
+        if len(call_id) > 64:
+            raise HTTPException(404, "no such call")
+        audit(store, session.staff, Via.CONSOLE, "similar", call_id=call_id, detail=f"k={k}")
+        try:
+            with keeper.synced() as index:
+                return similar_to_call(store, index, call_id, k=k)
+        except NotFound:
+            raise HTTPException(404, "no such call (wrong id, or purged after records.retention_days)") from None
+        except QueryError as exc:
+            raise HTTPException(400, str(exc)) from None
 
     @app.get("/api/v1/nodes/effects", response_model=list[NodeEffectRow], responses={**refusals, 400: {"model": Problem}})
     def effects_api(
@@ -369,6 +498,33 @@ def create_app(
     def openapi(session: QaApi) -> JSONResponse:
         return JSONResponse(app.openapi())
 
+    # -- corrections ---------------------------------------------------------------------------
+    def correct(session: StaffSession, call_id: str, request: CorrectionRequest) -> Correction:
+        """Keep a correction (audited by add_correction): 404 for no such call, 400 with the reason
+        for one that cannot be kept."""
+        if len(call_id) > 64:
+            raise HTTPException(404, "no such call")
+        try:
+            return add_correction(store, call_id, staff=session.staff, via=Via.CONSOLE, target=Target(request.target),
+                                  seq=request.seq, at_s=request.at_s, affect=request.affect, burst=request.burst)
+        except NotFound as exc:
+            raise HTTPException(404, str(exc)) from None
+        except CorrectionError as exc:
+            raise HTTPException(400, str(exc)) from None
+
+    @app.post("/api/v1/calls/{call_id}/corrections", status_code=201, response_model=CorrectionRow,
+              responses={**refusals, 400: {"model": Problem}, 404: {"model": Problem}})
+    def correct_api(session: QaApi, call_id: str, request: CorrectionRequest) -> CorrectionRow:
+        """QA's correction of a segment (2 s of the caller's audio) or an utterance (the words'
+        reading): an affect (neutral, positive, negative, distressed) and/or a burst type. Kept
+        with who and when and what the models read; `bedside emotion calibrate` learns from them."""
+        return CorrectionRow(**correct(session, call_id, request).as_dict())
+
+    @app.get("/api/v1/calls/{call_id}/corrections", response_model=list[CorrectionRow], responses=refusals)
+    def corrections_api(session: QaApi, call_id: str) -> list[CorrectionRow]:
+        """Every correction of a call, oldest first (a later one for the same moment wins)."""
+        return [CorrectionRow(**c.as_dict()) for c in corrections_for(store, call_id[:64])]
+
     return app
 
 
@@ -380,20 +536,23 @@ def check_exposure(config: ConsoleConfig, certfile: str | None) -> None:
 
 
 def _uvicorn_config(config: ConsoleConfig, store: RecordStore, certfile: str | None, keyfile: str | None,
-                    browser_calls: BrowserCalls | None = None):
+                    browser_calls: BrowserCalls | None = None, index_path: Path | None = None):
     import uvicorn
 
-    return uvicorn.Config(create_app(config, store, browser_calls=browser_calls), host=config.host, port=config.port, ssl_certfile=certfile,
-                          ssl_keyfile=keyfile, log_level="warning", access_log=False, server_header=False)
+    app = create_app(config, store, browser_calls=browser_calls, index_path=index_path)
+    return uvicorn.Config(app, host=config.host, port=config.port, ssl_certfile=certfile, ssl_keyfile=keyfile,
+                          log_level="warning", access_log=False, server_header=False)
 
 
-def serve(config: ConsoleConfig, store: RecordStore, *, certfile: str | None = None, keyfile: str | None = None) -> int:
-    """``bedside console``: run the console with uvicorn until interrupted (ValueError: refused)."""
+def serve(config: ConsoleConfig, store: RecordStore, *, certfile: str | None = None, keyfile: str | None = None,
+          index_path: Path | None = None) -> int:
+    """``bedside console``: run the console with uvicorn until interrupted (ValueError: refused).
+    ``index_path``: the records' similar-call index (``RecordsConfig.index_path()``)."""
     import uvicorn
 
     certfile, keyfile = certfile or config.certfile, keyfile or config.keyfile
     check_exposure(config, certfile)
-    server = uvicorn.Server(_uvicorn_config(config, store, certfile, keyfile))
+    server = uvicorn.Server(_uvicorn_config(config, store, certfile, keyfile, index_path=index_path))
     scheme = "https" if certfile else "http"
     print(f"QA console on {scheme}://{config.host}:{config.port}/ (accounts: bedside users add NAME --role qa|admin)", flush=True)
     server.run()
@@ -421,7 +580,11 @@ class EmbeddedConsole:
     """The console inside ``bedside serve``'s event loop (console.enabled): started and stopped by
     the server, on a socket bound before uvicorn sees it, so that a taken port or a refused
     address is an error the server logs and calls go on without the console (uvicorn would exit
-    the process), and with the server's own signal handling (uvicorn's would replace it)."""
+    the process), and with the server's own signal handling (uvicorn's would replace it).
+
+    No similar-call search here (create_app gets no ``index_path``): its index is FAISS, and FAISS
+    loaded beside pjsua2 in the process that answers calls stopped the calls being answered and
+    crashed it (agent/services/records/similar.py: ``_faiss``). ``bedside console`` has it."""
 
     def __init__(self, config: ConsoleConfig, store: RecordStore, browser_calls: BrowserCalls | None = None) -> None:
         import uvicorn

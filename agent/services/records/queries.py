@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import TypeAdapter
-from sqlalchemy import ColumnElement, Connection, Row, and_, case, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, Row, and_, case, delete, exists, func, or_, select, update
 
 from agent.services.records import schema
 from agent.services.records.crypto import PREFIX, KeyRing
@@ -33,6 +33,14 @@ MAX_LIMIT = 1000  # one page at most; more means paging
 BATCH = 500  # rows per transaction in exports, purges and rekeys: short locks, bounded memory
 AUDIT_RETENTION_DAYS = 2192  # 6 years (HIPAA keeps documentation of access 6 years, 45 CFR 164.316(b)(2))
 NO_BURST = "none"  # emotion.models.burst.NONE: a segment without a burst
+# How a call ended, by its final fused valence: below NEGATIVE_VALENCE is the line the call runtime
+# itself counts as negative (agent/call/call_phase.py, CallPhaseConfig.negative_valence's default;
+# this layer may not import agent.call, so a test keeps the two equal), above POSITIVE_VALENCE its
+# mirror, neutral in between. A call with no final reading is none of the three.
+NEGATIVE_VALENCE = -0.15
+POSITIVE_VALENCE = 0.15
+Emotion = Literal["negative", "neutral", "positive"]
+EMOTIONS: tuple[Emotion, ...] = ("negative", "neutral", "positive")
 
 
 class WorkState(StrEnum):
@@ -364,12 +372,30 @@ def _summary(row: Row[Any], open_items: int) -> CallSummary:
                        row.handed_off, row.graph_version, open_items)
 
 
+def _emotion_term(valence: Any, emotion: str) -> ColumnElement[bool]:
+    """The final valence's band (NEGATIVE_VALENCE / POSITIVE_VALENCE); NULL (no reading) is in none."""
+    if emotion == "negative":
+        return valence < NEGATIVE_VALENCE
+    if emotion == "positive":
+        return valence > POSITIVE_VALENCE
+    if emotion == "neutral":
+        return and_(valence >= NEGATIVE_VALENCE, valence <= POSITIVE_VALENCE)
+    raise QueryError(f"emotion {emotion!r}: one of {', '.join(EMOTIONS)}")
+
+
 def list_calls(
     store: RecordStore, since: datetime | None = None, until: datetime | None = None, urgent: bool | None = None,
-    limit: int = 100, cursor: str | None = None,
+    limit: int = 100, cursor: str | None = None, *, transferred: bool | None = None, node: str | None = None,
+    emotion: Emotion | None = None, burst: str | None = None,
 ) -> CallPage:
-    """Calls started in [since, until), newest first, a page at a time (ix_calls_started_at)."""
-    c = schema.calls
+    """Calls started in [since, until), newest first, a page at a time (ix_calls_started_at).
+
+    ``transferred``: handed to a person or not; ``node``: the agent replied from that graph node at
+    least once; ``emotion``: the final valence's band; ``burst``: at least one scored segment had
+    that burst. The node and burst terms are EXISTS probes correlated on call_id, which lead both
+    child tables' keys (pk_replies, uq_emotion_segments_call_seq): the walk stays the started_at
+    index's, each call costs one index probe, and the cursor pages as without filters."""
+    c, r, seg = schema.calls, schema.replies, schema.emotion_segments
     where: list[ColumnElement[bool]] = _after(c.c.started_at, c.c.id, cursor, newest_first=True)
     if since is not None:
         where.append(c.c.started_at >= since)
@@ -377,6 +403,16 @@ def list_calls(
         where.append(c.c.started_at < until)
     if urgent is not None:
         where.append(c.c.urgent == urgent)
+    if transferred is not None:
+        where.append(c.c.handed_off == transferred)
+    if emotion is not None:
+        where.append(_emotion_term(c.c.final_valence, emotion))
+    if node is not None:
+        where.append(exists().where(r.c.call_id == c.c.id, r.c.node == node))
+    if burst is not None:
+        if burst == NO_BURST:
+            raise QueryError(f"burst {NO_BURST!r} marks a segment without one: name a burst (sigh, laugh, cry, ...)")
+        where.append(exists().where(seg.c.call_id == c.c.id, seg.c.burst == burst))
     query = select(c).where(*where).order_by(c.c.started_at.desc(), c.c.id.desc()).limit(_limit(limit) + 1)
     with store.reading() as conn:
         rows = conn.execute(query).all()
@@ -385,6 +421,14 @@ def list_calls(
     calls = tuple(_summary(r, counts.get(r.id, 0)) for r in page)
     more = len(rows) > limit
     return CallPage(calls, _cursor(page[-1].started_at, page[-1].id) if more else None)
+
+
+def known_nodes(store: RecordStore) -> list[str]:
+    """Every graph node the agent has replied from, sorted: the call list's node filter offers
+    these (a node of an older graph version still finds its calls)."""
+    r = schema.replies
+    with store.reading() as conn:
+        return list(conn.execute(select(r.c.node).where(r.c.node.is_not(None)).distinct().order_by(r.c.node)).scalars())
 
 
 def show_call(store: RecordStore, call_id: str) -> CallDetail | None:
@@ -743,9 +787,10 @@ def _pk_after(pk: tuple[Any, ...], last: tuple[Any, ...]) -> ColumnElement[bool]
 
 
 __all__ = [
-    "AUDIT_RETENTION_DAYS", "EXPORT_FIELDS", "Action", "AuditEntry", "Burst", "CallDetail", "CallPage", "CallSummary",
-    "Delivery", "EmotionScore", "EmotionState", "EmotionTimeline", "ItemClosed", "NotFound", "PurgeResult",
-    "QueryError", "Reply", "StoreCounts", "TranscriptLine", "TurnTiming", "Utterance", "Via", "WorkItem",
-    "WorkItemPage", "WorkState", "audit", "audit_entries", "close_item", "counts", "export_calls", "list_calls",
-    "parse_when", "purge", "rekey", "resolve_item", "show_call", "work_item", "work_items",
+    "AUDIT_RETENTION_DAYS", "Action", "AuditEntry", "Burst", "CallDetail", "CallPage", "CallSummary", "Delivery",
+    "EMOTIONS", "EXPORT_FIELDS", "Emotion", "EmotionScore", "EmotionState", "EmotionTimeline", "ItemClosed",
+    "NEGATIVE_VALENCE", "NotFound", "POSITIVE_VALENCE", "PurgeResult", "QueryError", "Reply", "StoreCounts",
+    "TranscriptLine", "TurnTiming", "Utterance", "Via", "WorkItem", "WorkItemPage", "WorkState", "audit",
+    "audit_entries", "close_item", "counts", "export_calls", "known_nodes", "list_calls", "parse_when", "purge",
+    "rekey", "resolve_item", "show_call", "work_item", "work_items",
 ]

@@ -94,6 +94,7 @@ replies = Table(
     Column("node", String(100)),
     Column("expression", String(32), nullable=False),
     Column("expression_why", String(32), nullable=False),
+    Index("ix_replies_node", "node", "call_id"),  # revision 0005: the call list's node filter and its choices
 )
 
 turn_timings = Table(

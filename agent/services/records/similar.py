@@ -23,10 +23,13 @@ import zipfile
 from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import faiss
 import numpy as np
-from faiss.contrib.inspect_tools import get_invlist
+
+if TYPE_CHECKING:
+    import faiss
 
 FORMAT = "bedside-segment-index"
 VERSION = 1
@@ -48,8 +51,19 @@ class Neighbour:
     similarity: float  # cosine, -1..1
 
 
+def _faiss() -> ModuleType:
+    """FAISS, loaded on first use rather than at import: the result types of a search are imported
+    by processes that must never load it. FAISS and pjsua2 are both SWIG modules sharing one type
+    table per interpreter, and with both loaded ``bedside serve``'s front stopped answering calls and
+    crashed (facebookresearch/faiss#2465 is the same clash with another SWIG library)."""
+    import faiss
+
+    return faiss
+
+
 def _one_list(dim: int) -> faiss.IndexIVFFlat:
     """An IVF index with a single list: exact search, no training needed (the centroid is zero)."""
+    faiss = _faiss()
     quantizer = faiss.IndexFlatIP(dim)
     quantizer.add(np.zeros((1, dim), np.float32))
     return faiss.IndexIVFFlat(quantizer, dim, 1, faiss.METRIC_INNER_PRODUCT)
@@ -192,6 +206,7 @@ class SegmentIndex:
         if kept == 0:
             return []
         bitmap = None if allowed is None or kept == len(self._ids) else _bitmap(self._ids[allowed])
+        faiss = _faiss()
         selector = None if bitmap is None else faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(bitmap))
         lists = self.lists
         probe = min(lists, math.ceil(math.ceil(lists / PROBE_SHARE) * len(self._ids) / kept))
@@ -208,7 +223,7 @@ class SegmentIndex:
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as f:
-                np.savez(f, meta=np.array(json.dumps(meta)), ids=self._ids, started=self._started, index=faiss.serialize_index(self._index))
+                np.savez(f, meta=np.array(json.dumps(meta)), ids=self._ids, started=self._started, index=_faiss().serialize_index(self._index))
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -224,7 +239,7 @@ class SegmentIndex:
             with np.load(path, allow_pickle=False) as data:
                 meta = json.loads(str(data["meta"]))
                 ids, started, blob = data["ids"], data["started"], data["index"]
-            index = faiss.deserialize_index(blob)
+            index = _faiss().deserialize_index(blob)
         except FileNotFoundError as e:
             raise IndexFileError(f"{path}: no segment index there; build it from the call store") from e
         except (OSError, EOFError, ValueError, KeyError, TypeError, zipfile.BadZipFile, RuntimeError) as e:
@@ -245,6 +260,8 @@ class SegmentIndex:
 
     def _contents(self) -> tuple[np.ndarray, np.ndarray]:
         """Every (id, unit vector) held in the lists: IVF-Flat stores the float32 vectors as they are."""
+        from faiss.contrib.inspect_tools import get_invlist
+
         parts = [get_invlist(self._index.invlists, i) for i in range(self.lists)]
         ids = np.concatenate([p[0] for p in parts])
         vectors = np.concatenate([p[1].view(np.float32).reshape(-1, self.dim) for p in parts])
@@ -255,6 +272,7 @@ class SegmentIndex:
         n = len(ids)
         lists = max(1, min(round(math.sqrt(n)), n // TRAIN_PER_LIST))
         sample = np.sort(np.random.default_rng(SEED).choice(n, min(n, lists * TRAIN_PER_LIST), replace=False))
+        faiss = _faiss()
         quantizer = faiss.IndexFlatIP(self.dim)
         index = faiss.IndexIVFFlat(quantizer, self.dim, lists, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed, index.cp.spherical = SEED, True
@@ -263,6 +281,7 @@ class SegmentIndex:
         self._index, self._clustered_at = index, n
 
     def _query(self, query: np.ndarray, k: int, probe: int, selector: faiss.IDSelector | None) -> list[Neighbour]:
+        faiss = _faiss()
         params = faiss.SearchParametersIVF(nprobe=probe) if selector is None else faiss.SearchParametersIVF(nprobe=probe, sel=selector)
         sims, ids = self._index.search(query, k, params=params)
         return [Neighbour(int(i), min(1.0, float(s))) for s, i in zip(sims[0], ids[0]) if i >= 0]
@@ -278,6 +297,7 @@ def _mismatch(meta: object, ids: np.ndarray, started: np.ndarray, index: faiss.I
         return "metadata incomplete"
     if dim is not None and meta["dim"] != dim:
         return f"vectors of {meta['dim']} dimensions, expected {dim}"
+    faiss = _faiss()
     if not isinstance(index, faiss.IndexIVFFlat) or index.d != meta["dim"] or index.metric_type != faiss.METRIC_INNER_PRODUCT:
         return "the stored index is not an inner-product IVF-Flat of that dimension"
     if ids.dtype != np.int64 or started.dtype != np.float64 or ids.ndim != 1 or started.shape != ids.shape:

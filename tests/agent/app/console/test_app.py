@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
@@ -21,7 +22,9 @@ from agent.services.records.staff import LOCK_AFTER, StaffDirectory
 from agent.services.records.store import StoreError
 from telephony.webrtc_gateway import BrowserAnswer, OfferRefused
 from tests.agent.app.test_records_api import served  # noqa: F401 - uvicorn in a thread
-from tests.agent.services.records.test_queries import PATIENT, add_call, caller_of, make_store
+from tests.agent.services.records.test_queries import PATIENT, add_call, add_shaped_call, caller_of, make_store
+from tests.agent.services.records.test_similar_calls import add_call as add_voiced_call
+from tests.agent.services.records.test_similar_calls import clinic
 
 PASSWORD = "correct horse battery"
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
@@ -179,6 +182,194 @@ def test_the_review_page_draws_the_call_and_shows_what_staff_act_on(console: tup
         assert c.get("/api/v1/calls/" + "x" * 100).status_code == 404
     shows = [(e.actor, e.via, e.call_id) for e in queries.audit_entries(staff.store) if e.what == "show"]
     assert sorted(shows, key=str) == sorted([("lee", "console", "call-urgent")] * 2 + [("lee", "console", "no-such-call")], key=str)
+
+
+def test_the_call_list_filters_by_transfer_node_emotion_and_burst(
+    console: tuple[str, StaffDirectory], monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agent.app.console import app as console_app
+
+    base, staff = console
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=10)
+    add_shaped_call(staff.store, "c-billing", now, nodes=("start", "billing"), bursts=("sigh",), valence=-0.4)
+    for i in range(3):  # three that match every filter below, an hour apart, around one that does not
+        add_shaped_call(staff.store, f"c-triage-{i}", now + timedelta(hours=2 * i + 1), nodes=("start", "triage"),
+                        bursts=("none", "sigh"), transferred=True, valence=-0.3)
+    add_shaped_call(staff.store, "c-calm", now + timedelta(hours=2), nodes=("triage",), bursts=("laugh",), transferred=True,
+                    valence=0.05)
+    every = {"transferred": "yes", "node": "triage", "emotion": "negative", "burst": "sigh"}
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        api = c.get("/api/v1/calls", params=every).json()
+        assert [x["id"] for x in api["calls"]] == ["c-triage-2", "c-triage-1", "c-triage-0"]
+        assert [x["id"] for x in c.get("/api/v1/calls", params={"transferred": "no"}).json()["calls"]] == ["c-billing"]
+        assert [x["id"] for x in c.get("/api/v1/calls", params={"emotion": "neutral"}).json()["calls"]] == ["c-calm"]
+        assert [x["id"] for x in c.get("/api/v1/calls", params={"burst": "laugh"}).json()["calls"]] == ["c-calm"]
+        assert [x["id"] for x in c.get("/api/v1/calls", params={"node": "billing"}).json()["calls"]] == ["c-billing"]
+        first = c.get("/api/v1/calls", params={**every, "limit": 2}).json()  # the cursor pages within the filters
+        rest = c.get("/api/v1/calls", params={**every, "limit": 2, "cursor": first["next_cursor"]}).json()
+        assert [x["id"] for x in first["calls"] + rest["calls"]] == ["c-triage-2", "c-triage-1", "c-triage-0"]
+        assert rest["next_cursor"] is None
+        empty = {"transferred": "", "node": "", "emotion": "", "burst": ""}  # the form's "all calls"
+        assert len(c.get("/api/v1/calls", params=empty).json()["calls"]) == 5
+
+        for bad, says in ((("transferred", "maybe"), "yes or no"), (("emotion", "angry"), "negative, neutral, positive"),
+                          (("node", "n" * 101), "at most 100"), (("burst", "none"), "name a burst"),
+                          (("burst", "b" * 33), "at most 32")):
+            r = c.get("/api/v1/calls", params=dict([bad]))
+            assert r.status_code == 400 and says in r.json()["detail"], bad
+            page = c.get("/calls", params=dict([bad]))
+            assert page.status_code == 400 and 'id="error"' in page.text and says in page.text, bad
+
+        monkeypatch.setattr(console_app, "CALLS_PER_PAGE", 2)
+        page = c.get("/calls", params={**every, "since": "2d", "urgent": "no"})
+        assert page.status_code == 200
+        text = page.text
+        assert "c-triage-2" in text and "c-triage-1" in text and "c-triage-0" not in text and "c-calm" not in text
+        for option in ('<option value="yes" selected', '<option value="triage" selected', '<option value="negative" selected',
+                       '<option value="sigh" selected', '<option value="no" selected'):
+            assert option in text, option
+        assert '<option value="billing" ' in text and '<option value="start" ' in text  # every node replied from
+        assert 'value="2d"' in text
+        href = text.split('id="older" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+        query = {k: v[0] for k, v in parse_qs(urlsplit(href).query).items()}
+        assert query.pop("cursor") and query == {**every, "since": "2d", "urgent": "no"}  # the link carries every filter
+        older = c.get(href).text
+        assert "c-triage-0" in older and "c-triage-1" not in older and "c-billing" not in older and 'id="older"' not in older
+        none = c.get("/calls", params={"node": "nowhere"}).text
+        assert 'id="no-calls"' in none and "match these filters" in none
+        assert '<option value="nowhere" selected' in none  # a node no call reached is kept, not silently reset
+    lists = [e.detail for e in queries.audit_entries(staff.store) if e.what == "list"]
+    assert "shown=3 transferred=True node=triage emotion=negative burst=sigh" in lists
+    assert "shown=2 since=2d urgent=False transferred=True node=triage emotion=negative burst=sigh" in lists
+
+
+def test_the_call_list_without_replies_still_offers_the_node_filter(console: tuple[str, StaffDirectory]) -> None:
+    base, _ = console
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/calls")
+        assert page.status_code == 200 and '<select name="node">' in page.text and 'id="no-calls"' in page.text
+        assert "match these filters" not in page.text
+
+
+# -- calls that sounded like this ------------------------------------------------------------------
+
+
+@pytest.fixture
+def voiced(tmp_path: Path, served: Callable[[FastAPI], str]) -> Iterator[tuple[str, StaffDirectory]]:  # noqa: F811
+    """A console with the similar-call index, over five calls with embedded segments (the query
+    call, a near copy of it, two that share some of its manners, one unlike it) and one without."""
+    store = make_store(tmp_path)
+    staff = StaffDirectory(store, FAST)
+    staff.add("lee", "qa", PASSWORD + "!", by="test")
+    clinic(store)
+    add_shaped_call(store, "unscored", datetime(2026, 11, 2, 15, 0, tzinfo=UTC), nodes=("start",))
+    yield served(create_app(ConsoleConfig(), store, staff, index_path=tmp_path / "similar.index")), staff
+    store.dispose()
+
+
+def test_the_review_page_and_api_show_the_calls_that_sounded_most_alike(voiced: tuple[str, StaffDirectory]) -> None:
+    base, staff = voiced
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        result = c.get("/api/v1/calls/query/similar").json()
+        assert result["query_call_id"] == "query" and result["k"] == 5 and result["query_segments"] == 5
+        found = [x["call_id"] for x in result["calls"]]
+        assert found[0] == "copy" and set(found) == {"copy", "one-manner", "two-manners", "unlike"}  # never itself
+        assert result["calls"][0]["score"] > 0.9 and result["calls"][0]["moments"][0]["similarity"] > 0.9
+        assert [x["call_id"] for x in c.get("/api/v1/calls/query/similar", params={"k": 1}).json()["calls"]] == ["copy"]
+
+        page = c.get("/calls/query")
+        assert page.status_code == 200
+        text = page.text.split("<h2>Calls that sounded like this</h2>", 1)[1].split("<h2>Actions</h2>", 1)[0]
+        assert 'id="similar"' in text and 'id="similar-note"' not in text
+        assert text.index('data-call="copy"') < text.index('data-call="one-manner"')
+        assert text.index('data-call="copy"') < text.index('data-call="unlike"')
+        assert 'href="/calls/copy"' in text and "0:00 here ≈ 0:00 there" in text and "0:08 here ≈ 0:20 there" in text
+        assert "urgent" in text and "sigh" in text  # the copy was flagged urgent; its second moment had a sigh
+
+        assert c.get("/api/v1/calls/nobody/similar").status_code == 404
+        assert c.get("/api/v1/calls/" + "x" * 100 + "/similar").status_code == 404
+        assert c.get("/api/v1/calls/query/similar", params={"k": 0}).status_code == 422
+        paths = c.get("/api/openapi.json").json()["paths"]
+        assert "get" in paths["/api/v1/calls/{call_id}/similar"]
+    reads = [(e.actor, e.via, e.call_id, e.detail) for e in queries.audit_entries(staff.store) if e.what == "similar"]
+    assert sorted(reads, key=str) == sorted([("lee", "console", "query", "k=5"), ("lee", "console", "query", "k=1"),
+                                             ("lee", "console", "nobody", "k=5")], key=str)
+
+
+def test_a_call_without_scored_audio_gets_a_note_not_an_error(voiced: tuple[str, StaffDirectory]) -> None:
+    base, _ = voiced
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/calls/unscored")
+        assert page.status_code == 200 and 'id="similar-note"' in page.text and 'id="similar"' not in page.text
+        assert "No scored caller audio" in page.text
+        r = c.get("/api/v1/calls/unscored/similar")
+        assert r.status_code == 400 and "no audio embeddings" in r.json()["detail"]
+
+
+def test_a_broken_search_never_breaks_the_review_page(voiced: tuple[str, StaffDirectory], monkeypatch: pytest.MonkeyPatch) -> None:
+    from agent.app.console import app as console_app
+
+    def store_down(*args, **kwargs) -> None:
+        raise StoreError("records database unreachable")
+
+    base, _ = voiced
+    monkeypatch.setattr(console_app, "similar_to_call", store_down)
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/calls/query")
+        assert page.status_code == 200 and "unavailable just now" in page.text and 'id="replies"' in page.text
+        assert c.get("/api/v1/calls/query/similar").status_code == 503  # the API says so plainly
+
+
+def test_similar_calls_need_a_session(voiced: tuple[str, StaffDirectory]) -> None:
+    base, _ = voiced
+    with client(base) as c:
+        assert c.get("/api/v1/calls/query/similar").status_code == 401
+        r = c.get("/calls/query")
+        assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+def test_a_console_without_the_index_says_the_search_is_not_configured(console: tuple[str, StaffDirectory]) -> None:
+    base, staff = console
+    add_voiced_call(staff.store, "voiced", datetime.now(UTC) - timedelta(hours=1), [[1.0] * 64, [0.5] * 64])
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/calls/voiced")
+        assert page.status_code == 200 and "not configured" in page.text and 'id="similar"' not in page.text
+        r = c.get("/api/v1/calls/voiced/similar")
+        assert r.status_code == 503 and "not configured" in r.json()["detail"] and "bedside console" in r.json()["detail"]
+
+
+def test_the_console_inside_bedside_serve_never_loads_faiss(tmp_path: Path) -> None:
+    """FAISS beside pjsua2 (both SWIG) in ``bedside serve``'s front made it stop answering calls and
+    crash: the embedded console is built, as the server builds it, in a fresh interpreter, and
+    FAISS must not be among its modules."""
+    import socket
+    import subprocess
+    import sys
+
+    from tests.processes import free_port
+
+    script = f"""
+import socket, sys
+import agent.app.server
+from agent.app.console.app import EmbeddedConsole
+from agent.app.console.config import ConsoleConfig
+from tests.agent.services.records.test_queries import make_store
+from pathlib import Path
+store = make_store(Path({str(tmp_path)!r}))
+console = EmbeddedConsole(ConsoleConfig(port={free_port(socket.SOCK_STREAM)}), store, None)
+console.socket.close()
+print("faiss" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parents[4])
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == "False"
 
 
 def test_where_calls_go_wrong_lists_the_worst_node_first(console: tuple[str, StaffDirectory]) -> None:

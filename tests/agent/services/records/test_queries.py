@@ -155,6 +155,118 @@ def test_bad_cursor_and_limit_are_query_errors(store: RecordStore) -> None:
         queries.work_items(store, limit=queries.MAX_LIMIT + 1)
 
 
+# ---- call-list filters: transfer, node reached, final emotion, burst ---------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> RecordStore:
+    """The same store on each backend: the filters are EXISTS subqueries and float bands, which
+    each dialect compiles its own way."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgresql" else None
+    store = make_store(tmp_path, url=url)
+    yield store
+    store.dispose()
+
+
+def add_shaped_call(store: RecordStore, call_id: str, started: datetime, *, nodes: tuple[str | None, ...] = (),
+                    bursts: tuple[str, ...] = (), transferred: bool = False, valence: float | None = None) -> None:
+    """A call that replied from ``nodes``, had a scored segment per burst (``none``: no burst),
+    was or was not handed off, and ended with ``valence`` (None: no reading at all)."""
+    entries: list[Entry] = [CallOpened(call_id, started, "host-a", 1, "g-7", caller_of(call_id))]
+    entries += [ReplyLogged(call_id, i, 1.0 + i, f"turn-{i}", i, node, "calm", "default") for i, node in enumerate(nodes)]
+    entries += [SegmentScored(call_id, i, 2.0 * i, 2.0 * i + 2, 0.0, 0.5, burst, 0.8, {"pitch_mean": 180.0}, ())
+                for i, burst in enumerate(bursts)]
+    entries.append(CallClosed(call_id, started + timedelta(minutes=1), "caller hung up", len(nodes), 0, 0, False,
+                              transferred, valence, None if valence is None else 0.5, None if valence is None else "steady"))
+    maker = RowMaker(store.keys, keep_transcripts=False, expire_after=timedelta(days=1))
+    store.apply([row for entry in entries for row in maker.rows(entry)])
+
+
+def shaped_clinic(store: RecordStore) -> None:
+    """Seven calls an hour apart (c0 oldest): every filter value has a call, and the band edges sit on their lines."""
+    add_shaped_call(store, "c0", T0, nodes=("start", "billing"), bursts=("none", "sigh"), valence=-0.4)
+    add_shaped_call(store, "c1", T0 + timedelta(hours=1), nodes=("start", "triage"), transferred=True, valence=-0.15)
+    add_shaped_call(store, "c2", T0 + timedelta(hours=2), nodes=("start", "triage", None), bursts=("cry",),
+                    transferred=True, valence=-0.16)
+    add_shaped_call(store, "c3", T0 + timedelta(hours=3), nodes=("start",), bursts=("laugh", "sigh"), valence=0.15)
+    add_shaped_call(store, "c4", T0 + timedelta(hours=4), nodes=("start", "billing"), valence=0.16)
+    add_shaped_call(store, "c5", T0 + timedelta(hours=5), valence=None)  # no replies, no segments, no reading
+    add_shaped_call(store, "c6", T0 + timedelta(hours=6), nodes=("triage",), bursts=("sigh",), transferred=True,
+                    valence=0.0)
+
+
+def ids(page: queries.CallPage) -> list[str]:
+    return [c.id for c in page.calls]
+
+
+def test_each_call_list_filter_alone(any_store: RecordStore) -> None:
+    shaped_clinic(any_store)
+    assert ids(queries.list_calls(any_store, transferred=True)) == ["c6", "c2", "c1"]
+    assert ids(queries.list_calls(any_store, transferred=False)) == ["c5", "c4", "c3", "c0"]
+    assert ids(queries.list_calls(any_store, node="triage")) == ["c6", "c2", "c1"]
+    assert ids(queries.list_calls(any_store, node="billing")) == ["c4", "c0"]  # twice in c0 and c4: once each
+    assert ids(queries.list_calls(any_store, node="start")) == ["c4", "c3", "c2", "c1", "c0"]
+    assert ids(queries.list_calls(any_store, node="nowhere")) == []
+    # the bands' edges: -0.15 and 0.15 themselves are neutral; a call without a reading is in no band
+    assert ids(queries.list_calls(any_store, emotion="negative")) == ["c2", "c0"]
+    assert ids(queries.list_calls(any_store, emotion="neutral")) == ["c6", "c3", "c1"]
+    assert ids(queries.list_calls(any_store, emotion="positive")) == ["c4"]
+    assert ids(queries.list_calls(any_store, burst="sigh")) == ["c6", "c3", "c0"]  # twice in none of them, once each
+    assert ids(queries.list_calls(any_store, burst="cry")) == ["c2"]
+    assert ids(queries.list_calls(any_store, burst="yawn")) == []
+    assert len(queries.list_calls(any_store).calls) == 7  # no filter: every call
+
+
+def test_call_list_filters_combine_with_each_other_and_with_dates(any_store: RecordStore) -> None:
+    shaped_clinic(any_store)
+    assert ids(queries.list_calls(any_store, node="triage", transferred=True, emotion="neutral")) == ["c6", "c1"]
+    assert ids(queries.list_calls(any_store, node="triage", burst="sigh")) == ["c6"]
+    assert ids(queries.list_calls(any_store, node="start", burst="sigh", emotion="negative")) == ["c0"]
+    assert ids(queries.list_calls(any_store, node="billing", transferred=True)) == []
+    assert ids(queries.list_calls(any_store, burst="sigh", since=T0 + timedelta(hours=1),
+                                  until=T0 + timedelta(hours=6))) == ["c3"]
+    assert ids(queries.list_calls(any_store, emotion="negative", transferred=False, urgent=False)) == ["c0"]
+
+
+def test_paging_with_filters_visits_every_match_once(any_store: RecordStore) -> None:
+    # 13 calls, matches (node triage, not transferred) interleaved with misses, three of them the same second
+    for i in range(10):
+        add_shaped_call(any_store, f"p{i:02d}", T0 + timedelta(minutes=i), nodes=("triage" if i % 3 else "billing",),
+                        transferred=i == 4, valence=-0.5)
+    for i in range(3):
+        add_shaped_call(any_store, f"same-{i}", T0 + timedelta(hours=1), nodes=("triage",), valence=-0.5)
+    want = ["same-2", "same-1", "same-0"] + [f"p{i:02d}" for i in reversed(range(10)) if i % 3 and i != 4]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = queries.list_calls(any_store, node="triage", transferred=False, emotion="negative", limit=2, cursor=cursor)
+        seen += ids(page)
+        pages += 1
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert seen == want and pages == (len(want) + 1) // 2
+
+
+def test_known_nodes_are_distinct_sorted_and_never_null(any_store: RecordStore) -> None:
+    assert queries.known_nodes(any_store) == []
+    shaped_clinic(any_store)
+    assert queries.known_nodes(any_store) == ["billing", "start", "triage"]
+
+
+def test_a_filter_the_records_cannot_answer_is_a_query_error(store: RecordStore) -> None:
+    with pytest.raises(QueryError, match="emotion 'angry'"):
+        queries.list_calls(store, emotion="angry")  # type: ignore[arg-type]
+    with pytest.raises(QueryError, match="name a burst"):
+        queries.list_calls(store, burst="none")
+
+
+def test_the_negative_band_is_the_line_the_call_runtime_watches() -> None:
+    from agent.call.call_phase import CallPhaseConfig
+
+    assert queries.NEGATIVE_VALENCE == CallPhaseConfig().negative_valence
+    assert queries.POSITIVE_VALENCE == -queries.NEGATIVE_VALENCE
+
+
 # ---- one call in full --------------------------------------------------------------------------
 
 

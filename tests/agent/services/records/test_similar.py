@@ -259,7 +259,7 @@ def test_save_replaces_the_file_whole_or_not_at_all(tmp_path: Path, monkeypatch)
     def broken(index):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(similar.faiss, "serialize_index", broken)
+    monkeypatch.setattr(similar._faiss(), "serialize_index", broken)  # the faiss module itself (loaded on first use)
     with pytest.raises(RuntimeError):
         first.save(path)
     assert len(SegmentIndex.load(path)) == 200

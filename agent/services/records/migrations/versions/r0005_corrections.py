@@ -1,5 +1,5 @@
 """corrections: QA's word on how a moment of a call really sounded (affect, burst), with who, when
-and what the models had read
+and what the models had read; and an index on replies' node (the call list's node filter)
 
 Revision ID: 0005
 Revises: 0004
@@ -40,9 +40,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_corrections_call", "corrections", ["call_id", "target", "seq"])
     op.create_index("ix_corrections_created_at", "corrections", ["created_at"])
+    op.create_index("ix_replies_node", "replies", ["node", "call_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_replies_node", "replies")
     op.drop_index("ix_corrections_created_at", "corrections")
     op.drop_index("ix_corrections_call", "corrections")
     op.drop_table("corrections")
