@@ -1,7 +1,8 @@
 """The QA console in a real browser: Debian's Chromium, headless, driven through its chromedriver,
 against ``bedside console`` running as its own process with an account made by ``bedside users``.
-Sign-in refused then accepted, the session cookie as the browser holds it, a role-gated page,
-a forged POST refused from inside the page, sign-out."""
+Sign-in refused then accepted, the session cookie as the browser holds it, a call's review with a
+correction saved from its form, a role-gated page, a forged POST refused from inside the page,
+sign-out."""
 
 from __future__ import annotations
 
@@ -124,6 +125,16 @@ def test_sign_in_roles_forgery_and_sign_out_in_chromium(console: str, browser) -
     lo, hi = shot.getextrema()
     assert hi - lo > 100, "the plot rendered blank"
     assert len(browser.find_elements(By.CSS_SELECTOR, "#replies tbody tr")) == 2
+
+    # A correction, as QA makes it: the moment by its time, what it was; the page keeps it.
+    from selenium.webdriver.support.ui import Select
+
+    browser.find_element(By.NAME, "at").send_keys("0:03")
+    Select(browser.find_element(By.NAME, "affect")).select_by_value("neutral")
+    Select(browser.find_element(By.NAME, "burst")).select_by_value("none")
+    browser.find_element(By.ID, "save-correction").click()
+    row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#corrections-table tr[data-seq="1"]')))
+    assert "neutral, no burst" in row.text and "dana" in row.text
 
     browser.find_element(By.LINK_TEXT, "Staff").click()
     wait.until(EC.url_to_be(console + "/staff"))

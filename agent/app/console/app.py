@@ -16,7 +16,7 @@ import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, quote, urlencode
 
 import structlog
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -31,7 +31,8 @@ from starlette.concurrency import run_in_threadpool
 from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
 from agent.app.console.config import ConsoleConfig
 from agent.app.console.timeline_plot import timeline_svg
-from agent.services.records.corrections import Correction, CorrectionError, Target, add_correction, corrections_for
+from agent.services.records.corrections import BURSTS as CORRECTION_BURSTS
+from agent.services.records.corrections import Affect, Correction, CorrectionError, Target, add_correction, corrections_for
 from agent.services.records.crypto import RecordsKeyError
 from agent.services.records.node_effects import DROP, WINDOW_S, NodeEffect, node_effects
 from agent.services.records.queries import (
@@ -357,6 +358,9 @@ def create_app(
 
     @app.get("/calls/{call_id}", response_class=HTMLResponse, include_in_schema=False)
     def review_page(session: QaPage, call_id: str) -> Response:
+        return review(session, call_id)
+
+    def review(session: StaffSession, call_id: str, status: int = 200, correction_error: str | None = None) -> Response:
         call = call_detail(session, call_id)
         end = call.ended_at or call.started_at
         duration = (end - call.started_at).total_seconds()
@@ -378,7 +382,9 @@ def create_app(
                 similar_note = "The similar-call search is unavailable just now; the rest of the review is complete."
         return render("review.html", title="Call review", session=session, call=call, timings=timings,
                       plot=Markup(timeline_svg(call.emotion, duration, call.replies)), duration=duration,
-                      similar=similar, similar_note=similar_note)
+                      similar=similar, similar_note=similar_note, corrections=corrections_for(store, call_id),
+                      affects=[str(a) for a in Affect], correction_bursts=sorted(CORRECTION_BURSTS),
+                      correction_error=correction_error, status=status)
 
     def effects(since: str | None) -> list[NodeEffect]:
         try:
@@ -520,12 +526,47 @@ def create_app(
         with who and when and what the models read; `bedside emotion calibrate` learns from them."""
         return CorrectionRow(**correct(session, call_id, request).as_dict())
 
+    @app.post("/calls/{call_id}/corrections", include_in_schema=False)
+    async def correct_form(request: Request, call_id: str) -> Response:
+        """The review page's form: a moment by its time in the call ("1:05" or "65"), what it was.
+        Saved: back to the review's corrections; refused: the review again, saying why (400)."""
+        session = await run_in_threadpool(session_of, request, book)
+        if session is None:
+            raise SignInRequired()
+        if not allowed(session, StaffRole.QA):
+            raise HTTPException(403, "this page needs the qa role")
+        form = await read_form(request)
+
+        def field(name: str) -> str:
+            return ((form.get(name) or [""])[0]).strip()
+
+        check_unsafe(request, session, form_csrf=field("csrf") or None)
+        try:
+            request_ = CorrectionRequest(target=field("target") or "segment", at_s=clock_seconds(field("at")),
+                                         affect=field("affect") or None, burst=field("burst") or None)
+            await run_in_threadpool(correct, session, call_id, request_)
+        except (ValueError, HTTPException) as exc:  # pydantic's ValidationError is a ValueError
+            if isinstance(exc, HTTPException) and exc.status_code == 404:
+                raise
+            reason = exc.detail if isinstance(exc, HTTPException) else "the time is m:ss or seconds; the choices are the lists'"
+            return await run_in_threadpool(review, session, call_id, 400, reason)
+        return RedirectResponse(f"/calls/{quote(call_id, safe='')}#corrections", status_code=303)
+
     @app.get("/api/v1/calls/{call_id}/corrections", response_model=list[CorrectionRow], responses=refusals)
     def corrections_api(session: QaApi, call_id: str) -> list[CorrectionRow]:
         """Every correction of a call, oldest first (a later one for the same moment wins)."""
         return [CorrectionRow(**c.as_dict()) for c in corrections_for(store, call_id[:64])]
 
     return app
+
+
+def clock_seconds(text: str) -> float:
+    """ "1:05", "65" or "65.5" -> seconds into the call; ValueError otherwise."""
+    minutes, _, seconds = text.rpartition(":")
+    value = (int(minutes) * 60 if minutes else 0) + float(seconds)
+    if not 0 <= value <= 24 * 3600 or (minutes and not 0 <= float(seconds) < 60):
+        raise ValueError(f"not a time in the call: {text[:16]!r}")
+    return value
 
 
 def check_exposure(config: ConsoleConfig, certfile: str | None) -> None:

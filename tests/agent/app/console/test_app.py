@@ -5,6 +5,7 @@ password, an unknown name and a locked account all get the same answer."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +16,7 @@ import pytest
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 
-from agent.app.console.app import GENERIC_REFUSAL, MAX_FORM_BYTES, SECURITY_HEADERS, create_app
+from agent.app.console.app import GENERIC_REFUSAL, MAX_FORM_BYTES, SECURITY_HEADERS, clock_seconds, create_app
 from agent.app.console.config import ConsoleConfig
 from agent.services.records import queries
 from agent.services.records.staff import LOCK_AFTER, StaffDirectory
@@ -654,3 +655,72 @@ def test_the_softphone_page_sends_a_signed_out_browser_to_sign_in(softphone: Sof
     with client(base) as c:
         r = c.get("/softphone")
         assert r.status_code == 303 and r.headers["location"] == "/login"
+
+
+# ---- corrections -----------------------------------------------------------------------------
+
+
+def test_a_correction_made_on_the_review_page_is_kept_shown_and_audited(console: tuple[str, StaffDirectory]) -> None:
+    base, staff = console
+    add_call(staff.store, "call-c", datetime.now(UTC) - timedelta(hours=1))
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/calls/call-c")
+        assert 'id="correct"' in page.text and 'id="no-corrections"' in page.text
+        token = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+        form = {"csrf": token, "at": "0:02.5", "target": "segment", "affect": "neutral", "burst": "sigh"}
+        saved = c.post("/calls/call-c/corrections", data=form, headers={"Origin": base})
+        assert saved.status_code == 303 and saved.headers["location"] == "/calls/call-c#corrections"
+        table = c.get("/calls/call-c").text
+        assert 'id="corrections-table"' in table and 'data-seq="1"' in table and "valence -0.50" in table
+        assert "neutral, sigh" in table and ">lee<" in table
+
+        refused = c.post("/calls/call-c/corrections", data={**form, "at": "soon"}, headers={"Origin": base})
+        assert refused.status_code == 400 and 'id="correction-error"' in refused.text and "m:ss" in refused.text
+        nothing = c.post("/calls/call-c/corrections", data={**form, "affect": "", "burst": ""}, headers={"Origin": base})
+        assert nothing.status_code == 400 and "say what it was" in nothing.text
+        forged = c.post("/calls/call-c/corrections", data={**form, "csrf": "forged"}, headers={"Origin": base})
+        assert forged.status_code == 403
+        assert c.post("/calls/no-such/corrections", data=form, headers={"Origin": base}).status_code == 404
+    corrections = [e for e in queries.audit_entries(staff.store) if e.what == "correct"]
+    assert [(e.actor, e.via, e.call_id) for e in corrections] == [("lee", "console", "call-c")]
+
+
+def test_the_corrections_api_keeps_lists_and_refuses_with_reasons(console: tuple[str, StaffDirectory]) -> None:
+    base, staff = console
+    add_call(staff.store, "call-c", datetime.now(UTC) - timedelta(hours=1))
+    with client(base) as c:
+        assert c.post("/api/v1/calls/call-c/corrections", json={"seq": 0, "affect": "neutral"},
+                      headers={"Origin": base}).status_code == 401
+        sign_in(c, base, "lee", PASSWORD + "!")
+        headers = {"Origin": base, "X-CSRF-Token": c.get("/api/v1/me").json()["csrf"]}
+        made = c.post("/api/v1/calls/call-c/corrections", json={"target": "utterance", "seq": 0, "affect": "distressed"},
+                      headers=headers)
+        assert made.status_code == 201
+        body = made.json()
+        assert (body["target"], body["seq"], body["affect"], body["staff"], body["model_valence"]) == (
+            "utterance", 0, "distressed", "lee", -0.4)
+        for wrong, status, words in [
+            ({"seq": 0, "affect": "furious"}, 422, "invalid request"),
+            ({"seq": 0, "burst": "hiccough"}, 400, "no burst type"),
+            ({"seq": 7, "affect": "neutral"}, 400, "no scored segment"),
+            ({"affect": "neutral"}, 400, "one of them"),
+        ]:
+            r = c.post("/api/v1/calls/call-c/corrections", json=wrong, headers=headers)
+            assert r.status_code == status and words in r.json()["detail"], r.json()
+        assert c.post("/api/v1/calls/nope/corrections", json={"seq": 0, "affect": "neutral"}, headers=headers).status_code == 404
+        assert c.post("/api/v1/calls/call-c/corrections", json={"seq": 0, "affect": "neutral"},
+                      headers={"Origin": base}).status_code == 403  # no CSRF token
+        listed = c.get("/api/v1/calls/call-c/corrections").json()
+        assert [(x["target"], x["affect"]) for x in listed] == [("utterance", "distressed")]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("65", 65.0), ("1:05", 65.0), ("0:02.5", 2.5), ("12.25", 12.25), ("10:00", 600.0)])
+def test_a_time_in_the_call_is_read_as_staff_type_it(text: str, seconds: float) -> None:
+    assert clock_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "soon", "1:75", "-3", "1:-2", "99999999"])
+def test_a_time_that_is_not_one_is_refused(text: str) -> None:
+    with pytest.raises(ValueError):
+        clock_seconds(text)
