@@ -164,7 +164,8 @@ def _console(args: argparse.Namespace) -> int:
     except expected_errors() as exc:
         return _fail(str(exc), "console")
     try:
-        return serve(console, store, certfile=args.certfile, keyfile=args.keyfile, index_path=config.records.index_path())
+        return serve(console, store, certfile=args.certfile, keyfile=args.keyfile, index_path=config.records.index_path(),
+                     graph_path=config.graph.file)
     except ValueError as exc:  # refused: plain HTTP beyond loopback
         return _fail(str(exc), "console")
     finally:

@@ -182,7 +182,7 @@ class BedsideServer:
         webrtc = self.config.webrtc  # with max_calls 0 the gateway refuses every offer, and says why
         browser = WebRtcGateway(webrtc, self._on_browser_call, host_addresses_for(self.config.console.host, webrtc.ice_addresses))
         try:
-            console = EmbeddedConsole(self.config.console, self.records.store, browser)
+            console = EmbeddedConsole(self.config.console, self.records.store, browser, graph_path=self.config.graph.file)
             await console.start()
         except (OSError, ValueError, RuntimeError, TimeoutError) as exc:
             self.log.error("console_unavailable", error=f"{type(exc).__name__}: {exc}")

@@ -32,6 +32,11 @@ def validate_file(path: str | Path) -> ValidationReport:
     text = read_text(Path(path), name)
     if isinstance(text, Problem):
         return make_report(name, [text], [], None)
+    return validate_text(name, text)
+
+
+def validate_text(name: str, text: str) -> ValidationReport:
+    """Check a graph not yet in its file (an upload), its problems named ``name:LINE:COL``."""
     parsed = parse(name, text)
     if not isinstance(parsed, Parsed):
         return make_report(name, parsed, [], None)

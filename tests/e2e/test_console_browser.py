@@ -49,7 +49,9 @@ def console(tmp_path: Path) -> Iterator[str]:
     add_call(store, "call-urgent", datetime.now(UTC) - timedelta(hours=1), urgent=True)
     store.dispose()
     port = free_port()
-    proc = subprocess.Popen([bedside, "console", "--port", str(port), *where], env=env,
+    graph = tmp_path / "clinic.yaml"  # a copy: the console's editor must never touch the repo's graph
+    graph.write_text((Path(__file__).resolve().parents[2] / "configs" / "graphs" / "clinic.yaml").read_text())
+    proc = subprocess.Popen([bedside, "console", "--port", str(port), *where, "--set", f"graph.path={graph}"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -135,6 +137,20 @@ def test_sign_in_roles_forgery_and_sign_out_in_chromium(console: str, browser) -
     browser.find_element(By.ID, "save-correction").click()
     row = wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, '#corrections-table tr[data-seq="1"]')))
     assert "neutral, no burst" in row.text and "dana" in row.text
+
+    # The graph page: drawn, coloured; an edit with an error is shown with its line and changes nothing.
+    browser.find_element(By.LINK_TEXT, "Graph").click()
+    wait.until(EC.url_to_be(console + "/graph"))
+    drawing = browser.find_element(By.ID, "graph")
+    assert drawing.size["width"] > 300 and len(browser.find_elements(By.CSS_SELECTOR, "#graph g.node")) > 10
+    editor = browser.find_element(By.ID, "graph-text")
+    text = editor.get_property("value")
+    assert "start: greeting" in text
+    browser.execute_script("arguments[0].value = arguments[1]", editor, text.replace("start: greeting", "start: nowhere", 1))
+    browser.find_element(By.ID, "graph-apply").click()
+    errors = wait.until(EC.presence_of_element_located((By.ID, "upload-errors"))).text
+    assert "clinic.yaml:39:" in errors and "nowhere" in errors, errors
+    assert "Not applied" in browser.find_element(By.ID, "notice").text
 
     browser.find_element(By.LINK_TEXT, "Staff").click()
     wait.until(EC.url_to_be(console + "/staff"))

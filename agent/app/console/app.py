@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import socket
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Literal, Protocol
@@ -28,11 +29,26 @@ from markupsafe import Markup
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from agent.app.console.auth import SignInRequired, allowed, check_unsafe, cookie_name, session_of
+from agent.app.console.auth import (
+    SignInRequired,
+    allowed,
+    check_unsafe,
+    cookie_name,
+    session_of,
+)
 from agent.app.console.config import ConsoleConfig
+from agent.app.console.graph_drawing import graph_svg
+from agent.app.console.graph_file import MAX_GRAPH_BYTES, GraphFile, GraphFileError
 from agent.app.console.timeline_plot import timeline_svg
 from agent.services.records.corrections import BURSTS as CORRECTION_BURSTS
-from agent.services.records.corrections import Affect, Correction, CorrectionError, Target, add_correction, corrections_for
+from agent.services.records.corrections import (
+    Affect,
+    Correction,
+    CorrectionError,
+    Target,
+    add_correction,
+    corrections_for,
+)
 from agent.services.records.crypto import RecordsKeyError
 from agent.services.records.node_effects import DROP, WINDOW_S, NodeEffect, node_effects
 from agent.services.records.queries import (
@@ -51,7 +67,12 @@ from agent.services.records.queries import (
     parse_when,
     show_call,
 )
-from agent.services.records.similar_calls import MAX_K, IndexKeeper, SimilarResult, similar_to_call
+from agent.services.records.similar_calls import (
+    MAX_K,
+    IndexKeeper,
+    SimilarResult,
+    similar_to_call,
+)
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
 from agent.services.records.store import RecordStore, StoreError
@@ -169,9 +190,9 @@ async def read_body(request: Request, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
-async def read_form(request: Request) -> dict[str, list[str]]:
-    """A small url-encoded form (MAX_FORM_BYTES at most)."""
-    body = await read_body(request, MAX_FORM_BYTES, "form")
+async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, list[str]]:
+    """A small url-encoded form (``limit`` bytes at most: MAX_FORM_BYTES unless a page says more)."""
+    body = await read_body(request, limit, "form")
     try:
         return parse_qs(body.decode("utf-8"), max_num_fields=8)
     except (UnicodeDecodeError, ValueError):
@@ -180,7 +201,7 @@ async def read_form(request: Request) -> dict[str, list[str]]:
 
 def create_app(
     config: ConsoleConfig, store: RecordStore, staff: StaffDirectory | None = None, browser_calls: BrowserCalls | None = None,
-    index_path: Path | None = None,
+    index_path: Path | None = None, graph_path: Path | None = None,
 ) -> FastAPI:
     """``browser_calls``: the agent's WebRTC gateway when the console runs inside ``bedside serve``
     (the softphone page places calls); None for ``bedside console`` alone. ``index_path``: the
@@ -188,6 +209,7 @@ def create_app(
     review page says the search is not configured and its API answers 503."""
     staff = staff or StaffDirectory(store)
     keeper = IndexKeeper(store, index_path) if index_path is not None else None
+    graph = GraphFile(graph_path) if graph_path is not None else None  # graph.file: the one the servers run
     book = SessionBook(store, idle=timedelta(minutes=config.session_idle_minutes), lifetime=timedelta(hours=config.session_hours))
     pages = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
     # openapi_url None: the document is served below, behind sign-in like every other API route
@@ -382,7 +404,8 @@ def create_app(
                 similar_note = "The similar-call search is unavailable just now; the rest of the review is complete."
         return render("review.html", title="Call review", session=session, call=call, timings=timings,
                       plot=Markup(timeline_svg(call.emotion, duration, call.replies)), duration=duration,
-                      similar=similar, similar_note=similar_note, corrections=corrections_for(store, call_id),
+                      similar=similar, similar_note=similar_note, path_drawing=path_drawing(call),
+                      corrections=corrections_for(store, call_id),
                       affects=[str(a) for a in Affect], correction_bursts=sorted(CORRECTION_BURSTS),
                       correction_error=correction_error, status=status)
 
@@ -394,13 +417,77 @@ def create_app(
         return node_effects(store, since=start)
 
     @app.get("/nodes", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/graph", response_class=HTMLResponse, include_in_schema=False)
     def nodes_page(session: QaPage, since: str | None = None) -> Response:
+        return graph_page(session, since)
+
+    def path_drawing(call: CallDetail) -> dict | None:
+        """The graph with the path this call took (its replies' nodes), when the graph file reads;
+        ``same``: the call ran this version of the file (else the path is drawn on today's)."""
+        if graph is None:
+            return None
+        try:
+            state = graph.state()
+        except GraphFileError:
+            return None
+        if state.report.spec is None:
+            return None
+        path = [r.node for r in call.replies if r.node]
+        return {"svg": Markup(graph_svg(state.report.spec, path=path)), "same": call.graph_version in (None, state.version),
+                "version": state.version, "nodes": list(dict.fromkeys(path))}
+
+    def graph_page(session: StaffSession, since: str | None = None, status: int = 200, edit: str | None = None,
+                   upload_errors: Sequence[str] = (), notice: str | None = None) -> Response:
+        """The graph as it is in its file (drawn, coloured by where calls go wrong, or its errors),
+        the nodes worst first, and for admins the editor."""
         try:
             rows, error = effects(since), None
         except HTTPException as exc:
             rows, error = [], exc.detail
-        return render("nodes.html", status=400 if error else 200, title="Where calls go wrong", session=session, rows=rows,
-                      since=since or DEFAULT_EFFECTS_SINCE, error=error, window_s=WINDOW_S, drop=DROP)
+        state, file_error, drawing = None, None, None
+        if graph is not None:
+            try:
+                state = graph.state()
+            except GraphFileError as exc:
+                file_error = str(exc)
+            if state is not None and state.report.spec is not None:
+                drawing = Markup(graph_svg(state.report.spec, {r.node: r.mean_change for r in rows}, drop=DROP))
+        return render("nodes.html", status=status if not error else 400, title="The graph: where calls go wrong",
+                      session=session, rows=rows, since=since or DEFAULT_EFFECTS_SINCE, error=error, window_s=WINDOW_S,
+                      drop=DROP, graph=state, file_error=file_error, drawing=drawing,
+                      edit=state.text if edit is None and state is not None else edit, upload_errors=upload_errors,
+                      notice=notice, max_graph_kb=MAX_GRAPH_BYTES // 1024)
+
+    @app.post("/graph", include_in_schema=False)
+    async def graph_upload(request: Request) -> Response:
+        """An admin's edit of the graph: ``check`` validates it, ``apply`` also writes it (only when
+        valid: an invalid one is shown with its FILE:LINE:COL errors and the file is not touched)."""
+        session = await run_in_threadpool(session_of, request, book)
+        if session is None:
+            raise SignInRequired()
+        if not allowed(session, StaffRole.ADMIN):
+            raise HTTPException(403, "changing the graph needs the admin role")
+        form = await read_form(request, MAX_GRAPH_BYTES + MAX_FORM_BYTES)
+        check_unsafe(request, session, form_csrf=(form.get("csrf") or [None])[0])
+        if graph is None:
+            raise HTTPException(503, "this console has no graph file (graph.file)")
+        text = (form.get("graph") or [""])[0].replace("\r\n", "\n")
+        action = (form.get("action") or ["check"])[0]
+        report = await run_in_threadpool(graph.check, text)
+        if not report.ok:
+            return await run_in_threadpool(graph_page, session, None, 400, text, [str(p) for p in report.errors],
+                                           "Not applied: the file is unchanged." if action == "apply" else None)
+        if action != "apply":
+            return await run_in_threadpool(graph_page, session, None, 200, text, (), f"No errors: {report.summary()}")
+        try:
+            state = await run_in_threadpool(graph.replace, text)
+        except (GraphFileError, ValueError) as exc:
+            return await run_in_threadpool(graph_page, session, None, 503, text, [str(exc)], "Not applied.")
+        await run_in_threadpool(audit, store, session.staff, Via.CONSOLE, "graph_apply", None, f"version={state.version}")
+        return await run_in_threadpool(
+            graph_page, session, None, 200, None, (),
+            f"Applied: version {state.version}. Servers watching the file take it for new calls within seconds "
+            "(calls in progress keep theirs).")
 
     # -- JSON API ------------------------------------------------------------------------------
     @app.get("/api/v1/health", response_model=Health)
@@ -577,23 +664,24 @@ def check_exposure(config: ConsoleConfig, certfile: str | None) -> None:
 
 
 def _uvicorn_config(config: ConsoleConfig, store: RecordStore, certfile: str | None, keyfile: str | None,
-                    browser_calls: BrowserCalls | None = None, index_path: Path | None = None):
+                    browser_calls: BrowserCalls | None = None, index_path: Path | None = None, graph_path: Path | None = None):
     import uvicorn
 
-    app = create_app(config, store, browser_calls=browser_calls, index_path=index_path)
+    app = create_app(config, store, browser_calls=browser_calls, index_path=index_path, graph_path=graph_path)
     return uvicorn.Config(app, host=config.host, port=config.port, ssl_certfile=certfile, ssl_keyfile=keyfile,
                           log_level="warning", access_log=False, server_header=False)
 
 
 def serve(config: ConsoleConfig, store: RecordStore, *, certfile: str | None = None, keyfile: str | None = None,
-          index_path: Path | None = None) -> int:
+          index_path: Path | None = None, graph_path: Path | None = None) -> int:
     """``bedside console``: run the console with uvicorn until interrupted (ValueError: refused).
-    ``index_path``: the records' similar-call index (``RecordsConfig.index_path()``)."""
+    ``index_path``: the records' similar-call index (``RecordsConfig.index_path()``); ``graph_path``:
+    the conversation graph the servers run (``graph.file``)."""
     import uvicorn
 
     certfile, keyfile = certfile or config.certfile, keyfile or config.keyfile
     check_exposure(config, certfile)
-    server = uvicorn.Server(_uvicorn_config(config, store, certfile, keyfile, index_path=index_path))
+    server = uvicorn.Server(_uvicorn_config(config, store, certfile, keyfile, index_path=index_path, graph_path=graph_path))
     scheme = "https" if certfile else "http"
     print(f"QA console on {scheme}://{config.host}:{config.port}/ (accounts: bedside users add NAME --role qa|admin)", flush=True)
     server.run()
@@ -627,7 +715,8 @@ class EmbeddedConsole:
     loaded beside pjsua2 in the process that answers calls stopped the calls being answered and
     crashed it (agent/services/records/similar.py: ``_faiss``). ``bedside console`` has it."""
 
-    def __init__(self, config: ConsoleConfig, store: RecordStore, browser_calls: BrowserCalls | None = None) -> None:
+    def __init__(self, config: ConsoleConfig, store: RecordStore, browser_calls: BrowserCalls | None = None,
+                 graph_path: Path | None = None) -> None:
         import uvicorn
 
         check_exposure(config, config.certfile)
@@ -638,7 +727,8 @@ class EmbeddedConsole:
                 yield
 
         self.config = config
-        self.server = Server(_uvicorn_config(config, store, config.certfile, config.keyfile, browser_calls))
+        self.server = Server(_uvicorn_config(config, store, config.certfile, config.keyfile, browser_calls,
+                                             graph_path=graph_path))
         self.socket = listening_socket(config.host, config.port)  # OSError: port taken
         self.url = f"{'https' if config.certfile else 'http'}://{config.host}:{self.socket.getsockname()[1]}/"
         self._task: asyncio.Task[None] | None = None

@@ -5,6 +5,7 @@ password, an unknown name and a locked account all get the same answer."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,7 +30,7 @@ from tests.agent.services.records.test_similar_calls import clinic
 
 PASSWORD = "correct horse battery"
 FAST = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-PAGES = ("/", "/staff", "/calls", "/nodes", "/softphone")
+PAGES = ("/", "/staff", "/calls", "/nodes", "/graph", "/softphone")
 API = ("/api/v1/me", "/api/v1/staff", "/api/v1/calls", "/api/v1/nodes/effects", "/api/openapi.json")
 
 
@@ -724,3 +725,98 @@ def test_a_time_in_the_call_is_read_as_staff_type_it(text: str, seconds: float) 
 def test_a_time_that_is_not_one_is_refused(text: str) -> None:
     with pytest.raises(ValueError):
         clock_seconds(text)
+
+
+# ---- the graph page --------------------------------------------------------------------------
+
+CLINIC_GRAPH = Path(__file__).resolve().parents[4] / "configs" / "graphs" / "clinic.yaml"
+
+
+@pytest.fixture
+def graphed(tmp_path: Path, served: Callable[[FastAPI], str]) -> Iterator[tuple[str, StaffDirectory, Path]]:  # noqa: F811
+    """A console over a copy of the bundled clinic graph (the file a server would run)."""
+    graph = tmp_path / "clinic.yaml"
+    graph.write_text(CLINIC_GRAPH.read_text())
+    store = make_store(tmp_path)
+    staff = StaffDirectory(store, FAST)
+    staff.add("dana", "admin", PASSWORD, by="test")
+    staff.add("lee", "qa", PASSWORD + "!", by="test")
+    yield served(create_app(ConsoleConfig(), store, staff, graph_path=graph)), staff, graph
+    store.dispose()
+
+
+def graph_form(c: httpx2.Client, base: str, text: str, action: str) -> httpx2.Response:
+    token = c.get("/api/v1/me").json()["csrf"]
+    return c.post("/graph", data={"csrf": token, "graph": text, "action": action}, headers={"Origin": base})
+
+
+def test_the_graph_page_draws_the_file_the_servers_run_coloured_by_where_calls_go_wrong(graphed) -> None:
+    base, staff, graph = graphed
+    add_call(staff.store, "call-1", datetime.now(UTC) - timedelta(hours=1))  # replies from "start" and "callback"
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/graph")
+        assert page.status_code == 200
+        text = page.text
+        assert '<svg xmlns="http://www.w3.org/2000/svg"' in text and 'id="graph"' in text
+        assert text.count('class="node') == CLINIC_GRAPH.read_text().count("\n  - id: ")
+        assert 'class="node start" data-node="greeting"' in text
+        assert f"version <code>{hashlib.sha256(graph.read_bytes()).hexdigest()[:12]}</code>" in text
+        assert 'id="graph-edit"' not in text  # a QA account sees, an admin edits
+        assert graph_form(c, base, graph.read_text(), "check").status_code == 403
+
+
+def test_an_invalid_graph_upload_shows_its_errors_and_changes_nothing(graphed) -> None:
+    base, staff, graph = graphed
+    before = graph.read_bytes()
+    broken = graph.read_text().replace("  start: greeting", "  start: no_such_node", 1)
+    with client(base) as c:
+        sign_in(c, base, "dana", PASSWORD)
+        for action in ("check", "apply"):
+            r = graph_form(c, base, broken, action)
+            assert r.status_code == 400 and 'id="upload-errors"' in r.text
+            assert f"{graph}:39:" in r.text and "no_such_node" in r.text, r.text[-3000:]
+            assert "no_such_node" in r.text.split('id="graph-text"', 1)[1]  # the edit is kept in the editor
+        assert "Not applied: the file is unchanged." in r.text
+        syntax = graph_form(c, base, graph.read_text() + "\n  - id: [unclosed\n", "apply")
+        assert syntax.status_code == 400 and f"{graph}:" in syntax.text
+    assert graph.read_bytes() == before and not graph.with_name("clinic.yaml.previous").exists()
+    assert [e for e in queries.audit_entries(staff.store) if e.what == "graph_apply"] == []
+
+
+def test_a_valid_graph_upload_is_checked_then_applied_whole_and_audited(graphed) -> None:
+    base, staff, graph = graphed
+    before = graph.read_text()
+    edited = before.replace("  start: greeting", "  start: greeting  # edited in the console", 1)
+    with client(base) as c:
+        sign_in(c, base, "dana", PASSWORD)
+        checked = graph_form(c, base, edited, "check")
+        assert checked.status_code == 200 and "No errors" in checked.text and graph.read_text() == before
+        applied = graph_form(c, base, edited.replace("\n", "\r\n"), "apply")  # a browser's textarea sends CRLF
+        assert applied.status_code == 200 and "Applied: version" in applied.text
+    assert graph.read_text() == edited and graph.with_name("clinic.yaml.previous").read_text() == before
+    version = hashlib.sha256(edited.encode()).hexdigest()[:12]
+    assert f"version <code>{version}</code>" in applied.text
+    (row,) = [e for e in queries.audit_entries(staff.store) if e.what == "graph_apply"]
+    assert row.actor == "dana" and row.detail == f"version={version}"
+
+
+def test_a_graph_file_with_errors_is_shown_with_them(graphed) -> None:
+    base, _, graph = graphed
+    graph.write_text(graph.read_text().replace("  start: greeting", "  start: nowhere", 1))
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/graph")
+        assert page.status_code == 200 and 'id="graph-errors"' in page.text and f"{graph}:39:" in page.text
+        assert 'id="graph"' not in page.text  # nothing to draw
+
+
+def test_the_review_page_draws_the_way_the_call_went_through_the_graph(graphed) -> None:
+    base, staff, _ = graphed
+    add_call(staff.store, "call-p", datetime.now(UTC) - timedelta(hours=1))  # replies from "start", then "callback"
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        page = c.get("/calls/call-p").text
+        figure = page.split('id="call-path"', 1)[1].split("</figure>", 1)[0]
+        assert 'id="graph"' in figure and "start → callback" in figure
+        assert "The call ran graph version g-7; this is today's" in figure
