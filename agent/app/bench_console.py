@@ -83,6 +83,7 @@ def run_console_bench(args: argparse.Namespace) -> int:
 
     from agent.app.console.app import create_app, listening_socket
     from agent.app.console.config import ConsoleConfig
+    from graph.config import DEFAULT_GRAPH
 
     rng = random.Random(0)
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
@@ -100,7 +101,9 @@ def run_console_bench(args: argparse.Namespace) -> int:
         StaffDirectory(store).add("bench", "qa", PASSWORD, by="bench")
 
         sock = listening_socket("127.0.0.1", 0)
-        server = uvicorn.Server(uvicorn.Config(create_app(ConsoleConfig(), store), log_level="warning", access_log=False))
+        # Served as `bedside console` serves it: the similar-call index and the graph file too.
+        app = create_app(ConsoleConfig(), store, index_path=Path(tmp) / "segments.index", graph_path=DEFAULT_GRAPH)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
         thread.start()
         while not server.started:
@@ -113,7 +116,7 @@ def run_console_bench(args: argparse.Namespace) -> int:
                 if signed.status_code != 303:
                     raise RuntimeError(f"sign-in failed: HTTP {signed.status_code}")
                 pages = {"review page (HTML + SVG)": f"/calls/{LONG_CALL}", "review JSON": f"/api/v1/calls/{LONG_CALL}",
-                         "call list (first 50)": "/calls"}
+                         "call list (first 50)": "/calls", "graph page (drawn + node effects)": "/graph"}
                 for name, path in pages.items():
                     client.get(path).raise_for_status()  # warm: templates compiled, connections pooled
                     times, size = [], 0

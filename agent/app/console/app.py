@@ -89,6 +89,7 @@ DEFAULT_EFFECTS_SINCE = "30d"
 NODE_MAX = 100  # replies.node's width: a longer name cannot match, so it is a mistake worth saying
 BURST_MAX = 32  # emotion_segments.burst's width
 SIMILAR_ON_PAGE = 5  # "calls that sounded like this" on the review page
+SIMILAR_MOMENTS = 120  # ... judged by at most this many of the call's moments, spread over it (the API: all)
 MAX_FORM_BYTES = 4096  # a sign-in form; anything larger is refused unread
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -396,7 +397,7 @@ def create_app(
         else:
             try:
                 with keeper.synced() as index:
-                    similar = similar_to_call(store, index, call_id, k=SIMILAR_ON_PAGE)
+                    similar = similar_to_call(store, index, call_id, k=SIMILAR_ON_PAGE, max_queries=SIMILAR_MOMENTS)
             except QueryError:  # no scored caller audio (or purged since the page began)
                 similar_note = "No scored caller audio in this call to compare with others."
             except Exception as exc:  # the store or the index file: say so, log the kind only (no PHI)

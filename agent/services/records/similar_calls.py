@@ -388,9 +388,11 @@ def _chunks(values: Sequence[Any]) -> Iterator[Sequence[Any]]:
 
 
 def similar_to_call(store: RecordStore, index: SegmentIndex, call_id: str, k: int = 10,
-                    since: datetime | None = None) -> SimilarResult:
+                    since: datetime | None = None, max_queries: int | None = None) -> SimilarResult:
     """The ``k`` calls that sounded most like ``call_id`` (never itself). NotFound for an unknown
-    call; QueryError for a call without embedded segments (no caller audio was scored)."""
+    call; QueryError for a call without embedded segments (no caller audio was scored).
+    ``max_queries``: judge a long call by that many of its moments, evenly spread (the score is a
+    mean over moments, so a spread sample estimates it; a 30-minute call's 900 take ~300 ms)."""
     s, c = schema.emotion_segments, schema.calls
     with store.reading() as conn:
         if conn.execute(select(c.c.id).where(c.c.id == call_id)).first() is None:
@@ -401,6 +403,8 @@ def similar_to_call(store: RecordStore, index: SegmentIndex, call_id: str, k: in
     queries = _unit_queries([(r.begin_s, r.end_s, v) for r, v in zip(rows, vectors, strict=True)], index.dim)
     if not queries:
         raise QueryError(f"call {call_id} has no audio embeddings to compare (no caller audio was scored, or only silence)")
+    if max_queries is not None and len(queries) > max_queries:
+        queries = [queries[i] for i in sorted({round(x) for x in np.linspace(0, len(queries) - 1, max_queries)})]
     return _similar(store, index, queries, k, since, np.array([r.id for r in rows], np.int64), call_id)
 
 

@@ -273,6 +273,16 @@ def test_calls_rank_by_the_mean_of_each_query_segments_best_match(store: RecordS
     assert [c.call_id for c in similar_to_call(store, index, "query", k=2).calls] == ranked[:2]
 
 
+def test_a_long_call_can_be_judged_by_moments_spread_over_it(store: RecordStore, tmp_path: Path) -> None:
+    clinic(store)
+    index = sync_index(store, tmp_path / "similar.index")
+    sampled = similar_to_call(store, index, "query", k=10, max_queries=3)
+    assert sampled.query_segments == 3  # the first, the middle and the last of the five
+    assert sorted(m.query_begin_s for m in sampled.calls[0].moments) == [0.0, 4.0, 8.0]
+    assert sampled.calls[0].call_id == "copy" and sampled.calls[-1].call_id == "unlike"
+    assert similar_to_call(store, index, "query", max_queries=50).query_segments == 5  # fewer than asked: all
+
+
 def test_since_keeps_calls_started_from_then(store: RecordStore, tmp_path: Path) -> None:
     clinic(store)
     index = sync_index(store, tmp_path / "similar.index")
