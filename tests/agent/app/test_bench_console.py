@@ -24,6 +24,7 @@ def test_the_long_call_has_a_segment_and_a_state_every_two_seconds() -> None:
 def test_the_bench_times_every_page(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["bench", "console", "--minutes", "1", "--calls", "3", "--requests", "3"]) == 0
     report = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    assert set(report["pages"]) == {"review page (HTML + SVG)", "review JSON", "call list (first 50)"}
+    assert set(report["pages"]) == {"review page (HTML + SVG)", "review JSON", "call list (first 50)",
+                                    "graph page (drawn + node effects)"}
     for page in report["pages"].values():
         assert page["n"] == 3 and 0 < page["p50_ms"] <= page["p95_ms"] <= page["max_ms"] and page["bytes"] > 1000
