@@ -177,12 +177,14 @@ class BedsideServer:
         """The QA console in this process (console.enabled). It never keeps calls out: a taken
         port or a refused address is logged and the server goes on without it."""
         from agent.app.console.app import EmbeddedConsole
+        from agent.app.console.similar_search import ChildProcessSearch
 
         assert self.records is not None
         webrtc = self.config.webrtc  # with max_calls 0 the gateway refuses every offer, and says why
         browser = WebRtcGateway(webrtc, self._on_browser_call, host_addresses_for(self.config.console.host, webrtc.ice_addresses))
         try:
-            console = EmbeddedConsole(self.config.console, self.records.store, browser, graph_path=self.config.graph.file)
+            console = EmbeddedConsole(self.config.console, self.records.store, browser, graph_path=self.config.graph.file,
+                                      similar_search=ChildProcessSearch(self.config.records))
             await console.start()
         except (OSError, ValueError, RuntimeError, TimeoutError) as exc:
             self.log.error("console_unavailable", error=f"{type(exc).__name__}: {exc}")

@@ -45,6 +45,14 @@ def test_the_server_serves_the_console_and_its_calls_show_up(tmp_path: Path) -> 
             assert len(calls) == 1
             review = c.get(f"/calls/{calls[0]['id']}")
             assert review.status_code == 200 and 'id="timeline"' in review.text
+            # "Calls that sounded like this" answered from the server's search child (FAISS never
+            # loads beside pjsua2): the caller said nothing, so there is no voice to compare, and
+            # the search says so rather than being unavailable.
+            note = review.text.split('id="similar-note">', 1)[1].split("<", 1)[0]
+            assert note == "No scored caller audio in this call to compare with others.", note
+            similar = c.get(f"/api/v1/calls/{calls[0]['id']}/similar")
+            assert similar.status_code == 400 and "no audio embeddings" in similar.json()["detail"], similar.text
+            assert 'id="call-path"' in review.text  # the graph file the server runs, with this call's way through it
     finally:
         assert server.stop() == 0
 

@@ -39,6 +39,7 @@ from agent.app.console.auth import (
 from agent.app.console.config import ConsoleConfig
 from agent.app.console.graph_drawing import graph_svg
 from agent.app.console.graph_file import MAX_GRAPH_BYTES, GraphFile, GraphFileError
+from agent.app.console.similar_search import InProcessSearch, SimilarSearch
 from agent.app.console.timeline_plot import timeline_svg
 from agent.services.records.corrections import BURSTS as CORRECTION_BURSTS
 from agent.services.records.corrections import (
@@ -69,9 +70,7 @@ from agent.services.records.queries import (
 )
 from agent.services.records.similar_calls import (
     MAX_K,
-    IndexKeeper,
     SimilarResult,
-    similar_to_call,
 )
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
@@ -202,14 +201,17 @@ async def read_form(request: Request, limit: int = MAX_FORM_BYTES) -> dict[str, 
 
 def create_app(
     config: ConsoleConfig, store: RecordStore, staff: StaffDirectory | None = None, browser_calls: BrowserCalls | None = None,
-    index_path: Path | None = None, graph_path: Path | None = None,
+    index_path: Path | None = None, graph_path: Path | None = None, similar_search: SimilarSearch | None = None,
 ) -> FastAPI:
     """``browser_calls``: the agent's WebRTC gateway when the console runs inside ``bedside serve``
     (the softphone page places calls); None for ``bedside console`` alone. ``index_path``: the
     similar-call index file (``RecordsConfig.index_path()``), loaded on the first search; None: the
-    review page says the search is not configured and its API answers 503."""
+    review page says the search is not configured and its API answers 503; ``similar_search``: the
+    search itself, given instead (the console inside ``bedside serve`` runs it in a child process:
+    agent/app/console/similar_search.py)."""
     staff = staff or StaffDirectory(store)
-    keeper = IndexKeeper(store, index_path) if index_path is not None else None
+    if similar_search is None and index_path is not None:
+        similar_search = InProcessSearch(store, index_path)
     graph = GraphFile(graph_path) if graph_path is not None else None  # graph.file: the one the servers run
     book = SessionBook(store, idle=timedelta(minutes=config.session_idle_minutes), lifetime=timedelta(hours=config.session_hours))
     pages = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]))
@@ -391,13 +393,11 @@ def create_app(
         # Calls that sounded like this: an aid to the review, so it never breaks the page. The read
         # is the call's, audited above as "show"; the list holds ids, dates and scores, no PHI.
         similar, similar_note = None, None
-        if keeper is None:
-            similar_note = ("The similar-call search is not configured in this console: `bedside console` has it "
-                            "(not the console inside `bedside serve`).")
+        if similar_search is None:
+            similar_note = "The similar-call search is not configured in this console (records.index_path)."
         else:
             try:
-                with keeper.synced() as index:
-                    similar = similar_to_call(store, index, call_id, k=SIMILAR_ON_PAGE, max_queries=SIMILAR_MOMENTS)
+                similar = similar_search.search(call_id, SIMILAR_ON_PAGE, SIMILAR_MOMENTS)
             except QueryError:  # no scored caller audio (or purged since the page began)
                 similar_note = "No scored caller audio in this call to compare with others."
             except Exception as exc:  # the store or the index file: say so, log the kind only (no PHI)
@@ -539,15 +539,13 @@ def create_app(
         best similarity to any of that call's; each comes with its best moments. No PHI; audited
         (``similar``) before it is answered. 400: this call has no scored caller audio; 503: the
         console has no similar-call index."""
-        if keeper is None:
-            raise HTTPException(503, "the similar-call search is not configured in this console: `bedside console` has it "
-                                     "(not the console inside `bedside serve`)")
+        if similar_search is None:
+            raise HTTPException(503, "the similar-call search is not configured in this console (records.index_path)")
         if len(call_id) > 64:
             raise HTTPException(404, "no such call")
         audit(store, session.staff, Via.CONSOLE, "similar", call_id=call_id, detail=f"k={k}")
         try:
-            with keeper.synced() as index:
-                return similar_to_call(store, index, call_id, k=k)
+            return similar_search.search(call_id, k)
         except NotFound:
             raise HTTPException(404, "no such call (wrong id, or purged after records.retention_days)") from None
         except QueryError as exc:
@@ -665,10 +663,12 @@ def check_exposure(config: ConsoleConfig, certfile: str | None) -> None:
 
 
 def _uvicorn_config(config: ConsoleConfig, store: RecordStore, certfile: str | None, keyfile: str | None,
-                    browser_calls: BrowserCalls | None = None, index_path: Path | None = None, graph_path: Path | None = None):
+                    browser_calls: BrowserCalls | None = None, index_path: Path | None = None, graph_path: Path | None = None,
+                    similar_search: SimilarSearch | None = None):
     import uvicorn
 
-    app = create_app(config, store, browser_calls=browser_calls, index_path=index_path, graph_path=graph_path)
+    app = create_app(config, store, browser_calls=browser_calls, index_path=index_path, graph_path=graph_path,
+                     similar_search=similar_search)
     return uvicorn.Config(app, host=config.host, port=config.port, ssl_certfile=certfile, ssl_keyfile=keyfile,
                           log_level="warning", access_log=False, server_header=False)
 
@@ -712,12 +712,13 @@ class EmbeddedConsole:
     address is an error the server logs and calls go on without the console (uvicorn would exit
     the process), and with the server's own signal handling (uvicorn's would replace it).
 
-    No similar-call search here (create_app gets no ``index_path``): its index is FAISS, and FAISS
-    loaded beside pjsua2 in the process that answers calls stopped the calls being answered and
-    crashed it (agent/services/records/similar.py: ``_faiss``). ``bedside console`` has it."""
+    The similar-call search runs in a child process (``similar_search``, a ChildProcessSearch):
+    its index is FAISS, and FAISS loaded beside pjsua2 in the process that answers calls stopped
+    the calls being answered and crashed it (agent/app/console/similar_search.py); it is closed
+    with the console."""
 
     def __init__(self, config: ConsoleConfig, store: RecordStore, browser_calls: BrowserCalls | None = None,
-                 graph_path: Path | None = None) -> None:
+                 graph_path: Path | None = None, similar_search: SimilarSearch | None = None) -> None:
         import uvicorn
 
         check_exposure(config, config.certfile)
@@ -728,8 +729,9 @@ class EmbeddedConsole:
                 yield
 
         self.config = config
+        self.similar_search = similar_search
         self.server = Server(_uvicorn_config(config, store, config.certfile, config.keyfile, browser_calls,
-                                             graph_path=graph_path))
+                                             graph_path=graph_path, similar_search=similar_search))
         self.socket = listening_socket(config.host, config.port)  # OSError: port taken
         self.url = f"{'https' if config.certfile else 'http'}://{config.host}:{self.socket.getsockname()[1]}/"
         self._task: asyncio.Task[None] | None = None
@@ -756,6 +758,8 @@ class EmbeddedConsole:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
         self.socket.close()
+        if self.similar_search is not None:
+            await asyncio.to_thread(self.similar_search.close)
 
 
 __all__ = ["BrowserCalls", "EmbeddedConsole", "check_exposure", "create_app", "listening_socket", "serve"]
