@@ -142,6 +142,8 @@ def test_sign_in_roles_forgery_and_sign_out_in_chromium(console: str, browser) -
     browser.find_element(By.LINK_TEXT, "Graph").click()
     wait.until(EC.url_to_be(console + "/graph"))
     drawing = browser.find_element(By.ID, "graph")
+    # the live view's script ran under the page's CSP and asked the API
+    wait.until(EC.text_to_be_present_in_element((By.ID, "live-summary"), "No calls in progress."))
     assert drawing.size["width"] > 300 and len(browser.find_elements(By.CSS_SELECTOR, "#graph g.node")) > 10
     editor = browser.find_element(By.ID, "graph-text")
     text = editor.get_property("value")

@@ -65,6 +65,7 @@ from agent.services.records.queries import (
     audit,
     known_nodes,
     list_calls,
+    live_nodes,
     parse_when,
     show_call,
 )
@@ -125,6 +126,11 @@ class NodeEffectRow(BaseModel):
     calls: int
     mean_change: float
     drop_share: float
+
+
+class LiveRow(BaseModel):
+    calls: int  # calls in progress
+    nodes: dict[str, int]  # node -> calls whose latest reply came from it
 
 
 class Health(BaseModel):
@@ -452,7 +458,9 @@ def create_app(
             except GraphFileError as exc:
                 file_error = str(exc)
             if state is not None and state.report.spec is not None:
-                drawing = Markup(graph_svg(state.report.spec, {r.node: r.mean_change for r in rows}, drop=DROP))
+                live = live_nodes(store)
+                drawing = Markup(graph_svg(state.report.spec, {r.node: r.mean_change for r in rows}, drop=DROP,
+                                           live=live.nodes))
         return render("nodes.html", status=status if not error else 400, title="The graph: where calls go wrong",
                       session=session, rows=rows, since=since or DEFAULT_EFFECTS_SINCE, error=error, window_s=WINDOW_S,
                       drop=DROP, graph=state, file_error=file_error, drawing=drawing,
@@ -550,6 +558,13 @@ def create_app(
             raise HTTPException(404, "no such call (wrong id, or purged after records.retention_days)") from None
         except QueryError as exc:
             raise HTTPException(400, str(exc)) from None
+
+    @app.get("/api/v1/graph/live", response_model=LiveRow, responses=refusals)
+    def graph_live(session: QaApi) -> LiveRow:
+        """The calls in progress and, per graph node, how many are there now (the node of each one's
+        latest reply), from the records every server writes as it goes. No PHI; not audited."""
+        live = live_nodes(store)
+        return LiveRow(calls=live.calls, nodes=live.nodes)
 
     @app.get("/api/v1/nodes/effects", response_model=list[NodeEffectRow], responses={**refusals, 400: {"model": Problem}})
     def effects_api(

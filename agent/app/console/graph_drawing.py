@@ -58,8 +58,10 @@ def _fill(change: float | None, drop: float) -> str:
     return WORSE if change < -drop else BETTER if change > drop else EVEN
 
 
-def graph_svg(spec: GraphSpec, effects: Mapping[str, float] | None = None, path: Sequence[str] = (), drop: float = 0.1) -> str:
-    """``effects``: node -> mean valence change after it; ``path``: the nodes a call went through."""
+def graph_svg(spec: GraphSpec, effects: Mapping[str, float] | None = None, path: Sequence[str] = (), drop: float = 0.1,
+              live: Mapping[str, int] | None = None) -> str:
+    """``effects``: node -> mean valence change after it; ``path``: the nodes a call went through;
+    ``live``: node -> calls there now (a badge per node, which the graph page's script updates)."""
     effects = effects or {}
     at = layout(spec)
     columns = max(c for c, _ in at.values()) + 1
@@ -106,9 +108,17 @@ def graph_svg(spec: GraphSpec, effects: Mapping[str, float] | None = None, path:
                      f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{_fill(change, drop)}" '
                      f'stroke="{stroke}" stroke-width="{stroke_w}"/>'
                      f'<text x="{x + BOX_W / 2:.0f}" y="{y + BOX_H / 2 + 4:.0f}" text-anchor="middle" fill="#1d2329">'
-                     f'{escape(node.id if len(node.id) <= 20 else node.id[:19] + "…")}</text></g>')
+                     f'{escape(node.id if len(node.id) <= 20 else node.id[:19] + "…")}</text>'
+                     + (f'<text class="live" data-node={quoteattr(node.id)} x="{x + BOX_W - 4}" y="{y - 3}" '
+                        f'text-anchor="end" fill="{PATH}" font-weight="bold">{_calls(live.get(node.id, 0))}</text>'
+                        if live is not None else "")
+                     + '</g>')
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _calls(n: int) -> str:
+    return "" if n == 0 else "1 call here" if n == 1 else f"{n} calls here"
 
 
 __all__ = ["graph_svg", "layout"]

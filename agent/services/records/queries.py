@@ -431,6 +431,27 @@ def known_nodes(store: RecordStore) -> list[str]:
         return list(conn.execute(select(r.c.node).where(r.c.node.is_not(None)).distinct().order_by(r.c.node)).scalars())
 
 
+@dataclass(frozen=True)
+class LiveNodes:
+    """Where the calls in progress are: the node each one's latest reply came from."""
+
+    calls: int  # calls in progress (status active)
+    nodes: dict[str, int]  # node -> calls whose latest reply came from it (no reply yet: not counted)
+
+
+def live_nodes(store: RecordStore) -> LiveNodes:
+    """The graph page's live view, from the records every server writes as it goes (no PHI)."""
+    c, r = schema.calls, schema.replies
+    latest = (select(r.c.call_id, func.max(r.c.seq).label("seq")).join(c, c.c.id == r.c.call_id)
+              .where(c.c.status == "active").group_by(r.c.call_id).subquery())
+    with store.reading() as conn:
+        active = conn.execute(select(func.count()).select_from(c).where(c.c.status == "active")).scalar_one()
+        rows = conn.execute(select(r.c.node, func.count()).join(latest, and_(r.c.call_id == latest.c.call_id,
+                                                                              r.c.seq == latest.c.seq))
+                            .where(r.c.node.is_not(None)).group_by(r.c.node)).all()
+    return LiveNodes(int(active), {node: int(n) for node, n in rows})
+
+
 def show_call(store: RecordStore, call_id: str) -> CallDetail | None:
     """The whole record of one call, PHI decrypted; None when there is no such call."""
     s, keys = schema, store.keys
@@ -788,9 +809,9 @@ def _pk_after(pk: tuple[Any, ...], last: tuple[Any, ...]) -> ColumnElement[bool]
 
 __all__ = [
     "AUDIT_RETENTION_DAYS", "Action", "AuditEntry", "Burst", "CallDetail", "CallPage", "CallSummary", "Delivery",
-    "EMOTIONS", "EXPORT_FIELDS", "Emotion", "EmotionScore", "EmotionState", "EmotionTimeline", "ItemClosed",
+    "EMOTIONS", "EXPORT_FIELDS", "Emotion", "EmotionScore", "EmotionState", "EmotionTimeline", "ItemClosed", "LiveNodes",
     "NEGATIVE_VALENCE", "NotFound", "POSITIVE_VALENCE", "PurgeResult", "QueryError", "Reply", "StoreCounts",
     "TranscriptLine", "TurnTiming", "Utterance", "Via", "WorkItem", "WorkItemPage", "WorkState", "audit",
-    "audit_entries", "close_item", "counts", "export_calls", "known_nodes", "list_calls", "parse_when", "purge",
+    "audit_entries", "close_item", "counts", "export_calls", "known_nodes", "list_calls", "live_nodes", "parse_when", "purge",
     "rekey", "resolve_item", "show_call", "work_item", "work_items",
 ]

@@ -313,13 +313,13 @@ def test_a_call_without_scored_audio_gets_a_note_not_an_error(voiced: tuple[str,
 
 
 def test_a_broken_search_never_breaks_the_review_page(voiced: tuple[str, StaffDirectory], monkeypatch: pytest.MonkeyPatch) -> None:
-    from agent.app.console import app as console_app
+    from agent.app.console import similar_search
 
     def store_down(*args, **kwargs) -> None:
         raise StoreError("records database unreachable")
 
     base, _ = voiced
-    monkeypatch.setattr(console_app, "similar_to_call", store_down)
+    monkeypatch.setattr(similar_search, "similar_to_call", store_down)
     with client(base) as c:
         sign_in(c, base, "lee", PASSWORD + "!")
         page = c.get("/calls/query")
@@ -829,3 +829,19 @@ def test_the_review_page_draws_the_way_the_call_went_through_the_graph(graphed) 
         figure = page.split('id="call-path"', 1)[1].split("</figure>", 1)[0]
         assert 'id="graph"' in figure and "start → callback" in figure
         assert "The call ran graph version g-7; this is today's" in figure
+
+
+def test_the_graph_page_shows_where_the_calls_in_progress_are(graphed) -> None:
+    base, staff, _ = graphed
+    now = datetime.now(UTC)
+    add_call(staff.store, "done", now - timedelta(hours=1))  # ended: not live
+    add_call(staff.store, "live-1", now - timedelta(minutes=2), closed=False)  # latest reply from "callback"
+    add_call(staff.store, "live-2", now - timedelta(minutes=1), closed=False)
+    with client(base) as c:
+        sign_in(c, base, "lee", PASSWORD + "!")
+        assert c.get("/api/v1/graph/live").json() == {"calls": 2, "nodes": {"callback": 2}}
+        page = c.get("/graph").text
+        assert 'id="live-summary"' in page and '<script src="/static/graph.js"></script>' in page
+        assert 'class="live" data-node="greeting"' in page  # every node has its badge, empty when nobody is there
+    with client(base) as c:
+        assert c.get("/api/v1/graph/live").status_code == 401

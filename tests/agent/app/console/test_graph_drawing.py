@@ -49,3 +49,10 @@ def test_the_bundled_clinic_graph_draws() -> None:
     spec = load_graph(CLINIC)
     svg = graph_svg(spec)
     assert svg.startswith("<svg") and svg.endswith("</svg>") and svg.count('class="node') == len(spec.nodes)
+
+
+def test_live_badges_say_how_many_calls_are_at_each_node() -> None:
+    svg = graph_svg(tiny(), live={"ask": 2, "bye": 1})
+    assert svg.count('class="live"') == 4
+    assert 'data-node="ask" x=' in svg and ">2 calls here</text>" in svg and ">1 call here</text>" in svg
+    assert 'class="live"' not in graph_svg(tiny())  # the review page's drawing has none

@@ -540,3 +540,13 @@ def _keys_of(store: RecordStore) -> list[str]:
     import base64
 
     return [base64.urlsafe_b64encode(k).decode() for k in store.keys.keys.values()]
+
+
+def test_live_nodes_count_the_calls_in_progress_by_their_latest_replys_node(store: RecordStore) -> None:
+    add_call(store, "ended", T0)
+    add_call(store, "live-a", T0 + timedelta(minutes=1), closed=False)
+    add_call(store, "live-b", T0 + timedelta(minutes=2), closed=False)
+    maker = RowMaker(store.keys, keep_transcripts=True, expire_after=timedelta(days=1))
+    store.apply(maker.rows(ReplyLogged("live-b", 2, 9.0, "turn-2", 2, "booking", "calm", "neutral")))
+    live = queries.live_nodes(store)
+    assert (live.calls, live.nodes) == (2, {"callback": 1, "booking": 1})
