@@ -87,3 +87,45 @@ def test_a_wrong_password_and_a_console_without_browser_calls_are_refused_clearl
         assert failed["status"] == 503 and "webrtc.max_calls is 0" in failed["reason"]
     finally:
         assert server.stop() == 0
+
+
+def test_an_upset_browser_caller_is_put_through_to_a_sip_operator_and_they_hear_each_other(
+    tmp_path: Path, shared: Path,
+) -> None:
+    """The urgency flag on a browser call: the agent dials the operator over SIP and bridges the
+    browser leg to it in software (pjmedia's bridge holds only SIP legs). The operator's echo
+    responder says back what it heard, so words crossing both ways prove the bridge."""
+    from tests.e2e.test_call_escalation import OPERATOR_GREETING, _angry_clips
+
+    operator_dir = tmp_path / "operator"
+    operator_dir.mkdir()
+    operator = start_server(operator_dir, "turn.responder=echo", "emotion.service.mode='off'", "sip.accepted_users=[desk]",
+                            f"turn.greeting={OPERATOR_GREETING}", "turn.reprompt_after_s=60")
+    port = free_port(socket.SOCK_STREAM)
+    agent = None
+    try:
+        agent = start_server(tmp_path, "console.enabled=true", f"console.port={port}",
+                             f"sip.transfer_targets={{operator: 'sip:desk@127.0.0.1:{operator.port}'}}",
+                             "call_phase.urgent_after_s=5", "call_phase.negative_valence=-0.1", "escalation.answer_timeout_s=15")
+        agent.wait_for("console_ready")
+        add_user(tmp_path / "records")
+        # Eight angry sentences, one a turn: the flag goes up after the first few, the rest reach the operator.
+        script = [arg for clip in _angry_clips(shared, tmp_path, count=8) for arg in ("--play", str(clip))]
+        result = run_call(f"http://127.0.0.1:{port}/", "--user", "qa1", *script, "--duration", "80",
+                          env={"BEDSIDE_CONSOLE_PASSWORD": PASSWORD}, timeout=200)
+        assert result.returncode == 0, result.stderr[-2000:]
+        agent.wait_for("urgency_flag", timeout=10)
+        (bridged,) = agent.wait_for("calls_bridged", timeout=10)
+        assert bridged["relay"] == "software"
+        (connected,) = agent.events_named("call_transferred")
+        assert connected["mode"] == "bridge" and connected["urgent"] is True
+        heard = " ".join(e["transcript"].lower() for e in operator.wait_for("caller_said", timeout=30))
+        assert "door" in heard, heard  # browser -> operator: the operator only hears the caller once bridged
+        said = [e["text"].lower() for e in result.named("agent_said")]
+        assert any("you said" in text and "door" in text for text in said), said  # operator -> browser
+        assert any(e["type"] == "action" and e["kind"] == "transfer" for e in result.named("live"))
+    finally:
+        codes = [operator.stop()]
+        if agent is not None:
+            codes.append(agent.stop())
+        assert codes == [0] * len(codes)
