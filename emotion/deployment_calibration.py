@@ -14,6 +14,8 @@ while running (:class:`CalibrationFile`). Two parts:
    the more the closer: ``pull = (similarity - threshold) / (1 - threshold)``. This is what makes
    the corrected moment, and the moments that sound like it, read as QA said. An exemplar with a
    burst label names the segment's burst when it pulls at least half-way.
+3. **A map of the words' valence**, fitted the same way from corrections of utterances (the
+   language model's reading; no words are kept, so there are no exemplars for them).
 
 No PHI in the file: scales, embeddings (how moments sounded) and labels."""
 
@@ -66,6 +68,8 @@ class DeploymentCalibration:
     valences: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     arousals: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # NaN: keep the reading's
     bursts: tuple[str | None, ...] = ()
+    language_scale: float = 1.0
+    language_offset: float = 0.0
     corrections: int = 0  # how many it was fitted from
     fitted_at: str = ""
 
@@ -86,12 +90,17 @@ class DeploymentCalibration:
         burst = self.bursts[best] if pull >= BURST_PULL else None
         return Reading((1 - pull) * v + pull * float(self.valences[best]), (1 - pull) * a + pull * target_a, burst, pull)
 
+    def apply_language(self, valence: float) -> float:
+        """The words' valence as this deployment's QA reads it."""
+        return float(np.clip(self.language_scale * valence + self.language_offset, -1.0, 1.0))
+
     # ---- the file ----------------------------------------------------------------------------
     def to_json(self) -> dict[str, object]:
         return {
             "format": FORMAT, "fitted_at": self.fitted_at, "corrections": self.corrections, "threshold": self.threshold,
             "valence": {"scale": self.valence_scale, "offset": self.valence_offset},
             "arousal": {"scale": self.arousal_scale, "offset": self.arousal_offset},
+            "language": {"scale": self.language_scale, "offset": self.language_offset},
             "exemplars": [
                 {"valence": round(float(v), 4), "arousal": None if not np.isfinite(a) else round(float(a), 4), "burst": b,
                  "embedding": [round(float(x), 6) for x in e]}
@@ -117,6 +126,8 @@ class DeploymentCalibration:
             valences=np.array([x["valence"] for x in exemplars], np.float32),
             arousals=np.array([np.nan if x["arousal"] is None else x["arousal"] for x in exemplars], np.float32),
             bursts=tuple(x["burst"] for x in exemplars), corrections=int(data["corrections"]),
+            language_scale=float(data.get("language", {}).get("scale", 1.0)),
+            language_offset=float(data.get("language", {}).get("offset", 0.0)),
             fitted_at=str(data.get("fitted_at", "")),
         )
 
@@ -142,10 +153,15 @@ def _affine(x: np.ndarray, t: np.ndarray, ridge: float) -> tuple[float, float]:
 
 
 def fit(examples: Sequence[Example], threshold: float = DEFAULT_THRESHOLD, ridge: float = RIDGE,
-        fitted_at: str = "") -> DeploymentCalibration:
-    """The calibration these corrections call for (the identity for none)."""
+        fitted_at: str = "", words: Sequence[Example] = ()) -> DeploymentCalibration:
+    """The calibration these corrections call for (the identity for none); ``words``: corrections
+    of utterances, for the words' valence."""
+    l_scale, l_offset = 1.0, 0.0
+    if words:
+        l_scale, l_offset = _affine(np.array([e.model_valence for e in words]), np.array([e.valence for e in words]), ridge)
     if not examples:
-        return DeploymentCalibration(threshold=threshold, fitted_at=fitted_at)
+        return DeploymentCalibration(threshold=threshold, fitted_at=fitted_at, language_scale=l_scale,
+                                     language_offset=l_offset, corrections=len(words))
     v_scale, v_offset = _affine(np.array([e.model_valence for e in examples]), np.array([e.valence for e in examples]), ridge)
     aroused = [e for e in examples if e.arousal is not None]
     a_scale, a_offset = 1.0, 0.0
@@ -158,7 +174,8 @@ def fit(examples: Sequence[Example], threshold: float = DEFAULT_THRESHOLD, ridge
         embeddings=np.array([e.embedding for e in kept], np.float32).reshape(len(kept), dim),
         valences=np.array([e.valence for e in kept], np.float32),
         arousals=np.array([np.nan if e.arousal is None else e.arousal for e in kept], np.float32),
-        bursts=tuple(e.burst for e in kept), corrections=len(examples), fitted_at=fitted_at,
+        bursts=tuple(e.burst for e in kept), corrections=len(examples) + len(words), fitted_at=fitted_at,
+        language_scale=l_scale, language_offset=l_offset,
     )
 
 
@@ -177,12 +194,15 @@ def _side(valence: float) -> int:
 
 
 def agreement(examples: Sequence[Example], calibration: DeploymentCalibration | None,
-              model_bursts: Sequence[str | None] | None = None) -> Agreement:
-    """``calibration`` None: the models as they read; ``model_bursts``: what they read as burst."""
+              model_bursts: Sequence[str | None] | None = None, words: bool = False) -> Agreement:
+    """``calibration`` None: the models as they read; ``model_bursts``: what they read as burst;
+    ``words``: these are utterances (the words' valence map applies)."""
     errors, sides, bursts = [], [], []
     for i, e in enumerate(examples):
         if calibration is None:
             reading = Reading(e.model_valence, e.model_arousal, None, 0.0)
+        elif words:
+            reading = Reading(calibration.apply_language(e.model_valence), e.model_arousal, None, 0.0)
         else:
             reading = calibration.apply(e.model_valence, e.model_arousal, e.embedding)
         errors.append(abs(reading.valence - e.valence))

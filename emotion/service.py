@@ -282,6 +282,9 @@ class EmotionService:
         else:
             assert request.text is not None
             predictions = await self.engine.score_text(request.text, request.language.granularity, timings)
+            calibration = self.calibration.current()
+            if calibration is not None:
+                predictions = [calibrated_words(p, calibration) for p in predictions]
             reply["language"] = {
                 "predictions": [_text_prediction(p, request.language.sentiment, request.language.toxicity) for p in predictions]
             }
@@ -309,6 +312,13 @@ def calibrated(p: SegmentPrediction, calibration: DeploymentCalibration) -> Segm
     reading = calibration.apply(p.prosody.valence, p.prosody.arousal, p.embedding)
     prosody = replace(p.prosody, valence=reading.valence, arousal=reading.arousal)
     return replace(p, prosody=prosody, calibration=reading)
+
+
+def calibrated_words(p: TextPrediction, calibration: DeploymentCalibration) -> TextPrediction:
+    """The words' valence as this deployment's QA reads it (words without signal are left)."""
+    if p.result.no_signal:
+        return p
+    return replace(p, result=replace(p.result, valence=calibration.apply_language(p.result.valence)))
 
 
 def _audio_prediction(p: SegmentPrediction, model: str) -> dict[str, Any]:

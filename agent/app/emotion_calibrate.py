@@ -29,7 +29,7 @@ from emotion.deployment_calibration import (
 
 if TYPE_CHECKING:  # the records layer is imported when a command runs, not when `bedside --help` builds the parser
     from agent.app.config import BedsideConfig
-    from agent.services.records.corrections import CorrectedSegment
+    from agent.services.records.corrections import CorrectedSegment, CorrectedUtterance
 
 EXIT_OK, EXIT_ERROR = 0, 1
 
@@ -53,27 +53,31 @@ def add_parsers(emotion_sub: Any) -> None:
     corrections.add_argument("--by", help="who exports, for the audit log (default: the OS user)")
 
 
-def example_of(segment: CorrectedSegment) -> Example:
+def example_of(moment: CorrectedSegment | CorrectedUtterance) -> Example:
     """What QA said, on the models' scales; a burst-only correction keeps the reading's valence."""
     from agent.services.records.corrections import AFFECT_READING
 
-    c = segment.correction
+    c = moment.correction
     valence, arousal = (c.model_valence, None) if c.affect is None else AFFECT_READING[c.affect]
-    return Example(c.model_valence, c.model_arousal, valence, arousal, c.burst, segment.embedding, c.call_id)
+    return Example(c.model_valence, c.model_arousal, valence, arousal, c.burst, getattr(moment, "embedding", None), c.call_id)
+
+
+def held_back_calls(moments: Sequence[CorrectedSegment | CorrectedUtterance], hold_back: float) -> set[str]:
+    """The newest ``hold_back`` share of the corrected calls (whole calls); with one call, none."""
+    calls = sorted({(m.started_at, m.correction.call_id) for m in moments})
+    held = max(1, math.ceil(hold_back * len(calls))) if len(calls) > 1 and hold_back > 0 else 0
+    return {call_id for _, call_id in calls[len(calls) - held:]} if held else set()
 
 
 def split_by_call(segments: Sequence[CorrectedSegment], hold_back: float) -> tuple[list[CorrectedSegment], list[CorrectedSegment]]:
-    """(learn from, judged on): the newest ``hold_back`` share of the calls is judged; with one
-    call there is nothing to judge on."""
-    calls = sorted({(s.started_at, s.correction.call_id) for s in segments})
-    held = max(1, math.ceil(hold_back * len(calls))) if len(calls) > 1 and hold_back > 0 else 0
-    judged = {call_id for _, call_id in calls[len(calls) - held:]} if held else set()
+    """(learn from, judged on): the newest ``hold_back`` share of the calls is judged."""
+    judged = held_back_calls(segments, hold_back)
     return ([s for s in segments if s.correction.call_id not in judged], [s for s in segments if s.correction.call_id in judged])
 
 
 def run_calibrate(args: argparse.Namespace, config: BedsideConfig) -> int:
     from agent.app.records_cli import RecordsCliError, _staff, open_store
-    from agent.services.records.corrections import corrected_segments
+    from agent.services.records.corrections import corrected_segments, corrected_utterances
     from agent.services.records.queries import Via, audit, parse_when
     from agent.services.records.rows import utc_now
 
@@ -88,25 +92,38 @@ def run_calibrate(args: argparse.Namespace, config: BedsideConfig) -> int:
     try:
         since = parse_when(args.since) if args.since else None
         segments = corrected_segments(store, since)
-        if not segments:
-            raise RecordsCliError("no corrected segments yet: QA marks moments on the console's review pages")
-        learn, judged = split_by_call(segments, args.hold_back)
+        utterances = corrected_utterances(store, since)
+        if not segments and not utterances:
+            raise RecordsCliError("no corrections yet: QA marks moments on the console's review pages")
+        judged_calls = held_back_calls([*segments, *utterances], args.hold_back)
+        learn = [s for s in segments if s.correction.call_id not in judged_calls]
+        judged = [s for s in segments if s.correction.call_id in judged_calls]
+        words_learn = [example_of(u) for u in utterances if u.correction.call_id not in judged_calls]
+        words_judged = [example_of(u) for u in utterances if u.correction.call_id in judged_calls]
         judged_examples = [example_of(s) for s in judged]
         bursts = [s.correction.model_burst for s in judged]
         before = agreement(judged_examples, None, bursts) if judged else None
         after = agreement(judged_examples, fit([example_of(s) for s in learn], args.threshold), bursts) if judged else None
-        calibration = fit([example_of(s) for s in segments], args.threshold, fitted_at=utc_now().isoformat())
+        words_before = agreement(words_judged, None) if words_judged else None
+        words_after = agreement(words_judged, fit([], args.threshold, words=words_learn), words=True) if words_judged else None
+        calibration = fit([example_of(s) for s in segments], args.threshold, fitted_at=utc_now().isoformat(),
+                          words=[example_of(u) for u in utterances])
         if not args.dry_run:
             calibration.save(out)
         audit(store, args.by or _staff(), Via.CLI, "calibrate",
-              detail=f"corrections={len(segments)} held_back={len(judged)} written={not args.dry_run}")
+              detail=f"corrections={len(segments)} utterances={len(utterances)} held_back={len(judged) + len(words_judged)} "
+                     f"written={not args.dry_run}")
     finally:
         store.dispose()
     report = {
-        "corrections": len(segments), "calls": len({s.correction.call_id for s in segments}),
+        "corrections": len(segments), "calls": len({m.correction.call_id for m in [*segments, *utterances]}),
         "learnt_from": len(learn), "held_back": len(judged),
         "before": None if before is None else vars(before), "after": None if after is None else vars(after),
+        "utterances": len(utterances), "utterances_held_back": len(words_judged),
+        "words_before": None if words_before is None else vars(words_before),
+        "words_after": None if words_after is None else vars(words_after),
         "valence": {"scale": round(calibration.valence_scale, 4), "offset": round(calibration.valence_offset, 4)},
+        "language": {"scale": round(calibration.language_scale, 4), "offset": round(calibration.language_offset, 4)},
         "arousal": {"scale": round(calibration.arousal_scale, 4), "offset": round(calibration.arousal_offset, 4)},
         "exemplars": len(calibration.valences), "threshold": calibration.threshold,
         "written": None if args.dry_run else str(out),
@@ -114,15 +131,19 @@ def run_calibrate(args: argparse.Namespace, config: BedsideConfig) -> int:
     if args.json:
         print(json.dumps(report))
         return EXIT_OK
-    print(f"{report['corrections']} corrected segments from {report['calls']} calls")
+    print(f"{report['corrections']} corrected segments and {len(utterances)} corrected utterances from {report['calls']} calls")
     if before is None or after is None:
-        print("held back: none (one call): nothing to judge the calibration on yet")
+        print("voice: nothing held back to judge on (one call, or no segments in the newest calls)")
     else:
-        print(f"held back (the newest calls): {len(judged)} segments; learnt from the rest: {len(learn)}")
+        print(f"voice, held back (the newest calls): {len(judged)} segments; learnt from the rest: {len(learn)}")
         print(_table(before, after))
+    if words_before is not None and words_after is not None:
+        print(f"words, held back: {len(words_judged)} utterances; learnt from the rest: {len(words_learn)}")
+        print(_table(words_before, words_after))
     print(f"valence x {calibration.valence_scale:.3f} {calibration.valence_offset:+.3f}; arousal x "
           f"{calibration.arousal_scale:.3f} {calibration.arousal_offset:+.3f}; {report['exemplars']} exemplars "
-          f"(pull from similarity {calibration.threshold})")
+          f"(pull from similarity {calibration.threshold}); words' valence x {calibration.language_scale:.3f} "
+          f"{calibration.language_offset:+.3f}")
     print("dry run: nothing written" if args.dry_run else f"written to {out}: a running emotion service picks it up within seconds")
     return EXIT_OK
 

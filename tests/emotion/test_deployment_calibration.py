@@ -112,3 +112,18 @@ def test_the_file_is_looked_at_no_more_often_than_asked(tmp_path: Path) -> None:
     assert view.current() is None
     fit([Example(-0.3, 0.5, 0.0, None)]).save(path)
     assert view.current() is None  # not looked at again yet
+
+
+def test_the_words_valence_has_its_own_map_and_an_older_file_without_it_reads_as_the_identity(tmp_path: Path) -> None:
+    words = [Example(-0.4, 0.5, 0.0, None) for _ in range(30)]
+    calibration = fit([], words=words)
+    assert calibration.apply_language(-0.4) == pytest.approx(0.0, abs=0.05) and calibration.corrections == 30
+    assert calibration.apply(-0.4, 0.5).valence == pytest.approx(-0.4)  # the voice's map is untouched
+    path = tmp_path / "calibration.json"
+    calibration.save(path)
+    assert DeploymentCalibration.load(path).apply_language(-0.4) == pytest.approx(calibration.apply_language(-0.4))
+    data = json.loads(path.read_text())
+    del data["language"]
+    path.write_text(json.dumps(data))
+    assert DeploymentCalibration.load(path).apply_language(-0.4) == pytest.approx(-0.4)
+    assert agreement(words, calibration, words=True).valence_error < agreement(words, None).valence_error

@@ -214,3 +214,22 @@ def test_token_never_logged_and_unknown_paths_404(service: ServiceProcess) -> No
     assert TOKEN not in service.log_path.read_text()
     with pytest.raises(urllib.error.HTTPError):
         urllib.request.urlopen(f"http://127.0.0.1:{service.port}/nowhere", timeout=5)
+
+
+def test_this_deployments_calibration_moves_the_voice_and_the_words_and_leaves_silence() -> None:
+    from emotion.deployment_calibration import Example, fit
+    from emotion.engine import SegmentPrediction, TextPrediction
+    from emotion.models.language.result import LanguageResult
+    from emotion.models.prosody import ProsodyResult, no_signal_result
+    from emotion.service import calibrated, calibrated_words
+
+    e = np.array([1.0, 0.0, 0.0], np.float32)
+    calibration = fit([Example(-0.6, 0.7, 0.0, None, "sigh", e)], words=[Example(-0.4, 0.5, 0.0, None)] * 40)
+    voice = calibrated(SegmentPrediction(0, 2, ProsodyResult({"angry": 0.8, "neutral": 0.2}, -0.6, 0.7), None, e), calibration)
+    assert voice.prosody.valence == pytest.approx(0.0) and voice.prosody.top == "angry" and voice.calibration.pull == 1.0
+    quiet = SegmentPrediction(0, 2, no_signal_result(("angry", "neutral")), None, np.zeros(3, np.float32))
+    assert calibrated(quiet, calibration) is quiet
+    said = TextPrediction("fine", 0, 4, LanguageResult({}, {}, {}, -0.4, 0.5))
+    assert calibrated_words(said, calibration).result.valence == pytest.approx(0.0, abs=0.05)
+    nothing = TextPrediction("", 0, 0, LanguageResult({}, {}, {}, 0.0, 0.0, no_signal=True))
+    assert calibrated_words(nothing, calibration) is nothing

@@ -215,6 +215,27 @@ def corrected_segments(store: RecordStore, since: datetime | None = None) -> lis
     return out
 
 
+@dataclass(frozen=True)
+class CorrectedUtterance:
+    """The latest correction of an utterance (the words' reading; no words are kept)."""
+
+    correction: Correction
+    started_at: datetime  # the call's start: the calibration holds whole calls back
+
+
+def corrected_utterances(store: RecordStore, since: datetime | None = None) -> list[CorrectedUtterance]:
+    """The latest affect correction of every corrected utterance: what the words' valence map
+    learns from."""
+    latest = [c for c in latest_corrections(store, Target.UTTERANCE, since) if c.affect is not None]
+    if not latest:
+        return []
+    calls = schema.calls
+    with store.reading() as conn:
+        started = dict(conn.execute(select(calls.c.id, calls.c.started_at)
+                                    .where(calls.c.id.in_(sorted({c.call_id for c in latest})))).all())
+    return [CorrectedUtterance(c, started[c.call_id]) for c in latest if c.call_id in started]
+
+
 def export_corrections(store: RecordStore, actor: str, via: Via, since: datetime | None = None) -> Iterator[dict[str, Any]]:
     """The corrections as a dataset, one dict per moment (the latest correction), audited
     (``export``): labels, who and when, what the models read, and for segments the audio
@@ -231,7 +252,7 @@ def export_corrections(store: RecordStore, actor: str, via: Via, since: datetime
 
 
 __all__ = [
-    "AFFECT_READING", "BURSTS", "NO_BURST", "Affect", "CorrectedSegment", "Correction", "CorrectionError", "Target",
-    "add_correction", "affect_of", "corrected_segments", "corrections_for", "export_corrections",
+    "AFFECT_READING", "BURSTS", "NO_BURST", "Affect", "CorrectedSegment", "CorrectedUtterance", "Correction",
+    "CorrectionError", "Target", "add_correction", "affect_of", "corrected_segments", "corrected_utterances", "corrections_for", "export_corrections",
     "latest_corrections",
 ]

@@ -73,12 +73,28 @@ def test_a_dry_run_writes_nothing_and_no_corrections_is_a_clear_error(tmp_path: 
     add_call(store, "call-0", T0)
     out = tmp_path / "calibration.json"
     assert cli(tmp_path, "calibrate", "--out", str(out)) == 1
-    assert "no corrected segments yet" in capsys.readouterr().err
+    assert "no corrections yet" in capsys.readouterr().err
     add_correction(store, "call-0", staff="lee", via=Via.CONSOLE, seq=0, affect="negative")
     assert cli(tmp_path, "calibrate", "--out", str(out), "--dry-run") == 0
     printed = capsys.readouterr().out
-    assert "held back: none (one call)" in printed and "dry run" in printed and not out.exists()
+    assert "voice: nothing held back to judge on" in printed and "dry run" in printed and not out.exists()
     assert cli(tmp_path, "calibrate", "--out", str(out), "--hold-back", "1.5") == 1
+
+
+def test_corrections_of_the_words_fit_the_words_valence_and_are_judged_on_the_newest_calls(tmp_path: Path, capsys) -> None:
+    store = made_store(tmp_path)
+    for i in range(4):  # the language model read each call's utterance at -0.4; QA says neutral
+        add_call(store, f"call-{i}", T0 + timedelta(hours=i))
+        add_correction(store, f"call-{i}", staff="lee", via=Via.CONSOLE, target=Target.UTTERANCE, seq=0, affect="neutral")
+    out = tmp_path / "calibration.json"
+    assert cli(tmp_path, "calibrate", "--out", str(out), "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["corrections"], report["utterances"], report["utterances_held_back"], report["calls"]) == (0, 4, 1, 4)
+    assert report["before"] is None  # no segments: nothing to judge the voice on
+    assert report["words_before"]["valence_error"] == pytest.approx(0.4)
+    assert report["words_after"]["valence_error"] < report["words_before"]["valence_error"]
+    calibration = DeploymentCalibration.load(out)
+    assert calibration.apply_language(-0.4) > -0.4 and calibration.corrections == 4 and len(calibration.valences) == 0
 
 
 def test_corrections_export_as_json_lines(tmp_path: Path, capsys) -> None:
