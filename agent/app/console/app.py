@@ -476,11 +476,14 @@ def create_app(
             raise SignInRequired()
         if not allowed(session, StaffRole.ADMIN):
             raise HTTPException(403, "changing the graph needs the admin role")
-        form = await read_form(request, MAX_GRAPH_BYTES + MAX_FORM_BYTES)
+        # URL-encoding can triple a text (a newline is %0D%0A): the limit is on the graph itself, below
+        form = await read_form(request, 3 * MAX_GRAPH_BYTES + MAX_FORM_BYTES)
         check_unsafe(request, session, form_csrf=(form.get("csrf") or [None])[0])
         if graph is None:
             raise HTTPException(503, "this console has no graph file (graph.file)")
         text = (form.get("graph") or [""])[0].replace("\r\n", "\n")
+        if len(text.encode()) > MAX_GRAPH_BYTES:
+            raise HTTPException(413, f"the graph is larger than {MAX_GRAPH_BYTES // 1024} KB")
         action = (form.get("action") or ["check"])[0]
         report = await run_in_threadpool(graph.check, text)
         if not report.ok:

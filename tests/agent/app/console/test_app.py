@@ -845,3 +845,17 @@ def test_the_graph_page_shows_where_the_calls_in_progress_are(graphed) -> None:
         assert 'class="live" data-node="greeting"' in page  # every node has its badge, empty when nobody is there
     with client(base) as c:
         assert c.get("/api/v1/graph/live").status_code == 401
+
+
+def test_a_graph_upload_is_measured_as_text_not_as_its_encoding(graphed) -> None:
+    base, _, graph = graphed
+    before = graph.read_bytes()
+    with client(base) as c:
+        sign_in(c, base, "dana", PASSWORD)
+        newlines = graph.read_text() + "\n" * 60_000  # ~80 KB of text, ~440 KB url-encoded with CRLF
+        r = graph_form(c, base, newlines.replace("\n", "\r\n"), "check")
+        assert r.status_code == 200 and "No errors" in r.text
+        huge = graph.read_text() + "# " + "a" * (300 * 1024)  # short encoded: the graph itself is what is too large
+        r = graph_form(c, base, huge, "apply")
+        assert r.status_code == 413 and "larger than 256 KB" in r.json()["detail"]
+    assert graph.read_bytes() == before
