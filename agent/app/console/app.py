@@ -76,13 +76,12 @@ from agent.services.records.similar_calls import (
 from agent.services.records.staff import StaffDirectory, StaffRole
 from agent.services.records.staff_sessions import SessionBook, StaffSession
 from agent.services.records.store import RecordStore, StoreError
-from emotion.models.burst_labels import output_labels
 from telephony.loopback import is_loopback
 from telephony.webrtc_gateway import BrowserAnswer, OfferRefused
 
 HERE = Path(__file__).resolve().parent
-# Burst names the call list offers: the burst model's vocabulary (torch-free), less "none" (no burst).
-BURSTS = tuple(sorted(b for b in output_labels() if b != NO_BURST))
+# Burst names the call list offers: the burst model's vocabulary (as corrections know it), less "none".
+BURSTS = tuple(sorted(CORRECTION_BURSTS - {NO_BURST}))
 log = structlog.get_logger(component="console")
 CALLS_PER_PAGE = 50
 DEFAULT_EFFECTS_SINCE = "30d"
@@ -145,21 +144,21 @@ class Offer(BaseModel):
 class CorrectionRequest(BaseModel):
     """QA's word on one moment: name it by ``seq`` or by a time ``at_s`` in the call."""
 
-    target: Literal["segment", "utterance"] = "segment"
+    target: Target = Target.SEGMENT
     seq: int | None = Field(None, ge=0)
     at_s: float | None = Field(None, ge=0, le=24 * 3600)
-    affect: Literal["neutral", "positive", "negative", "distressed"] | None = None
+    affect: Affect | None = None
     burst: str | None = Field(None, max_length=32, description="a burst type (sigh, laugh, cough, ...) or none")
 
 
 class CorrectionRow(BaseModel):
     id: int
     call_id: str
-    target: Literal["segment", "utterance"]
+    target: Target
     seq: int
     begin_s: float
     end_s: float
-    affect: str | None
+    affect: Affect | None
     burst: str | None
     model_valence: float
     model_arousal: float
@@ -313,6 +312,19 @@ def create_app(
                                samesite="strict")
         return response
 
+    async def form_post(request: Request, role: StaffRole, refusal: str,
+                        limit: int = MAX_FORM_BYTES) -> tuple[StaffSession, dict[str, list[str]]]:
+        """A page's form post: the session (to sign-in without one; 403 ``refusal`` below ``role``),
+        the form read within ``limit``, its origin and CSRF token (the ``csrf`` field) checked."""
+        session = await run_in_threadpool(session_of, request, book)
+        if session is None:
+            raise SignInRequired()
+        if not allowed(session, role):
+            raise HTTPException(403, refusal)
+        form = await read_form(request, limit)
+        check_unsafe(request, session, form_csrf=(form.get("csrf") or [None])[0])
+        return session, form
+
     # -- pages ---------------------------------------------------------------------------------
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(session: QaPage) -> Response:
@@ -342,8 +354,6 @@ def create_app(
         if transferred and transferred not in ("yes", "no"):
             raise HTTPException(400, "transferred: yes or no")
         handed = {"yes": True, "no": False}.get(transferred or "")
-        if emotion and emotion not in EMOTIONS:
-            raise HTTPException(400, f"emotion: one of {', '.join(EMOTIONS)}")
         if node and len(node) > NODE_MAX:
             raise HTTPException(400, f"node: at most {NODE_MAX} characters")
         burst = (burst or "").strip() or None
@@ -471,14 +481,9 @@ def create_app(
     async def graph_upload(request: Request) -> Response:
         """An admin's edit of the graph: ``check`` validates it, ``apply`` also writes it (only when
         valid: an invalid one is shown with its FILE:LINE:COL errors and the file is not touched)."""
-        session = await run_in_threadpool(session_of, request, book)
-        if session is None:
-            raise SignInRequired()
-        if not allowed(session, StaffRole.ADMIN):
-            raise HTTPException(403, "changing the graph needs the admin role")
         # URL-encoding can triple a text (a newline is %0D%0A): the limit is on the graph itself, below
-        form = await read_form(request, 3 * MAX_GRAPH_BYTES + MAX_FORM_BYTES)
-        check_unsafe(request, session, form_csrf=(form.get("csrf") or [None])[0])
+        session, form = await form_post(request, StaffRole.ADMIN, "changing the graph needs the admin role",
+                                        3 * MAX_GRAPH_BYTES + MAX_FORM_BYTES)
         if graph is None:
             raise HTTPException(503, "this console has no graph file (graph.file)")
         text = (form.get("graph") or [""])[0].replace("\r\n", "\n")
@@ -615,7 +620,7 @@ def create_app(
         if len(call_id) > 64:
             raise HTTPException(404, "no such call")
         try:
-            return add_correction(store, call_id, staff=session.staff, via=Via.CONSOLE, target=Target(request.target),
+            return add_correction(store, call_id, staff=session.staff, via=Via.CONSOLE, target=request.target,
                                   seq=request.seq, at_s=request.at_s, affect=request.affect, burst=request.burst)
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
@@ -634,26 +639,22 @@ def create_app(
     async def correct_form(request: Request, call_id: str) -> Response:
         """The review page's form: a moment by its time in the call ("1:05" or "65"), what it was.
         Saved: back to the review's corrections; refused: the review again, saying why (400)."""
-        session = await run_in_threadpool(session_of, request, book)
-        if session is None:
-            raise SignInRequired()
-        if not allowed(session, StaffRole.QA):
-            raise HTTPException(403, "this page needs the qa role")
-        form = await read_form(request)
+        session, form = await form_post(request, StaffRole.QA, "this page needs the qa role")
 
         def field(name: str) -> str:
             return ((form.get(name) or [""])[0]).strip()
 
-        check_unsafe(request, session, form_csrf=field("csrf") or None)
         try:
             request_ = CorrectionRequest(target=field("target") or "segment", at_s=clock_seconds(field("at")),
                                          affect=field("affect") or None, burst=field("burst") or None)
+        except ValueError:  # clock_seconds', and pydantic's ValidationError is one
+            return await run_in_threadpool(review, session, call_id, 400, "the time is m:ss or seconds; the choices are the lists'")
+        try:
             await run_in_threadpool(correct, session, call_id, request_)
-        except (ValueError, HTTPException) as exc:  # pydantic's ValidationError is a ValueError
-            if isinstance(exc, HTTPException) and exc.status_code == 404:
+        except HTTPException as exc:
+            if exc.status_code == 404:
                 raise
-            reason = exc.detail if isinstance(exc, HTTPException) else "the time is m:ss or seconds; the choices are the lists'"
-            return await run_in_threadpool(review, session, call_id, 400, reason)
+            return await run_in_threadpool(review, session, call_id, 400, exc.detail)
         return RedirectResponse(f"/calls/{quote(call_id, safe='')}#corrections", status_code=303)
 
     @app.get("/api/v1/calls/{call_id}/corrections", response_model=list[CorrectionRow], responses=refusals)
