@@ -189,8 +189,12 @@ class Agreement:
     burst_agreement: float | None  # share of burst-labelled ones read as that burst (None: none labelled)
 
 
-def _side(valence: float) -> int:
-    return -1 if valence < -0.25 else 1 if valence > 0.25 else 0  # the labels' half-way points
+SIDE = 0.25  # half-way between QA's neutral (0) and negative/positive (∓0.5, agent/services/records/corrections.py)
+
+
+def side_of(valence: float) -> int:
+    """Which side of neutral a reading is on, as QA labels it: -1, 0 or +1."""
+    return -1 if valence < -SIDE else 1 if valence > SIDE else 0
 
 
 def agreement(examples: Sequence[Example], calibration: DeploymentCalibration | None,
@@ -206,7 +210,7 @@ def agreement(examples: Sequence[Example], calibration: DeploymentCalibration | 
         else:
             reading = calibration.apply(e.model_valence, e.model_arousal, e.embedding)
         errors.append(abs(reading.valence - e.valence))
-        sides.append(_side(reading.valence) == _side(e.valence))
+        sides.append(side_of(reading.valence) == side_of(e.valence))
         if e.burst is not None:
             said = reading.burst or (model_bursts[i] if model_bursts is not None else None)
             bursts.append(said == e.burst)
@@ -254,4 +258,4 @@ class CalibrationFile:
         return self._current
 
 
-__all__ = ["Agreement", "CalibrationFile", "DeploymentCalibration", "Example", "Reading", "agreement", "fit"]
+__all__ = ["Agreement", "CalibrationFile", "DeploymentCalibration", "Example", "Reading", "agreement", "fit", "side_of"]

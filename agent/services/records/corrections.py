@@ -20,12 +20,13 @@ from enum import StrEnum
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, func, select
+from sqlalchemy import Row, Select, and_, func, select
 
 from agent.services.records import schema
 from agent.services.records.queries import NotFound, QueryError, Via, audit
 from agent.services.records.rows import utc_now
 from agent.services.records.store import RecordStore
+from emotion.deployment_calibration import side_of
 from emotion.models.burst_labels import NONE as NO_BURST
 from emotion.models.burst_labels import output_labels
 
@@ -54,8 +55,8 @@ BURSTS: frozenset[str] = frozenset(output_labels())  # the burst types the servi
 
 
 def affect_of(valence: float) -> Affect:
-    """The affect a reading falls in (the labels' half-way points split the scale)."""
-    return Affect.NEGATIVE if valence < -0.25 else Affect.POSITIVE if valence > 0.25 else Affect.NEUTRAL
+    """The affect a reading falls in (the labels' half-way points split the scale: side_of)."""
+    return (Affect.NEGATIVE, Affect.NEUTRAL, Affect.POSITIVE)[side_of(valence) + 1]
 
 
 class CorrectionError(QueryError):
@@ -172,8 +173,8 @@ class CorrectedSegment:
     started_at: datetime  # the call's start: the calibration holds whole calls back
 
 
-def latest_corrections(store: RecordStore, target: Target | None = None, since: datetime | None = None) -> list[Correction]:
-    """One correction per moment — the newest — oldest moment first."""
+def _latest(target: Target | None, since: datetime | None) -> Select[Any]:
+    """The newest correction of every moment (``target``'s only), oldest moment first."""
     c = schema.corrections
     newest = (select(c.c.call_id, c.c.target, c.c.seq, func.max(c.c.id).label("id"))
               .group_by(c.c.call_id, c.c.target, c.c.seq).subquery())
@@ -182,36 +183,31 @@ def latest_corrections(store: RecordStore, target: Target | None = None, since: 
         query = query.where(c.c.target == str(target))
     if since is not None:
         query = query.where(c.c.created_at >= since)
+    return query
+
+
+def latest_corrections(store: RecordStore, target: Target | None = None, since: datetime | None = None) -> list[Correction]:
+    """One correction per moment — the newest — oldest moment first."""
     with store.reading() as conn:
-        return [_correction(r) for r in conn.execute(query).all()]
+        return [_correction(r) for r in conn.execute(_latest(target, since)).all()]
 
 
 def corrected_segments(store: RecordStore, since: datetime | None = None) -> list[CorrectedSegment]:
     """The latest correction of every corrected segment, with its embedding: what a per-deployment
-    calibration learns from (agent/app/emotion_calibrate.py)."""
-    latest = latest_corrections(store, Target.SEGMENT, since)
-    if not latest:
-        return []
-    s, calls = schema.emotion_segments, schema.calls
-    keys = {(c.call_id, c.seq) for c in latest}
-    call_ids = sorted({c.call_id for c in latest})
+    calibration learns from (agent/app/emotion_calibrate.py). One query: only the corrected
+    segments' embeddings are read."""
+    c, s, calls = schema.corrections, schema.emotion_segments, schema.calls
+    query = (_latest(Target.SEGMENT, since).add_columns(s.c.embedding, calls.c.started_at)
+             .join(s, and_(s.c.call_id == c.c.call_id, s.c.seq == c.c.seq)).join(calls, calls.c.id == c.c.call_id))
     with store.reading() as conn:
-        rows = conn.execute(
-            select(s.c.call_id, s.c.seq, s.c.embedding, calls.c.started_at)
-            .join(calls, calls.c.id == s.c.call_id)
-            .where(s.c.call_id.in_(call_ids))
-        ).all()
-    found = {(r.call_id, r.seq): r for r in rows if (r.call_id, r.seq) in keys}
+        rows = conn.execute(query).all()
     out = []
-    for c in latest:
-        row = found.get((c.call_id, c.seq))
-        if row is None:
-            continue  # purged between the two reads
+    for row in rows:
         vector = None
         if row.embedding:
             v = np.frombuffer(row.embedding, "<f4")
             vector = v / np.linalg.norm(v) if np.isfinite(v).all() and np.linalg.norm(v) > 0 else None
-        out.append(CorrectedSegment(c, vector, row.started_at))
+        out.append(CorrectedSegment(_correction(row), vector, row.started_at))
     return out
 
 
@@ -226,14 +222,11 @@ class CorrectedUtterance:
 def corrected_utterances(store: RecordStore, since: datetime | None = None) -> list[CorrectedUtterance]:
     """The latest affect correction of every corrected utterance: what the words' valence map
     learns from."""
-    latest = [c for c in latest_corrections(store, Target.UTTERANCE, since) if c.affect is not None]
-    if not latest:
-        return []
-    calls = schema.calls
+    c, calls = schema.corrections, schema.calls
+    query = (_latest(Target.UTTERANCE, since).add_columns(calls.c.started_at).join(calls, calls.c.id == c.c.call_id)
+             .where(c.c.affect.is_not(None)))
     with store.reading() as conn:
-        started = dict(conn.execute(select(calls.c.id, calls.c.started_at)
-                                    .where(calls.c.id.in_(sorted({c.call_id for c in latest})))).all())
-    return [CorrectedUtterance(c, started[c.call_id]) for c in latest if c.call_id in started]
+        return [CorrectedUtterance(_correction(row), row.started_at) for row in conn.execute(query).all()]
 
 
 def export_corrections(store: RecordStore, actor: str, via: Via, since: datetime | None = None) -> Iterator[dict[str, Any]]:
