@@ -69,12 +69,6 @@ def held_back_calls(moments: Sequence[CorrectedSegment | CorrectedUtterance], ho
     return {call_id for _, call_id in calls[len(calls) - held:]} if held else set()
 
 
-def split_by_call(segments: Sequence[CorrectedSegment], hold_back: float) -> tuple[list[CorrectedSegment], list[CorrectedSegment]]:
-    """(learn from, judged on): the newest ``hold_back`` share of the calls is judged."""
-    judged = held_back_calls(segments, hold_back)
-    return ([s for s in segments if s.correction.call_id not in judged], [s for s in segments if s.correction.call_id in judged])
-
-
 def run_calibrate(args: argparse.Namespace, config: BedsideConfig) -> int:
     from agent.app.records_cli import RecordsCliError, _staff, open_store
     from agent.services.records.corrections import corrected_segments, corrected_utterances
@@ -179,4 +173,4 @@ def run_export(args: argparse.Namespace, config: BedsideConfig) -> int:
     return EXIT_OK
 
 
-__all__ = ["add_parsers", "example_of", "run_calibrate", "run_export", "split_by_call"]
+__all__ = ["add_parsers", "example_of", "held_back_calls", "run_calibrate", "run_export"]

@@ -17,7 +17,7 @@ from websockets.asyncio.client import connect
 
 from agent.app.cli import main
 from agent.app.config import BedsideConfig, load_config
-from agent.app.emotion_calibrate import split_by_call
+from agent.app.emotion_calibrate import held_back_calls
 from agent.app.records_cli import open_store
 from agent.services.records import queries
 from agent.services.records.corrections import Target, add_correction, corrected_segments
@@ -51,8 +51,9 @@ def test_calibrate_holds_the_newest_calls_back_reports_before_and_after_and_writ
     for i in range(4):
         add_call(store, f"call-{i}", T0 + timedelta(hours=i))
         add_correction(store, f"call-{i}", staff="lee", via=Via.CONSOLE, seq=1, affect="neutral", burst="sigh")
-    learn, judged = split_by_call(corrected_segments(store), 0.25)
-    assert [s.correction.call_id for s in judged] == ["call-3"] and len(learn) == 3
+    segments = corrected_segments(store)
+    judged = held_back_calls(segments, 0.25)
+    assert judged == {"call-3"} and sum(s.correction.call_id not in judged for s in segments) == 3
     out = tmp_path / "calibration.json"
     assert cli(tmp_path, "calibrate", "--out", str(out), "--json", "--by", "dana") == 0
     report = json.loads(capsys.readouterr().out)
