@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from ipaddress import ip_address, ip_network
+from ipaddress import IPv4Address, IPv6Address, ip_address, ip_network
 
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 
@@ -139,11 +139,16 @@ class WebRtcConfig(_Strict):
     @field_validator("ice_addresses")
     @classmethod
     def _addresses(cls, addresses: list[str]) -> list[str]:
-        chosen = [ip_address(a) for a in addresses]  # ValueError names the one that is not an IP address
-        for address in chosen:
-            if address.is_unspecified:
-                raise ValueError(f"{address} is every interface, not an address a browser can reach ([] = every interface)")
-        return [str(a) for a in chosen]
+        return [str(ice_host_address(a)) for a in addresses]
+
+
+def ice_host_address(text: str) -> IPv4Address | IPv6Address:
+    """An address a browser can reach as an ICE host candidate. ValueError for one that is not an
+    IP address (the message names it) or that is every interface (0.0.0.0, ::)."""
+    address = ip_address(text)
+    if address.is_unspecified:
+        raise ValueError(f"{address} is every interface, not an address a browser can reach ([] = every interface)")
+    return address
 
 
 class VadEngine(StrEnum):

@@ -103,12 +103,6 @@ class WebRtcGateway:
         """Draining: offers get 503; calls in progress go on."""
         self._accepting = False
 
-    async def drain(self, timeout_s: float) -> None:
-        """Wait up to ``timeout_s`` for the calls in progress to end."""
-        self.stop_accepting()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=timeout_s)
-
     async def stop(self) -> None:
         """Hang up every browser call and wait for them to wrap up."""
         self.stop_accepting()

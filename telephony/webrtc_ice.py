@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 import aioice.ice
 
+from telephony.config import ice_host_address
+
 _AIOICE_LOOKUP = aioice.ice.get_host_addresses
 
 
@@ -34,10 +36,7 @@ def host_addresses_for(console_host: str, configured: Sequence[str]) -> list[str
 def use_host_addresses(addresses: Sequence[str]) -> None:
     """Offer exactly ``addresses`` as host candidates from now on ([] = every interface but
     loopback, aioice's default). ValueError for something that is not an IP address."""
-    chosen = [ipaddress.ip_address(a) for a in addresses]
-    for address in chosen:
-        if address.is_unspecified:
-            raise ValueError(f"{address} is every interface, not an address a browser can reach: leave the list empty")
+    chosen = [ice_host_address(a) for a in addresses]
     if not chosen:
         aioice.ice.get_host_addresses = _AIOICE_LOOKUP
         return
