@@ -30,12 +30,11 @@ from pathlib import Path
 import numpy as np
 
 from agent.app.audio_files import load_pcm16k
-from agent.app.browser_dialer import BrowserDialer
+from agent.app.browser_dialer import dialer_for
 from agent.app.child_process import ChildNotReady, free_port, start_until_ready
 from agent.app.config import BedsideConfig
-from agent.app.qa_caller import Dialer, QaCaller, ScriptItem
+from agent.app.qa_caller import QaCaller, ScriptItem
 from telephony.config import SipConfig
-from telephony.user_agent import SipUserAgent
 
 STAGES = ["vad_ms", "transcript_ms", "reply_ready_ms", "first_audio_ms"]
 
@@ -138,15 +137,7 @@ async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: 
     # The caller's own jitter buffer is kept minimal: on loopback there is no jitter, and its
     # prefetch would be counted against the agent ("first agent audio packet on the wire").
     caller_sip = SipConfig(port=0, rtp_port=0, transports=["udp"], jitter_buffer_init_ms=0, jitter_buffer_min_ms=0)
-    browser = uri.startswith(("http://", "https://"))
-    ua = None if browser else SipUserAgent(caller_sip, name="bench-caller")
-    dialer: Dialer
-    if ua is None:
-        dialer = BrowserDialer(uri, BENCH_USER, os.environ["BEDSIDE_CONSOLE_PASSWORD"])
-    else:
-        await ua.start()
-        dialer = ua
-    try:
+    async with dialer_for(uri, caller_sip, "bench-caller", BENCH_USER, lambda: os.environ["BEDSIDE_CONSOLE_PASSWORD"]) as dialer:
 
         async def one(call_no: int) -> list[float]:
             script = [ScriptItem("play", str(files[(call_no * turns + t) % len(files)])) for t in range(turns)]
@@ -161,9 +152,6 @@ async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: 
             ]
 
         results = await asyncio.gather(*(one(n) for n in call_numbers))
-    finally:
-        if ua is not None:
-            await ua.stop()
     return [ms for per_call in results for ms in per_call]
 
 

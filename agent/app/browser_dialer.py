@@ -8,11 +8,14 @@ with it, so a browser call is scripted, recorded, transcribed and timed exactly 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import httpx2
 
 from telephony.call_session import CallSession, Direction
-from telephony.user_agent import CallFailed
+from telephony.config import SipConfig
+from telephony.user_agent import CallFailed, SipUserAgent
 from telephony.webrtc_call import WebRtcCall
 
 
@@ -59,6 +62,27 @@ class BrowserDialer:
         return call.session
 
 
+def is_console_url(uri: str) -> bool:
+    """An http(s) URL is the QA console (a browser call); anything else is a SIP URI."""
+    return uri.startswith(("http://", "https://"))
+
+
+@asynccontextmanager
+async def dialer_for(uri: str, sip: SipConfig, name: str, user: str,
+                     password: Callable[[], str]) -> AsyncIterator[SipUserAgent | BrowserDialer]:
+    """What ``uri`` is dialled with: the console's browser-call path (``password()`` asked only
+    then), or a SIP user agent named ``name``, started and stopped around the block."""
+    if is_console_url(uri):
+        yield BrowserDialer(uri, user, password())
+        return
+    ua = SipUserAgent(sip, name=name)
+    await ua.start()
+    try:
+        yield ua
+    finally:
+        await ua.stop()
+
+
 def _detail(response: httpx2.Response) -> str:
     try:
         return str(response.json()["detail"])
@@ -66,4 +90,4 @@ def _detail(response: httpx2.Response) -> str:
         return response.reason_phrase
 
 
-__all__ = ["BrowserDialer"]
+__all__ = ["BrowserDialer", "dialer_for", "is_console_url"]

@@ -207,44 +207,35 @@ async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | 
 
 
 async def _call(args: argparse.Namespace, config: BedsideConfig) -> int:
+    from agent.app.browser_dialer import BrowserDialer, dialer_for, is_console_url
     from agent.app.expression_file import load_expressions
-    from agent.app.qa_caller import Dialer, QaCaller, ScriptItem, console_emitter, report_json
+    from agent.app.qa_caller import QaCaller, ScriptItem, console_emitter, report_json
     from agent.services.stt import SttWorker
-    from telephony.user_agent import SipUserAgent
     from tts.synthesizer import PiperSynthesizer
 
+    if is_console_url(args.uri) and not args.user:
+        print("error: a browser call (an http(s):// console URL) needs --user NAME", file=sys.stderr)
+        return EXIT_USAGE
     script = [ScriptItem(kind, value) for kind, value in (args.script or [])]
     stt = None if args.no_transcribe else SttWorker(config.stt)
     synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions)) if any(i.kind == "say" for i in script) else None
     if stt is not None:
         await stt.start()
-    browser = args.uri.startswith(("http://", "https://"))
-    if browser and not args.user:
-        print("error: a browser call (an http(s):// console URL) needs --user NAME", file=sys.stderr)
-        return EXIT_USAGE
-    ua = None if browser else SipUserAgent(config.sip, name="qa-caller")
-    browser_dialer = None
-    dialer: Dialer
-    if ua is None:
-        from agent.app.browser_dialer import BrowserDialer
-
-        password = os.environ.get("BEDSIDE_CONSOLE_PASSWORD") or sys.stdin.readline().rstrip("\n")
-        dialer = browser_dialer = BrowserDialer(args.uri, args.user, password)
-    else:
-        await ua.start()
-        dialer = ua
     emit = console_emitter(args.json)
+
+    def password() -> str:
+        return os.environ.get("BEDSIDE_CONSOLE_PASSWORD") or sys.stdin.readline().rstrip("\n")
+
     try:
-        caller = QaCaller(dialer, stt, synth, emit)
-        report = await caller.run(args.uri, script, duration_s=args.duration, at_s=args.at, quiet_s=args.wait_quiet)
-        if args.record and report.answered:
-            caller.save_recording(args.record)
-        for call in browser_dialer.calls if browser_dialer else []:  # what a page would have shown, in order
-            for message in call.received:
-                emit({"event": "live", **message})
+        async with dialer_for(args.uri, config.sip, "qa-caller", args.user or "", password) as dialer:
+            caller = QaCaller(dialer, stt, synth, emit)
+            report = await caller.run(args.uri, script, duration_s=args.duration, at_s=args.at, quiet_s=args.wait_quiet)
+            if args.record and report.answered:
+                caller.save_recording(args.record)
+            for call in dialer.calls if isinstance(dialer, BrowserDialer) else []:  # what a page would have shown
+                for message in call.received:
+                    emit({"event": "live", **message})
     finally:
-        if ua is not None:
-            await ua.stop()
         if stt is not None:
             await stt.stop()
     if args.json:
