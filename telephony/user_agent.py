@@ -145,6 +145,10 @@ class SipUserAgent:
                 self._calls.pop(session.call_id, None)
                 raise CallFailed(0, exc.reason) from None
             self._count(+1)
+            try:
+                session.sip_call_id = call.getInfo().callIdString  # both ends know the call by it
+            except pj.Error:
+                pass
 
         await self.endpoint.run(make_call)
         answered = asyncio.ensure_future(session.answered.wait())

@@ -2,12 +2,19 @@
 browser calls, WebRTC through the QA console as its softphone page places them).
 
 It starts ``bedside serve`` as a separate process (pjsua2 allows one endpoint per process),
-then calls it with pjsua2 from this process. Each turn plays a real recorded sentence
-(NOIZEUS clean, 8 kHz telephone speech) and measures, on the caller's side, from the
-moment the last audible sample of the sentence was handed to pjsip to the first agent
-audio frame received. That includes end-of-speech detection, STT or not (per responder),
-reply, TTS, both jitter buffers and the codec, so it is what a caller hears. The server's
-per-stage timings are read from its JSON log. The last line is machine-readable.
+then calls it with pjsua2 from caller processes. By default the server runs the product's own
+path (the graph responder on the clinic graph, emotion on) and each call is a clinic
+conversation (agent/app/bench_conversation.py): consent, name, date of birth said or keyed, a
+question, a booking read back and confirmed, goodbye. Voice to voice is reported per kind of
+turn (a cached line, a line with the caller's details, an LLM-worded line, a keypad entry).
+``--set turn.responder=scripted`` measures the transport floor instead: each turn plays a real
+recorded sentence (NOIZEUS clean, 8 kHz telephone speech) and the reply ignores the words.
+
+Voice to voice is measured on the caller's side, from the moment the last audible sample of the
+caller's line was handed to pjsip to the first agent audio frame received. That includes
+end-of-speech detection, STT, reply, TTS, both jitter buffers and the codec, so it is what a
+caller hears. The server's per-stage timings are read from its JSON log. The last line is
+machine-readable: voice turns only (a keypad entry waits for the keypad pause, reported apart).
 
 With ``--webrtc`` the same callers dial with agent/app/browser_dialer.py: sign in to the console
 (an account the bench makes in its own records directory), POST the offer, Opus over DTLS-SRTP
@@ -30,6 +37,19 @@ from pathlib import Path
 import numpy as np
 
 from agent.app.audio_files import load_pcm16k
+from agent.app.bench_conversation import (
+    KEYPAD,
+    KIND_NAMES,
+    UNMATCHED,
+    CallerTiming,
+    as_script,
+    completed_calls,
+    conversation,
+    read_events,
+    render_lines,
+    server_turns,
+    timings_by_kind,
+)
 from agent.app.browser_dialer import dialer_for
 from agent.app.child_process import ChildNotReady, free_port, start_until_ready
 from agent.app.config import BedsideConfig
@@ -78,9 +98,6 @@ async def start_server(
 ) -> asyncio.subprocess.Process:
     cmd = [sys.executable, "-m", "agent.app.cli", "serve", "--sip-port", str(port), "--set", "logging.json_output=true",
            "--set", "emotion.service.port=0",
-           # The caller plays test sentences, not a clinic conversation: the graph would clarify,
-           # then transfer. Scripted replies measure the call path itself; --set can override.
-           "--set", "turn.responder=scripted",
            # The full loop by default: the in-process emotion service scores every segment.
            "--set", "emotion.service.mode=in_process" if args.emotion == "on" else "emotion.service.mode='off'"]
     if args.config:
@@ -113,46 +130,66 @@ async def _wait_for_presynthesis(server: asyncio.subprocess.Process, log_path: P
 CALLS_PER_CALLER_PROCESS = 4  # pjsua2's per-process limit applies to the caller side too
 
 
-async def run_calls(uri: str, calls: int, turns: int, files: list[Path], password: str | None = None) -> list[float]:
-    """``calls`` concurrent calls of ``turns`` turns each, from caller processes of at most
-    four calls; returns voice-to-voice ms per turn. ``password``: browser calls' console account."""
+Scripts = dict[int, list[tuple[str, str]]]  # call number -> the QA caller's (kind, value) items
+
+
+def bench_scripts(config: BedsideConfig, responder: str, calls: int, turns: int, workdir: Path) -> Scripts:
+    """Every bench call's script: the clinic conversation for the graph responder (its lines
+    rendered once, here), else ``turns`` recorded sentences."""
+    if responder == "graph":
+        steps = {n: conversation(n) for n in range(calls)}
+        lines = render_lines([step for per_call in steps.values() for step in per_call], config, workdir / "caller-lines")
+        return {n: as_script(per_call, lines) for n, per_call in steps.items()}
+    files = caller_sentences()
+    for f in files:  # fail early on unreadable audio
+        load_pcm16k(f)
+    return {n: [("play", str(files[(n * turns + t) % len(files)])) for t in range(turns)] for n in range(calls)}
+
+
+async def run_calls(uri: str, calls: int, scripts_path: Path, password: str | None = None) -> list[CallerTiming]:
+    """``calls`` concurrent calls, each on its script in ``scripts_path``, from caller processes
+    of at most four calls. ``password``: browser calls' console account."""
     env = {**os.environ, "BEDSIDE_CONSOLE_PASSWORD": password} if password else None
     groups = [list(range(i, min(i + CALLS_PER_CALLER_PROCESS, calls))) for i in range(0, calls, CALLS_PER_CALLER_PROCESS)]
     procs = []
     for group in groups:
         procs.append(await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "agent.app.bench_latency", uri, str(turns), *[str(i) for i in group],
-            *[str(f) for f in files], stdout=asyncio.subprocess.PIPE, env=env,
+            sys.executable, "-m", "agent.app.bench_latency", uri, str(scripts_path), *[str(i) for i in group],
+            stdout=asyncio.subprocess.PIPE, env=env,
         ))
-    latencies: list[float] = []
+    timings: list[CallerTiming] = []
     for proc in procs:
         out, _ = await proc.communicate()
         if proc.returncode != 0:
             raise SystemExit(f"bench: a caller process failed ({proc.returncode})")
-        latencies += json.loads(out.decode().strip().splitlines()[-1])
-    return latencies
+        timings += [CallerTiming.from_json(call) for call in json.loads(out.decode().strip().splitlines()[-1])]
+    return timings
 
 
-async def _caller_process(uri: str, turns: int, call_numbers: list[int], files: list[Path]) -> list[float]:
+def voice_ms(calls: list[CallerTiming]) -> list[float]:
+    return [ms for call in calls for kind, ms in call.turns if kind == "voice" and ms is not None]
+
+
+async def _caller_process(uri: str, scripts: Scripts, call_numbers: list[int]) -> list[CallerTiming]:
     # The caller's own jitter buffer is kept minimal: on loopback there is no jitter, and its
     # prefetch would be counted against the agent ("first agent audio packet on the wire").
     caller_sip = SipConfig(port=0, rtp_port=0, transports=["udp"], jitter_buffer_init_ms=0, jitter_buffer_min_ms=0)
     async with dialer_for(uri, caller_sip, "bench-caller", BENCH_USER, lambda: os.environ["BEDSIDE_CONSOLE_PASSWORD"]) as dialer:
 
-        async def one(call_no: int) -> list[float]:
-            script = [ScriptItem("play", str(files[(call_no * turns + t) % len(files)])) for t in range(turns)]
+        async def one(call_no: int) -> CallerTiming:
+            script = [ScriptItem(kind, value) for kind, value in scripts[call_no]]  # type: ignore[arg-type]
             caller = QaCaller(dialer, stt=None, synth=None, emit=lambda event: None)
             report = await caller.run(uri, script)
             if not report.answered:
                 raise SystemExit(f"bench: call failed: {report.status_code} {report.end_reason}")
-            return [
-                (item.first_agent_audio - item.speech_end) * 1000
+            return CallerTiming(report.sip_call_id, tuple(
+                ("keypad" if item.kind == "dtmf" else "voice",
+                 (item.first_agent_audio - item.speech_end) * 1000
+                 if item.first_agent_audio is not None and item.speech_end else None)
                 for item in report.caller_items
-                if item.first_agent_audio is not None and item.speech_end
-            ]
+            ))
 
-        results = await asyncio.gather(*(one(n) for n in call_numbers))
-    return [ms for per_call in results for ms in per_call]
+        return list(await asyncio.gather(*(one(n) for n in call_numbers)))
 
 
 def server_stages(log_path: Path) -> dict[str, list[float]]:
@@ -164,6 +201,8 @@ def server_stages(log_path: Path) -> dict[str, list[float]]:
             event = json.loads(line)
         except json.JSONDecodeError:
             continue
+        if event.get("event") == "turn" and event.get("input", "voice") != "voice":
+            continue  # a keypad turn's stages run from the last key, after the keypad pause
         if event.get("event") in ("turn", "turn_transcript"):
             for stage in STAGES:
                 if isinstance(event.get(stage), (int, float)):
@@ -175,13 +214,21 @@ def pct(values: list[float], q: float) -> int:
     return int(round(float(np.percentile(values, q)))) if values else -1
 
 
+def write_scripts(scripts: Scripts, path: Path) -> Path:
+    path.write_text(json.dumps({str(n): items for n, items in scripts.items()}))
+    return path
+
+
 async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> int:
-    files = caller_sentences()
-    for f in files:  # fail early on unreadable audio
-        load_pcm16k(f)
+    responder = str(config.turn.responder)
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="bedside-bench-"))
     log_path = workdir / "server.log"
+    most_calls = max(args.calls, 0 if args.no_sweep else args.max_calls)
+    scripts = write_scripts(bench_scripts(config, responder, most_calls, args.turns, workdir), workdir / "scripts.json")
+    # The transport-floor sweep plays fewer sentences per call; a conversation is always whole.
+    sweep_scripts = scripts if responder == "graph" else write_scripts(
+        bench_scripts(config, responder, most_calls, max(3, args.turns // 3), workdir), workdir / "sweep-scripts.json")
     webrtc = getattr(args, "webrtc", False)
     console_port = free_port(socket.SOCK_STREAM)
     settings, password = browser_settings(workdir, console_port) if webrtc else ([], None)
@@ -189,7 +236,8 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
     uri = f"http://127.0.0.1:{console_port}/" if webrtc else f"sip:bedside@127.0.0.1:{port}"
     lines: list[str] = []
     try:
-        latencies = await run_calls(uri, args.calls, args.turns, files, password)
+        calls = await run_calls(uri, args.calls, scripts, password)
+        events = read_events(log_path)
         stages = server_stages(log_path)
         sweep: list[tuple[int, int, int, int]] = []
         max_ok = 0
@@ -197,7 +245,7 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
             level = 1
             while level <= args.max_calls:
                 try:
-                    got = await run_calls(uri, level, max(3, args.turns // 3), files, password)
+                    got = voice_ms(await run_calls(uri, level, sweep_scripts, password))
                 except SystemExit as exc:  # e.g. 486 beyond the server's max_calls
                     print(f"bench: stopping the sweep at {level} calls: {exc}", file=sys.stderr)
                     break
@@ -214,11 +262,12 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
         except TimeoutError:
             server.kill()
 
-    responder = next((item.split("=", 1)[1] for item in reversed(args.set) if item.startswith("turn.responder=")), "scripted")
+    latencies = voice_ms(calls)
+    what = "clinic conversation" if responder == "graph" else f"{args.turns} turns"
     lines.append(f"## Voice-to-voice latency ({'WebRTC from the console' if webrtc else 'SIP'}, {args.calls} call(s) x "
-                 f"{args.turns} turns, responder={responder}, emotion={args.emotion})")
+                 f"{what}, responder={responder}, emotion={args.emotion})")
     lines.append("")
-    lines.append("| stage (from end of caller speech) | n | p50 ms | p95 ms |")
+    lines.append("| stage (voice turns, from end of caller speech) | n | p50 ms | p95 ms |")
     lines.append("|---|---|---|---|")
     names = {
         "vad_ms": "end of speech detected (VAD silence)",
@@ -231,8 +280,16 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
         lines.append(f"| {names[stage]} | {len(values)} | {pct(values, 50)} | {pct(values, 95)} |")
     lines.append(f"| **first agent audio at the caller (voice-to-voice)** | {len(latencies)} | "
                  f"**{pct(latencies, 50)}** | **{pct(latencies, 95)}** |")
+    if responder == "graph":
+        kinds = timings_by_kind(calls, server_turns(events))
+        lines += ["", "| turn kind (at the caller) | n | p50 ms | p95 ms |", "|---|---|---|---|"]
+        for kind in ("cached", "synthesized", "worded", KEYPAD, UNMATCHED):
+            if kind in kinds or kind in ("cached", "synthesized", "worded"):
+                values = kinds.get(kind, [])
+                lines.append(f"| {KIND_NAMES[kind]} | {len(values)} | {pct(values, 50)} | {pct(values, 95)} |")
+        lines += ["", f"Conversations the graph ended with its goodbye: {completed_calls(events)} of {args.calls}."]
     if sweep:
-        lines += ["", "| concurrent calls | turns | p50 ms | p95 ms |", "|---|---|---|---|"]
+        lines += ["", "| concurrent calls | voice turns | p50 ms | p95 ms |", "|---|---|---|---|"]
         lines += [f"| {c} | {n} | {p50} | {p95} |" for c, n, p50, p95 in sweep]
     table = "\n".join(lines)
     print(table)
@@ -243,11 +300,11 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
 
 
 def _caller_main(argv: list[str]) -> None:
-    """``python -m agent.app.bench_latency URI TURNS CALL_NO... FILE...``: one caller process."""
-    uri, turns, rest = argv[0], int(argv[1]), argv[2:]
-    numbers = [int(a) for a in rest if a.isdigit()]
-    files = [Path(a) for a in rest if not a.isdigit()]
-    print(json.dumps(asyncio.run(_caller_process(uri, turns, numbers, files))), flush=True)
+    """``python -m agent.app.bench_latency URI SCRIPTS_JSON CALL_NO...``: one caller process."""
+    uri, scripts_path, numbers = argv[0], Path(argv[1]), [int(a) for a in argv[2:]]
+    scripts = {int(n): [tuple(item) for item in items] for n, items in json.loads(scripts_path.read_text()).items()}
+    timings = asyncio.run(_caller_process(uri, scripts, numbers))  # type: ignore[arg-type]
+    print(json.dumps([t.to_json() for t in timings]), flush=True)
 
 
 if __name__ == "__main__":

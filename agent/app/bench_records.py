@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.app.config import BedsideConfig
 from agent.services.metrics import Metrics
 from agent.services.records.config import RecordsConfig
 from agent.services.records.crypto import KeyRing, new_key
@@ -514,10 +515,11 @@ def _recorded(data_dir: Path) -> dict[str, int]:
 
 
 async def run_latency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
-    from agent.app.bench_latency import caller_sentences, run_calls, server_stages, start_server
+    from agent.app.bench_latency import bench_scripts, run_calls, server_stages, start_server, voice_ms, write_scripts
     from agent.app.child_process import free_port
 
-    files = caller_sentences()
+    # The transport floor (scripted replies to recorded sentences): what records could slow is the call path.
+    scripts = write_scripts(bench_scripts(BedsideConfig(), "scripted", 1, args.latency_turns, workdir), workdir / "scripts.json")
     servers: dict[str, tuple[asyncio.subprocess.Process, int, Path]] = {}
     order = [mode for _ in range(args.latency_rounds // 2) for mode in ("on", "off", "off", "on")]
     order += ["on", "off"] * (args.latency_rounds % 2)
@@ -526,7 +528,7 @@ async def run_latency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     try:
         for mode in ("on", "off"):
             port, log_path = free_port(), workdir / f"server-records-{mode}.log"
-            settings = [*args.set, f"sip.rtp_port={free_port()}", "sip.rtp_port_range=200",
+            settings = ["turn.responder=scripted", *args.set, f"sip.rtp_port={free_port()}", "sip.rtp_port_range=200",
                         f"records.enabled={'true' if mode == 'on' else 'false'}", f"records.data_dir={workdir / mode}"]
             _say(f"latency: starting the records-{mode} server")
             server_args = argparse.Namespace(emotion="on", config=args.config, set=settings)
@@ -537,7 +539,7 @@ async def run_latency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
                 raise SystemExit(f"bench records: the records-{mode} server reports records={_records_flag(log_path)}")
         for n, mode in enumerate(order, 1):
             _say(f"latency: call {n}/{len(order)} to the records-{mode} server ({args.latency_turns} turns)")
-            got = await run_calls(f"sip:bedside@127.0.0.1:{servers[mode][1]}", 1, args.latency_turns, files)
+            got = voice_ms(await run_calls(f"sip:bedside@127.0.0.1:{servers[mode][1]}", 1, scripts))
             latencies[mode] += got
             calls.append({"records": mode, "turns": len(got), **({"p50_ms": round(float(np.median(got)))} if got else {})})
     finally:

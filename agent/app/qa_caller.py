@@ -55,6 +55,7 @@ class CallerItemReport:
 @dataclass
 class CallReport:
     answered: bool = False
+    sip_call_id: str = ""
     codec: str = ""
     status_code: int = 0
     end_reason: str = ""
@@ -149,7 +150,7 @@ class QaCaller:
             self.emit({"event": "call_failed", "status": exc.status_code, "reason": exc.reason})
             return self.report
         self._t0 = session.answered_monotonic or time.monotonic()
-        self.report.answered, self.report.codec = True, session.stats.codec
+        self.report.answered, self.report.codec, self.report.sip_call_id = True, session.stats.codec, session.sip_call_id
         self.emit({"event": "answered", "codec": session.stats.codec})
         reader = asyncio.create_task(self._read(session))
         try:

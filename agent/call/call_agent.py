@@ -42,7 +42,7 @@ from agent.call.responder import AgentReply, CallerTurn, Responder
 from agent.call.speaker import Speaker, Spoken
 from agent.call.turn_config import TurnConfig
 from agent.call.turn_timers import TimerDue, TurnTimers
-from agent.call.turn_trace import TurnTrace
+from agent.call.turn_trace import TurnInput, TurnTrace
 from agent.call.webhooks import WebhookSender
 from agent.services.metrics import Metrics
 from agent.services.records.entries import (
@@ -154,7 +154,9 @@ class CallAgent:
 
     # ---- lifecycle -------------------------------------------------------------------------
     async def run(self) -> CallRecord:
-        self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec)
+        # The SIP Call-ID (random, no PHI) ties the call to SIP traces and to the caller's side in benchmarks.
+        self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec,
+                      sip_call_id=self.session.sip_call_id or None)
         self.metrics.inc("calls")
         self.emotion.start()
         call_id = self.session.call_id
@@ -354,8 +356,8 @@ class CallAgent:
             await self._goodbye(turn.max_call_goodbye, "max call length")
             return True
         if due is TimerDue.DIGITS:
-            index = self._next_turn()
-            self._run_reply(self._guarded(self._answer_dtmf(self.timers.take_digits(), index)))
+            index, last_key_at = self._next_turn(), self.timers.digit_at
+            self._run_reply(self._guarded(self._answer_dtmf(self.timers.take_digits(), index, last_key_at)))
             return False
         if (
             self._urgency_pending and self.state is not CallState.TRANSFERRING
@@ -514,12 +516,26 @@ class CallAgent:
         await self.speaker.say(goodbye, label="goodbye")
         await self.session.hangup(reason)
 
-    async def _answer_dtmf(self, digits: str, index: int) -> None:
+    async def _answer_dtmf(self, digits: str, index: int, last_key_at: float) -> None:
+        trace = TurnTrace(index, last_key_at, 0.0, False, TurnInput.KEYPAD)
+        trace.mark("keypad_pause_ms", self.clock())
         reply = await self.responder.respond(
             CallerTurn(self.session.call_id, index, None, dtmf=digits, emotion=self.emotion.latest,
                        phase=self._phase.current(self.clock()))
         )
-        await self._speak(reply, label=f"turn-{index}")
+        trace.mark("reply_ready_ms", self.clock())
+        trace.reply = self.speaker.source_of(reply)
+        await self._speak(reply, f"turn-{index}", self._timed(trace))
+
+    def _timed(self, trace: TurnTrace) -> Callable[[float | None], None]:
+        """The first-audio callback of a turn's reply: closes its trace (log, metrics, journal)."""
+
+        def first_audio(at: float | None) -> None:
+            trace.mark("first_audio_ms", at)
+            timings = trace.report(self.metrics, self.log)
+            self.journal.write(TurnTimed(self.session.call_id, trace.turn, trace.speech_s, timings))
+
+        return first_audio
 
     async def _answer_utterance(self, ended: TurnEnded, index: int) -> None:
         utterance = ended.utterance
@@ -535,13 +551,8 @@ class CallAgent:
                        phase=self._phase.current(self.clock()))
         )
         trace.mark("reply_ready_ms", self.clock())
-
-        def first_audio(at: float | None) -> None:
-            trace.mark("first_audio_ms", at)
-            timings = trace.report(self.metrics, self.log)
-            self.journal.write(TurnTimed(self.session.call_id, index, utterance.duration_s, timings))
-
-        spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", first_audio))
+        trace.reply = self.speaker.source_of(reply)
+        spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", self._timed(trace)))
         if transcript is None:
             # Scripted replies did not wait; keep the transcript for the record and the log.
             await asyncio.shield(stt_task)

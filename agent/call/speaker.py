@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
 
 from agent.call.responder import AgentReply
@@ -33,6 +34,14 @@ class StreamSource(Protocol):
     def pause(self, params: VoiceParams | None = None) -> bytes: ...
 
     def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]: ...
+
+
+class ReplySource(StrEnum):
+    """Where a reply's first sentence comes from: what its first audio waits for."""
+
+    CACHED = "cached"  # a fixed sentence pre-synthesized at start-up: plays at once
+    SYNTHESIZED = "synthesized"  # synthesized now: it carries the caller's details (or is an echo)
+    WORDED = "worded"  # the LLM's wording, synthesized sentence by sentence as it streams
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +77,16 @@ class Speaker:
         if self._current is not None:
             self._current.cancelled = True
         return self._session.stop_playback()
+
+    def source_of(self, reply: AgentReply) -> ReplySource:
+        """What ``say(reply)`` will start with (for the turn's timings, per kind of reply)."""
+        if reply.sentences is not None:
+            return ReplySource.WORDED
+        if not reply.scripted:
+            return ReplySource.SYNTHESIZED
+        first = next(iter(split_sentences(reply.text)), "")
+        cached = self._phrases.get(first, self._streamer.params_for(reply.expression))
+        return ReplySource.SYNTHESIZED if cached is None else ReplySource.CACHED
 
     async def say(
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None

@@ -19,7 +19,7 @@ from agent.call.escalation import EscalationConfig, Handoff
 from agent.call.frames import CallState, EmotionChanged, Tick, TurnEnded
 from agent.call.record import Callback, EndOfCall, Priority, Transfer, Urgency, Webhook
 from agent.call.responder import AgentReply, CallerTurn
-from agent.call.speaker import Spoken
+from agent.call.speaker import ReplySource, Spoken
 from agent.call.turn_config import TurnConfig
 from agent.services.metrics import Metrics
 from agent.services.records.entries import (
@@ -61,6 +61,7 @@ class Session:
     def __init__(self) -> None:
         self.call_id = "call-1"
         self.remote_uri = "sip:caller@127.0.0.1"
+        self.sip_call_id = "a84b4c76e66710"
         self.stats = Stats()
         self.audio: asyncio.Queue[AudioIn] = asyncio.Queue()
         self.events: asyncio.Queue[object] = asyncio.Queue()
@@ -102,6 +103,9 @@ class Speaker:
         self.speaking = False
         self.interrupts = 0
         self._cut: asyncio.Event | None = None
+
+    def source_of(self, reply: AgentReply) -> ReplySource:
+        return ReplySource.CACHED if reply.scripted else ReplySource.SYNTHESIZED
 
     def interrupt(self) -> int:
         self.interrupts += 1
@@ -375,6 +379,12 @@ async def test_keypad_digits_become_one_turn_after_the_pause() -> None:
     call.tick(1.1)
     await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
     assert call.responder.turns[0].dtmf == "03" and call.responder.turns[0].transcript is None
+    # Timed from the last key (clock 1000.0): the 2-s pause closed it at 1002.1 (the fake speaker's
+    # first audio is stamped 1000.0).
+    (timed,) = call.journal.of(TurnTimed)
+    assert timed.turn == 1 and timed.speech_s == 0.0
+    assert timed.timings_ms["keypad_pause_ms"] == 2100 and "vad_ms" not in timed.timings_ms
+    assert call.agent.metrics.percentiles("first_audio_cached_ms")["n"] == 1
 
 
 async def test_a_newer_turn_supersedes_a_reply_still_being_prepared() -> None:
