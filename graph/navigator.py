@@ -53,7 +53,7 @@ from graph.schema import (
     Transition,
     WebhookAction,
 )
-from graph.slots import SlotValue, extract
+from graph.slots import SlotValue, extract, keys_complete
 from tts.expression import Expression
 
 MAX_HOPS = 12  # nodes entered in one turn; a validated graph never needs this many
@@ -219,6 +219,18 @@ class Navigator:
 
     def spoken_slots(self) -> dict[str, str]:
         return {name: value.spoken for name, value in self.slots.items()}
+
+    def keys_complete(self, keys: str) -> bool:
+        """Whether the keys pressed so far already answer this turn, so it need not wait for the
+        keypad pause: the whole value of a pending slot that takes keys, or else the key of one of
+        this node's transitions that no other of its keys begins with."""
+        if self.ended or not keys:
+            return False
+        slot = self._pending
+        if slot is not None and (slot.dtmf or slot.kind is SlotKind.YES_NO):
+            return keys_complete(slot.kind, keys)
+        offered = [t.dtmf for t in self.node.transitions if t.dtmf]
+        return keys in offered and not any(other != keys and other.startswith(keys) for other in offered)
 
     # ---- turns ------------------------------------------------------------------------------
     def start(self) -> Step:

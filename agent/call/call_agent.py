@@ -297,7 +297,9 @@ class CallAgent:
         if self.state not in _CONVERSING:
             return  # keys pressed while being put through start nothing
         self.log.info("dtmf", digits=digit.digit)
-        self.timers.add_digit(digit.digit, self.clock())
+        keys = self.timers.digits + digit.digit
+        complete = digit.digit == "#" or self.responder.keys_complete(keys)
+        self.timers.add_digit(digit.digit, self.clock(), complete)
 
     def _on_transcript(self, transcript: Transcript) -> None:
         self.record.transcripts.append(transcript.text)

@@ -68,6 +68,10 @@ class Responder(Protocol):
 
     def greeting(self) -> AgentReply: ...
 
+    def keys_complete(self, keys: str) -> bool:
+        """The keypad digits so far already answer the turn: take them now, not after the pause."""
+        ...
+
     async def respond(self, turn: CallerTurn) -> AgentReply: ...
 
 
@@ -98,6 +102,9 @@ class ScriptedResponder:
 
     def greeting(self) -> AgentReply:
         return AgentReply(self._config.greeting)
+
+    def keys_complete(self, keys: str) -> bool:
+        return False  # no graph to say how many keys an answer has: the pause (or #) ends them
 
     async def respond(self, turn: CallerTurn) -> AgentReply:
         return AgentReply(self._config.reply)
@@ -151,6 +158,9 @@ class GraphResponder:
 
     def greeting(self) -> AgentReply:
         return self._reply(self.navigator.start(), None, None)
+
+    def keys_complete(self, keys: str) -> bool:
+        return self.navigator.keys_complete(keys)
 
     async def respond(self, turn: CallerTurn) -> AgentReply:
         started = time.perf_counter()

@@ -39,7 +39,7 @@ class TurnConfig(_Strict):
     not_understood: str = Field(
         "Sorry, I didn't catch that. Could you say it again?", description="echo responder: empty transcript; any responder: a turn that failed"
     )
-    dtmf_timeout_s: float = Field(2.0, gt=0, description="keypad digits are collected until this pause")
+    dtmf_timeout_s: float = Field(2.0, gt=0, description="keypad digits are collected until this pause, a # or all the answer needs (e.g. 8 for a date of birth)")
     max_call_s: float = Field(900.0, gt=0, description="calls are ended politely after this long")
     max_call_goodbye: str = Field(
         "We have reached the time limit for this call. Please call again if you need more help. Goodbye.",

@@ -15,7 +15,7 @@ IDLE_TICK_S = 0.5  # the loop wakes at least this often when nothing arrives
 
 class TimerDue(StrEnum):
     MAX_CALL = "max_call"  # the call reached turn.max_call_s: say the limit line and end it
-    DIGITS = "digits"  # the caller stopped pressing keys: the digits are a turn
+    DIGITS = "digits"  # the caller stopped pressing keys (or pressed all an answer needs): the digits are a turn
     REPROMPT = "reprompt"  # the caller has been silent for turn.reprompt_after_s
     SILENCE_GOODBYE = "silence_goodbye"  # ... and was reprompted turn.max_reprompts times
 
@@ -28,6 +28,7 @@ class TurnTimers:
     reprompts: int = 0  # in a row, since the caller last did something
     digits: str = ""  # keypad digits collected, not yet a turn
     digit_at: float = 0.0
+    digits_complete: bool = False  # the digits already answer the turn: no need to wait for the pause
 
     @classmethod
     def start(cls, config: TurnConfig, now: float) -> TurnTimers:
@@ -42,19 +43,22 @@ class TurnTimers:
         """The agent is busy or just finished speaking: silence is counted from here."""
         self.last_activity = now
 
-    def add_digit(self, digit: str, now: float) -> None:
+    def add_digit(self, digit: str, now: float, complete: bool = False) -> None:
+        """A key; ``complete``: with it the digits answer the turn (``#``, or all an answer needs)."""
         self.digits += digit
         self.digit_at = now
+        self.digits_complete = complete
 
     def take_digits(self) -> str:
-        digits, self.digits = self.digits, ""
-        return digits
+        """The entry, as a turn: a ``#`` that ended keys before it is not part of it."""
+        digits, self.digits, self.digits_complete = self.digits, "", False
+        return digits[:-1] if len(digits) > 1 and digits.endswith("#") else digits
 
     def next_wait(self, now: float) -> float:
         """How long the loop may wait for a frame before the next timer could fire."""
         waits = [self.deadline - now, IDLE_TICK_S]
         if self.digits:
-            waits.append(self.digit_at + self.config.dtmf_timeout_s - now)
+            waits.append(0.0 if self.digits_complete else self.digit_at + self.config.dtmf_timeout_s - now)
         return max(0.01, min(waits))
 
     def due(self, now: float, busy: bool) -> TimerDue | None:
@@ -62,7 +66,7 @@ class TurnTimers:
         (silence is not counted then)."""
         if now >= self.deadline:
             return TimerDue.MAX_CALL
-        if self.digits and now - self.digit_at >= self.config.dtmf_timeout_s:
+        if self.digits and (self.digits_complete or now - self.digit_at >= self.config.dtmf_timeout_s):
             return TimerDue.DIGITS
         if busy:
             self.last_activity = now

@@ -61,6 +61,21 @@ def extract(
     return EXTRACTORS[SlotKind(kind)](Said(text or "", now, keys=keys, offers=offers))
 
 
+def keys_complete(kind: SlotKind | str, keys: str) -> bool:
+    """Whether the digits keyed so far already make a whole ``kind`` value, so the caller need
+    not wait out the keypad pause: one key for yes/no (1 or 2), eight for a date of birth
+    (MMDDYYYY), ten for a phone number (eleven when it starts with 1). Kinds of open length
+    (digit strings) wait for the pause or ``#``."""
+    kind = SlotKind(kind)
+    if kind is SlotKind.YES_NO:
+        return len(keys) >= 1
+    if kind is SlotKind.DATE_OF_BIRTH:
+        return len(keys) >= 8
+    if kind is SlotKind.PHONE:
+        return len(keys) >= 11 or (len(keys) == 10 and not keys.startswith("1"))
+    return False
+
+
 __all__ = [
     "EXTRACTORS",
     "MAX_AGE_YEARS",
@@ -78,6 +93,7 @@ __all__ = [
     "extract_phone",
     "extract_text",
     "extract_yes_no",
+    "keys_complete",
     "read_numbers",
     "strip_leading_filler",
     "tokens",

@@ -94,6 +94,19 @@ def test_keypad_works_for_consent_date_of_birth_and_menu(clinic):
     assert nav.pending_slot.name == "medication"
 
 
+def test_keys_that_answer_the_turn_are_known_before_the_keypad_pause(clinic):
+    nav, _ = walk(clinic)
+    assert nav.pending_slot.name == "consent" and nav.keys_complete("1")  # yes/no: one key
+    nav.handle(CallerInput(dtmf="1"), CALM)
+    assert nav.pending_slot.name == "full_name" and not nav.keys_complete("1")  # a name takes no keys
+    nav.handle(CallerInput("Maria Lopez"), CALM)
+    assert nav.pending_slot.name == "date_of_birth"
+    assert not nav.keys_complete("0303198") and nav.keys_complete("03031985")  # MMDDYYYY
+    nav.handle(CallerInput(dtmf="03031985"), CALM)
+    assert nav.node_id == "menu" and nav.pending_slot is None
+    assert nav.keys_complete("1") and nav.keys_complete("2") and not nav.keys_complete("3") and not nav.keys_complete("")
+
+
 def test_declining_consent_transfers_to_the_front_desk(clinic):
     _, steps = walk(clinic, "No, I'd rather not.")
     assert steps[-1].path == ("consent_declined",)

@@ -137,13 +137,18 @@ class Speaker:
 class Responder:
     needs_transcript = True
 
-    def __init__(self, answer: Callable[[CallerTurn], AgentReply] | None = None, delay_s: float = 0.0) -> None:
+    def __init__(self, answer: Callable[[CallerTurn], AgentReply] | None = None, delay_s: float = 0.0,
+                 keys_needed: int = 0) -> None:
         self.turns: list[CallerTurn] = []
         self.answer = answer or (lambda turn: AgentReply(f"you said {turn.transcript or turn.dtmf}"))
         self.delay_s = delay_s
+        self.keys_needed = keys_needed  # 0: the answer's length is open (the pause ends it)
 
     def greeting(self) -> AgentReply:
         return AgentReply("Hello, this is the clinic.")
+
+    def keys_complete(self, keys: str) -> bool:
+        return 0 < self.keys_needed <= len(keys)
 
     async def respond(self, turn: CallerTurn) -> AgentReply:
         self.turns.append(turn)
@@ -385,6 +390,16 @@ async def test_keypad_digits_become_one_turn_after_the_pause() -> None:
     assert timed.turn == 1 and timed.speech_s == 0.0
     assert timed.timings_ms["keypad_pause_ms"] == 2100 and "vad_ms" not in timed.timings_ms
     assert call.agent.metrics.percentiles("first_audio_cached_ms")["n"] == 1
+
+
+async def test_keys_that_answer_the_turn_or_a_hash_end_it_without_the_pause() -> None:
+    call = await started(make_call(responder=Responder(keys_needed=2)))
+    call.push(DtmfDigit("0", 1.0), DtmfDigit("3", 1.1))  # no tick: the clock never reaches the pause
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
+    assert call.responder.turns[0].dtmf == "03"
+    call.push(DtmfDigit("4", 2.0), DtmfDigit("#", 2.1))
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-2")
+    assert call.responder.turns[1].dtmf == "4"  # the # ended the entry; it is not part of it
 
 
 async def test_a_newer_turn_supersedes_a_reply_still_being_prepared() -> None:

@@ -39,6 +39,17 @@ def test_digits_wait_for_the_pause_and_are_taken_once() -> None:
     assert timers.take_digits() == "12" and timers.digits == ""
 
 
+def test_digits_that_already_answer_the_turn_are_taken_without_the_pause() -> None:
+    timers = TurnTimers.start(CONFIG, 0.0)
+    timers.add_digit("0", 1.0)
+    assert timers.due(1.0, busy=False) is None
+    timers.add_digit("3", 1.2, complete=True)
+    assert timers.next_wait(1.2) == 0.01 and timers.due(1.2, busy=True) is TimerDue.DIGITS
+    assert timers.take_digits() == "03" and not timers.digits_complete
+    timers.add_digit("1", 5.0)  # the next entry waits for its pause again
+    assert timers.due(6.9, busy=False) is None
+
+
 def test_the_call_limit_comes_first_and_bounds_the_wait() -> None:
     timers = TurnTimers.start(TurnConfig(max_call_s=60.0), 0.0)
     timers.add_digit("5", 59.5)

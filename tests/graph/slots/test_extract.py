@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from graph.schema import SlotKind
-from graph.slots import EXTRACTORS, Said, SlotValue, extract
+from graph.slots import EXTRACTORS, Said, SlotValue, extract, keys_complete
 from tests.graph.slots.helpers import NOW, any_text, instants, offer_lists, value
 
 
@@ -37,3 +37,20 @@ def test_kind_may_be_a_plain_string() -> None:
 def test_extract_never_raises(kind: SlotKind, text: str, dtmf: str, now: datetime, offers: list[datetime]) -> None:
     found = extract(kind, text, dtmf=dtmf, now=now, offers=offers)
     assert found is None or (isinstance(found, SlotValue) and found.value and found.spoken)
+
+
+@pytest.mark.parametrize(("kind", "keys", "complete"), [
+    (SlotKind.YES_NO, "1", True),
+    (SlotKind.DATE_OF_BIRTH, "0303198", False),
+    (SlotKind.DATE_OF_BIRTH, "03031985", True),
+    (SlotKind.PHONE, "555010203", False),
+    (SlotKind.PHONE, "5550102030", True),
+    (SlotKind.PHONE, "1555010203", False),  # ten keys starting with 1: the country code of eleven
+    (SlotKind.PHONE, "15550102030", True),
+    (SlotKind.DIGITS, "12345678901234", False),  # open length: the pause or # ends it
+    (SlotKind.NAME, "1", False),
+])
+def test_keys_complete_when_no_further_key_could_change_the_value(kind: SlotKind, keys: str, complete: bool) -> None:
+    assert keys_complete(kind, keys) is complete
+    if complete and kind is not SlotKind.YES_NO:  # the keys that complete an entry make a value
+        assert extract(kind, "", dtmf=keys, now=NOW) is not None
