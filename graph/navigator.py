@@ -37,7 +37,7 @@ import networkx as nx
 
 from emotion.events import EmotionUpdate
 from graph.matcher import EmbeddedTurn, Match, MatchedBy, TextEmbedder, TransitionMatcher
-from graph.schedule import Schedule, describe_times
+from graph.schedule import Schedule, describe_times, spoken_datetime
 from graph.schema import (
     PLACEHOLDER,
     Action,
@@ -55,6 +55,7 @@ from graph.schema import (
 )
 from graph.slots import SlotValue, extract, keys_complete
 from tts.expression import Expression
+from tts.sentences import split_sentences
 
 MAX_HOPS = 12  # nodes entered in one turn; a validated graph never needs this many
 OFFER_COUNT = 3
@@ -231,6 +232,48 @@ class Navigator:
             return keys_complete(slot.kind, keys)
         offered = [t.dtmf for t in self.node.transitions if t.dtmf]
         return keys in offered and not any(other != keys and other.startswith(keys) for other in offered)
+
+    def sentences_ahead(self, expression: Expression) -> list[str]:
+        """First sentences the next reply may start with that carry this caller's details (a
+        slot's value), to be synthesized while the caller answers so that reply starts at once.
+
+        They are the lines of the nodes one step from here (the ``say``, or else the first ``ask``
+        the node would make) for ``expression``, rendered with the slots as they are now, and once
+        per time on offer when the slot being asked is a date and time ("That's {appointment}.").
+        A sentence without the caller's details is in the phrase cache already; one waiting for a
+        value nobody has given yet is left out. PHI: for the call's own speaker, never logged."""
+        if self.ended:
+            return []
+        values = self._values()
+        choices = [values]
+        pending = self._pending
+        if pending is not None and pending.kind is SlotKind.DATETIME and self.offers:
+            now = self.clock()
+            choices += [{**values, pending.name: spoken_datetime(o, now, relative=False)} for o in self.offers]
+        fixed = self.compiled.clinic_values
+        ahead: list[str] = []
+        for node_id in self.compiled.successors(self.node_id):
+            line = self._first_line(self.compiled.nodes[node_id], expression)
+            if line is None or not any(name in self.compiled.slot_kinds for name in PLACEHOLDER.findall(line)):
+                continue
+            without_caller = _first_sentence(PLACEHOLDER.sub(lambda m: fixed.get(m.group(1), m.group(0)), line))
+            for choice in choices:
+                first = _first_sentence(PLACEHOLDER.sub(lambda m, c=choice: c.get(m.group(1), m.group(0)), line))
+                if first and first != without_caller and not PLACEHOLDER.search(first) and first not in ahead:
+                    ahead.append(first)
+        return ahead
+
+    def _first_line(self, node: Node, expression: Expression) -> str | None:
+        """The line a node would start with if entered now (its say, or else its first ask)."""
+        if node.say is not None:
+            say, key = node.say, (node.id, "say")
+        else:
+            slot = next((s for s in node.collect if s.required and s.name not in self.slots), None)
+            if slot is None:
+                return None
+            say, key = slot.ask, (node.id, f"ask:{slot.name}")
+        variants = say.variants(expression)
+        return variants[self._said.get(key, 0) % len(variants)]
 
     # ---- turns ------------------------------------------------------------------------------
     def start(self) -> Step:
@@ -478,6 +521,10 @@ def emotion_holds(condition: EmotionCondition, emotion: EmotionUpdate | None) ->
 
 
 _DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+def _first_sentence(text: str) -> str:
+    return next(iter(split_sentences(text)), "")
 
 
 def describe_hours(hours: Mapping[str, str]) -> str:

@@ -10,7 +10,7 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -168,6 +168,7 @@ class PiperSynthesizer:
         self.voice_rate: int = self._voice.config.sample_rate
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tts")
+        self._in_flight = 0  # jobs submitted to the worker and not finished (event-loop side)
         self.sentences_synthesized = 0
         self.audio_seconds = 0.0
         self.synthesis_seconds = 0.0
@@ -263,7 +264,7 @@ class PiperSynthesizer:
     async def synthesize_async(self, text: str, params: VoiceParams | None = None) -> bytes:
         """``synthesize`` on the worker thread."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.synthesize, text, params)
+        return await self._submit(loop, self.synthesize, text, params)
 
     async def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]:
         """Yield one PCM chunk per sentence as soon as it is ready, each but the last with
@@ -276,7 +277,7 @@ class PiperSynthesizer:
         loop = asyncio.get_running_loop()
 
         def submit(sentence: str) -> asyncio.Future[bytes]:
-            return loop.run_in_executor(self._executor, self.synthesize_sentence, sentence, params)
+            return self._submit(loop, self.synthesize_sentence, sentence, params)
 
         pause = self.pause(params)
         pending = submit(sentences[0])
@@ -291,6 +292,22 @@ class PiperSynthesizer:
         finally:
             if not pending.done():
                 pending.cancel()
+
+    @property
+    def busy(self) -> bool:
+        """The worker has a synthesis to do or doing: background work (sentences prepared ahead)
+        waits for it to be free, so a live reply never queues behind it for long."""
+        return self._in_flight > 0
+
+    def _submit(self, loop: asyncio.AbstractEventLoop, fn: Callable[..., bytes], *args: object) -> asyncio.Future[bytes]:
+        future = loop.run_in_executor(self._executor, fn, *args)
+        self._in_flight += 1
+
+        def done(_: asyncio.Future[bytes]) -> None:
+            self._in_flight -= 1
+
+        future.add_done_callback(done)
+        return future
 
     def pause(self, params: VoiceParams | None = None) -> bytes:
         """The silence put between sentences in ``params`` (``sentence_pause_ms``), for callers

@@ -7,8 +7,8 @@ says goodbye; the graph ends the call. The caller's lines are spoken by the pipe
 once before the calls (so no synthesis competes with the server for the CPU while it is timed).
 
 A turn's kind is where the agent's reply started (agent/call/speaker.py's ReplySource: a cached
-line, a line with the caller's details synthesized now, an LLM-worded line) or, for keyed digits,
-the keypad. The server logs it with each turn (``turn`` lines, agent/call/turn_trace.py); the
+line, a line with the caller's details prepared while they answered or synthesized now, an
+LLM-worded line) or, for keyed digits, the keypad. The server logs it with each turn (``turn`` lines, agent/call/turn_trace.py); the
 caller measures voice to voice. The two are joined per call by the SIP Call-ID (``call_started``
 logs it) and then in order; a call whose server turns do not pair one-to-one with the caller's
 lines (a sentence split in two by the end-of-turn silence) counts its voice turns as unmatched."""
@@ -133,6 +133,7 @@ def completed_calls(events: Iterable[Mapping[str, object]]) -> int:
 
 KIND_NAMES = {
     "cached": "cached line (pre-synthesized)",
+    "prepared": "line with the caller's details (prepared while they answered)",
     "synthesized": "line with the caller's details (synthesized now)",
     "worded": "LLM-worded line",
     KEYPAD: "keypad entry (from the caller's last key)",

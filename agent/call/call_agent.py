@@ -182,6 +182,7 @@ class CallAgent:
             for task in [*pumps, self._reply_task]:
                 if task is not None and not task.done():
                     task.cancel()
+            self.speaker.stop_preparing()  # and what it prepared goes with the call
             await asyncio.gather(*pumps, return_exceptions=True)
             if self._reply_task is not None:
                 await asyncio.gather(self._reply_task, return_exceptions=True)

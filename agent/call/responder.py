@@ -61,6 +61,9 @@ class AgentReply:
     records: tuple[RecordedAction, ...] = ()  # the actions for the call record, with their slot values
     node: str = ""
     topics: frozenset[Topic] = field(default_factory=frozenset)
+    # First sentences the next reply may start with that carry the caller's details (PHI, never
+    # logged): the speaker synthesizes them while the caller answers.
+    ahead: tuple[str, ...] = ()
 
 
 class Responder(Protocol):
@@ -201,6 +204,7 @@ class GraphResponder:
             records=tuple(from_graph(taken) for taken in step.taken),
             node=step.node,
             topics=step.topics,
+            ahead=() if step.end_call else tuple(self.navigator.sentences_ahead(expression)),
         )
 
     @staticmethod

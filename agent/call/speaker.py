@@ -5,7 +5,12 @@ synthesis on the hot path); a sentence that is not cached (one with the caller's
 and anything else (an LLM's sentences as they stream, an echo) is synthesized and queued
 sentence by sentence, so the first sentence is
 already playing while the rest is being synthesized. ``interrupt()`` is barge-in: it
-stops the current reply within one 20 ms tick and drops sentences not yet queued."""
+stops the current reply within one 20 ms tick and drops sentences not yet queued.
+
+Sentences with the caller's details that the next reply may start with (``AgentReply.ahead``:
+"You're booked for Tuesday at 9 AM.") are synthesized once a reply is all queued, while it plays
+and the caller answers, one at a time and only while the synthesizer has nothing else to do. They
+are kept for this call only (they carry PHI) and replaced by the next reply's."""
 
 from __future__ import annotations
 
@@ -35,11 +40,17 @@ class StreamSource(Protocol):
 
     def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]: ...
 
+    @property
+    def busy(self) -> bool:
+        """Synthesis is queued or running: preparing ahead waits."""
+        ...
+
 
 class ReplySource(StrEnum):
     """Where a reply's first sentence comes from: what its first audio waits for."""
 
     CACHED = "cached"  # a fixed sentence pre-synthesized at start-up: plays at once
+    PREPARED = "prepared"  # a sentence with the caller's details, synthesized while they answered
     SYNTHESIZED = "synthesized"  # synthesized now: it carries the caller's details (or is an echo)
     WORDED = "worded"  # the LLM's wording, synthesized sentence by sentence as it streams
 
@@ -67,6 +78,8 @@ class Speaker:
         self._phrases = phrases
         self._streamer = streamer
         self._current: _Playback | None = None
+        self._prepared: dict[tuple[str, VoiceParams], bytes] = {}
+        self._preparing: asyncio.Task[None] | None = None
 
     @property
     def speaking(self) -> bool:
@@ -85,8 +98,32 @@ class Speaker:
         if not reply.scripted:
             return ReplySource.SYNTHESIZED
         first = next(iter(split_sentences(reply.text)), "")
-        cached = self._phrases.get(first, self._streamer.params_for(reply.expression))
-        return ReplySource.SYNTHESIZED if cached is None else ReplySource.CACHED
+        params = self._streamer.params_for(reply.expression)
+        if self._phrases.get(first, params) is not None:
+            return ReplySource.CACHED
+        return ReplySource.PREPARED if (first, params) in self._prepared else ReplySource.SYNTHESIZED
+
+    def prepare(self, sentences: tuple[str, ...], expression: Expression | None) -> None:
+        """Synthesize ``sentences`` in the background for a reply to come (replacing what was
+        prepared for the last one)."""
+        self.stop_preparing()
+        if sentences:
+            self._preparing = asyncio.create_task(self._prepare(sentences, self._streamer.params_for(expression)))
+
+    def stop_preparing(self) -> None:
+        """Stop preparing and drop what was prepared (the call ended, or another reply is coming)."""
+        if self._preparing is not None and not self._preparing.done():
+            self._preparing.cancel()
+        self._preparing = None
+        self._prepared = {}
+
+    async def _prepare(self, sentences: tuple[str, ...], params: VoiceParams) -> None:
+        for sentence in sentences:
+            if self._phrases.get(sentence, params) is not None:
+                continue
+            while self._streamer.busy:  # a live reply (this call's or another's) goes first
+                await asyncio.sleep(0.02)
+            self._prepared[(sentence, params)] = b"".join([chunk async for chunk in self._streamer.stream(sentence, params)])
 
     async def say(
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None
@@ -112,6 +149,8 @@ class Speaker:
                     first, queued_at = started, time.monotonic()
                     if on_first_audio is not None:
                         started.add_done_callback(lambda f: on_first_audio(f.result().monotonic if f.result().reached else None))
+            if not playback.cancelled:
+                self.prepare(reply.ahead, reply.expression)  # all of it is queued: the worker is free
             end = await session.mark(f"{label}-end") if not playback.cancelled else PlaybackMark(False, time.monotonic())
         finally:
             if self._current is playback:
@@ -150,7 +189,7 @@ class Speaker:
         sentences = split_sentences(reply.text)
         for index, sentence in enumerate(sentences):
             pause = self._streamer.pause(params) if index < len(sentences) - 1 else b""
-            cached = self._phrases.get(sentence, params)
+            cached = self._phrases.get(sentence, params) or self._prepared.get((sentence, params))
             if cached is not None:
                 yield cached + pause
                 continue

@@ -246,3 +246,23 @@ def test_hours_are_spoken_as_a_person_would():
     assert describe_hours({"monday": "08:00-18:00", "tuesday": "08:00-18:00", "saturday": "09:30-12:00",
                            "sunday": "closed"}) == "Monday to Tuesday 8 AM to 6 PM, Saturday 9:30 AM to 12 PM"
     assert describe_hours({}) == "by appointment only"
+
+
+def test_sentences_ahead_are_the_next_replies_first_sentences_that_carry_the_callers_details(clinic):
+    nav, _ = walk(clinic, "Yes, that's fine.")
+    assert nav.sentences_ahead(Expression.NEUTRAL) == []  # the name is not known yet
+    nav.handle(CallerInput("My name is Maria Lopez."), CALM)
+    # Asking the date of birth: the menu (or its distressed variant) starts with the name next.
+    assert nav.sentences_ahead(Expression.NEUTRAL) == ["Thank you, Maria Lopez."]
+    assert nav.sentences_ahead(Expression.ENTHUSIASTIC) == ["Thank you, Maria Lopez.", "Thanks, Maria Lopez!"]
+    nav.handle(CallerInput("March 3rd, 1985."), CALM)
+    assert nav.sentences_ahead(Expression.NEUTRAL) == []  # the menu's next lines are fixed (cached)
+    nav.handle(CallerInput("I'd like to book an appointment."), CALM)
+    # Times on offer: the read-back of each, ready before the caller picks one.
+    ahead = nav.sentences_ahead(Expression.NEUTRAL)
+    assert len(ahead) == len(nav.offers) == 3 and all(s.startswith("That's ") for s in ahead), ahead
+    picked = nav.handle(CallerInput("The first one, please."), CALM)
+    assert picked.text(Expression.NEUTRAL).startswith(ahead[0])
+    assert nav.sentences_ahead(Expression.NEUTRAL) == [f"You're booked for {nav.slots['appointment'].spoken}."]
+    done = nav.handle(CallerInput("Yes."), CALM)
+    assert done.text(Expression.NEUTRAL).startswith(f"You're booked for {nav.slots['appointment'].spoken}.")

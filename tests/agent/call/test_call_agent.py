@@ -107,6 +107,9 @@ class Speaker:
     def source_of(self, reply: AgentReply) -> ReplySource:
         return ReplySource.CACHED if reply.scripted else ReplySource.SYNTHESIZED
 
+    def stop_preparing(self) -> None:
+        self.stopped_preparing = True
+
     def interrupt(self) -> int:
         self.interrupts += 1
         if self._cut is not None:

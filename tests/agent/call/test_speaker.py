@@ -1,31 +1,73 @@
-"""What a reply's first audio waits for (agent/call/speaker.py's Speaker.source_of)."""
+"""What a reply's first audio waits for, and sentences prepared ahead (agent/call/speaker.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from agent.call.responder import AgentReply
 from agent.call.speaker import ReplySource, Speaker
+from telephony.frames import PlaybackMark
 from tts.expression import Expression
 from tts.synthesizer import VoiceParams
+
+SYMPATHETIC = VoiceParams(length_scale=1.2)
 
 
 class Phrases:
     """The phrase cache: only the neutral voice's "Hello." is cached."""
 
     def get(self, text: str, params: VoiceParams | None = None) -> bytes | None:
-        return b"\x00\x00" * 320 if text == "Hello." and params == VoiceParams() else None
+        return b"\x01\x00" * 320 if text == "Hello." and params == VoiceParams() else None
 
 
 class Streamer:
+    """Synthesizes instantly (a sentence's bytes are its text), recording what it was asked; busy
+    while ``busy_for`` says so."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+        self.busy_for = 0
+
+    @property
+    def busy(self) -> bool:
+        if self.busy_for:
+            self.busy_for -= 1
+            return True
+        return False
+
     def params_for(self, expression: Expression | None) -> VoiceParams:
-        return VoiceParams() if expression in (None, Expression.NEUTRAL) else VoiceParams(length_scale=1.2)
+        return VoiceParams() if expression in (None, Expression.NEUTRAL) else SYMPATHETIC
 
     def pause(self, params: VoiceParams | None = None) -> bytes:
         return b""
 
     async def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]:
-        yield b""
+        self.asked.append(text)
+        yield text.encode()
+
+
+class Session:
+    """Plays at once: every mark is reached the moment it is asked for."""
+
+    def __init__(self) -> None:
+        self.played: list[bytes] = []
+        self.ended = asyncio.Event()
+
+    def _reached(self) -> asyncio.Future[PlaybackMark]:
+        future = asyncio.get_running_loop().create_future()
+        future.set_result(PlaybackMark(True, 0.0))
+        return future
+
+    def play(self, pcm: bytes) -> asyncio.Future[PlaybackMark]:
+        self.played.append(pcm)
+        return self._reached()
+
+    def mark(self, label: str) -> asyncio.Future[PlaybackMark]:
+        return self._reached()
+
+    def stop_playback(self) -> int:
+        return 0
 
 
 async def streamed() -> AsyncIterator[str]:
@@ -40,3 +82,31 @@ def test_the_first_sentence_decides_the_source() -> None:
     assert speaker.source_of(AgentReply("Hello.", expression=Expression.SYMPATHETIC)) is ReplySource.SYNTHESIZED
     assert speaker.source_of(AgentReply("Hello.", scripted=False)) is ReplySource.SYNTHESIZED  # an echo
     assert speaker.source_of(AgentReply("Hello.", sentences=streamed())) is ReplySource.WORDED
+
+
+async def test_sentences_ahead_are_prepared_after_a_reply_and_start_the_next_one() -> None:
+    session, streamer = Session(), Streamer()
+    speaker = Speaker(session, Phrases(), streamer)  # type: ignore[arg-type]
+    streamer.busy_for = 3  # the worker is busy (another call's reply): preparing waits its turn
+    await speaker.say(AgentReply("Hello.", ahead=("You're booked, Maria.", "Hello.")), "turn-1")
+    assert speaker._preparing is not None
+    await speaker._preparing
+    assert streamer.asked == ["You're booked, Maria."] and streamer.busy_for == 0  # the cached one is not redone
+    booked = AgentReply("You're booked, Maria. See you then.")
+    assert speaker.source_of(booked) is ReplySource.PREPARED
+    assert speaker.source_of(AgentReply("You're booked, Maria.", expression=Expression.SYMPATHETIC)) is ReplySource.SYNTHESIZED
+    await speaker.say(booked, "turn-2")
+    assert session.played[-2:] == [b"You're booked, Maria.", b"See you then."]  # the first one as prepared
+    assert streamer.asked == ["You're booked, Maria.", "See you then."]
+    assert speaker.source_of(booked) is ReplySource.SYNTHESIZED  # that reply prepared nothing: gone
+
+
+async def test_ending_the_call_stops_preparing_and_forgets_what_was_prepared() -> None:
+    streamer = Streamer()
+    speaker = Speaker(Session(), Phrases(), streamer)  # type: ignore[arg-type]
+    streamer.busy_for = 10_000
+    speaker.prepare(("Thanks, Maria.",), None)
+    await asyncio.sleep(0.05)
+    speaker.stop_preparing()
+    await asyncio.sleep(0.05)
+    assert streamer.asked == [] and speaker.source_of(AgentReply("Thanks, Maria.")) is ReplySource.SYNTHESIZED
