@@ -21,3 +21,4 @@ class TtsConfig(BaseModel):
     cache_mb: float = Field(96.0, ge=0, description="and at most this much audio (16 kHz PCM: 1 MB is 33 s)")
     presynthesize: bool = Field(True, description="at start-up, synthesize every scripted line in every expression (default expression first, the rest in the background)")
     threads: int = Field(1, ge=1, le=8, description="onnxruntime threads per synthesis")
+    prepare_ahead: bool = Field(True, description="while the caller answers, synthesize the sentences with their details that the next reply may start with (kept for the call only), when the synthesizer is otherwise idle")

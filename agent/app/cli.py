@@ -63,8 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench = sub.add_parser("bench", help="benchmarks")
     bench_sub = bench.add_subparsers(dest="bench", required=True)
-    latency = bench_sub.add_parser("latency", help="voice-to-voice latency over real loopback SIP calls")
-    latency.add_argument("--turns", type=int, default=10, help="scripted turns per call")
+    latency = bench_sub.add_parser(
+        "latency", help="voice-to-voice latency over real loopback SIP calls: clinic conversations on the default path")
+    latency.add_argument("--turns", type=int, default=10,
+                         help="sentences per call with turn.responder=scripted or echo (a clinic conversation has its own 8)")
     latency.add_argument("--calls", type=int, default=1, help="concurrent calls for the p50/p95 table")
     latency.add_argument("--max-calls", type=int, default=8, help="largest concurrency tried in the sweep")
     latency.add_argument("--no-sweep", action="store_true", help="skip the max-calls sweep")

@@ -323,7 +323,7 @@ class BedsideServer:
         self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
 
     def _speaker(self, session: CallSession) -> Speaker:
-        return Speaker(session, self.phrases, self.synth)
+        return Speaker(session, self.phrases, self.synth, prepare_ahead=self.config.tts.prepare_ahead)
 
     def _report_load(self, active: int) -> None:
         print_status("load", self.ua.port, active)

@@ -73,10 +73,11 @@ class _Playback:
 
 
 class Speaker:
-    def __init__(self, session: CallSession, phrases: PhraseSource, streamer: StreamSource) -> None:
+    def __init__(self, session: CallSession, phrases: PhraseSource, streamer: StreamSource, prepare_ahead: bool = True) -> None:
         self._session = session
         self._phrases = phrases
         self._streamer = streamer
+        self._prepare_ahead = prepare_ahead  # tts.prepare_ahead
         self._current: _Playback | None = None
         self._prepared: dict[tuple[str, VoiceParams], bytes] = {}
         self._preparing: asyncio.Task[None] | None = None
@@ -149,7 +150,7 @@ class Speaker:
                     first, queued_at = started, time.monotonic()
                     if on_first_audio is not None:
                         started.add_done_callback(lambda f: on_first_audio(f.result().monotonic if f.result().reached else None))
-            if not playback.cancelled:
+            if self._prepare_ahead and not playback.cancelled:
                 self.prepare(reply.ahead, reply.expression)  # all of it is queued: the worker is free
             end = await session.mark(f"{label}-end") if not playback.cancelled else PlaybackMark(False, time.monotonic())
         finally:

@@ -110,3 +110,10 @@ async def test_ending_the_call_stops_preparing_and_forgets_what_was_prepared() -
     speaker.stop_preparing()
     await asyncio.sleep(0.05)
     assert streamer.asked == [] and speaker.source_of(AgentReply("Thanks, Maria.")) is ReplySource.SYNTHESIZED
+
+
+async def test_with_prepare_ahead_off_nothing_is_prepared() -> None:
+    streamer = Streamer()
+    speaker = Speaker(Session(), Phrases(), streamer, prepare_ahead=False)  # type: ignore[arg-type]
+    await speaker.say(AgentReply("Hello.", ahead=("You're booked, Maria.",)), "turn-1")
+    assert speaker._preparing is None and streamer.asked == []
