@@ -21,12 +21,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+import structlog
+
 from agent.call.responder import AgentReply
 from telephony.call_session import CallSession
 from telephony.frames import PlaybackMark
 from tts.expression import Expression
 from tts.sentences import split_sentences
 from tts.synthesizer import VoiceParams
+
+log = structlog.get_logger(component="speaker")
 
 
 class PhraseSource(Protocol):
@@ -119,12 +123,17 @@ class Speaker:
         self._prepared = {}
 
     async def _prepare(self, sentences: tuple[str, ...], params: VoiceParams) -> None:
-        for sentence in sentences:
-            if self._phrases.get(sentence, params) is not None:
-                continue
-            while self._streamer.busy:  # a live reply (this call's or another's) goes first
-                await asyncio.sleep(0.02)
-            self._prepared[(sentence, params)] = b"".join([chunk async for chunk in self._streamer.stream(sentence, params)])
+        try:
+            for sentence in sentences:
+                if self._phrases.get(sentence, params) is not None:
+                    continue
+                while self._streamer.busy:  # a live reply (this call's or another's) goes first
+                    await asyncio.sleep(0.02)
+                pcm = b"".join([chunk async for chunk in self._streamer.stream(sentence, params)])
+                if pcm:  # a sentence piper could not say is synthesized (and skipped) when it is due
+                    self._prepared[(sentence, params)] = pcm
+        except Exception:  # noqa: BLE001 - preparing is a head start; the reply synthesizes what is missing
+            log.exception("prepare_ahead_failed", call_id=getattr(self._session, "call_id", None), sentences=len(sentences))
 
     async def say(
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None

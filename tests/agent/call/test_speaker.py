@@ -117,3 +117,23 @@ async def test_with_prepare_ahead_off_nothing_is_prepared() -> None:
     speaker = Speaker(Session(), Phrases(), streamer, prepare_ahead=False)  # type: ignore[arg-type]
     await speaker.say(AgentReply("Hello.", ahead=("You're booked, Maria.",)), "turn-1")
     assert speaker._preparing is None and streamer.asked == []
+
+
+class Failing(Streamer):
+    """Piper could not say the first sentence (no audio), and the second one raises."""
+
+    async def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]:
+        self.asked.append(text)
+        if text.startswith("Boom"):
+            raise RuntimeError("onnxruntime fell over")
+        yield b""
+
+
+async def test_a_sentence_that_fails_to_prepare_is_left_to_the_reply() -> None:
+    streamer = Failing()
+    speaker = Speaker(Session(), Phrases(), streamer)  # type: ignore[arg-type]
+    speaker.prepare(("Thanks, Maria.", "Boom, Maria.", "After, Maria."), None)
+    assert speaker._preparing is not None
+    await speaker._preparing
+    assert streamer.asked == ["Thanks, Maria.", "Boom, Maria."]
+    assert speaker.source_of(AgentReply("Thanks, Maria.")) is ReplySource.SYNTHESIZED
