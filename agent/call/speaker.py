@@ -133,7 +133,7 @@ class Speaker:
                 if pcm:  # a sentence piper could not say is synthesized (and skipped) when it is due
                     self._prepared[(sentence, params)] = pcm
         except Exception:  # noqa: BLE001 - preparing is a head start; the reply synthesizes what is missing
-            log.exception("prepare_ahead_failed", call_id=getattr(self._session, "call_id", None), sentences=len(sentences))
+            log.exception("prepare_ahead_failed", call_id=self._session.call_id, sentences=len(sentences))
 
     async def say(
         self, reply: AgentReply, label: str, on_first_audio: Callable[[float | None], None] | None = None

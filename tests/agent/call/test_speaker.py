@@ -51,6 +51,7 @@ class Session:
     """Plays at once: every mark is reached the moment it is asked for."""
 
     def __init__(self) -> None:
+        self.call_id = "in-1"
         self.played: list[bytes] = []
         self.ended = asyncio.Event()
 
