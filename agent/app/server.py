@@ -26,6 +26,7 @@ from agent.call.call_agent import CallAgent, CallSettings
 from agent.call.escalation import Escalator
 from agent.call.responder import GraphResponderFactory, ResponderFactory, ResponderKind, create_responder_factory
 from agent.call.speaker import Speaker
+from agent.call.turns_in_flight import TurnsInFlight
 from agent.call.webhooks import WebhookSender
 from agent.services.llm import LlmWriter
 from agent.services.metrics import Metrics
@@ -110,6 +111,7 @@ class BedsideServer:
             on_load=self._report_load if worker_index is not None else None,
         )
         self._calls: set[asyncio.Task[object]] = set()
+        self.turns_in_flight = TurnsInFlight()  # this process's callers awaiting a reply
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
@@ -323,7 +325,8 @@ class BedsideServer:
         self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
 
     def _speaker(self, session: CallSession) -> Speaker:
-        return Speaker(session, self.phrases, self.synth, prepare_ahead=self.config.tts.prepare_ahead)
+        return Speaker(session, self.phrases, self.synth, prepare_ahead=self.config.tts.prepare_ahead,
+                       others_waiting=lambda: self.turns_in_flight.any)
 
     def _report_load(self, active: int) -> None:
         print_status("load", self.ua.port, active)
@@ -368,6 +371,7 @@ class BedsideServer:
                     self.config.escalation, self.config.sip, self.ua, self._speaker, self.metrics, session.call_id,
                 ),
                 journal=journal or self.records,
+                turns_in_flight=self.turns_in_flight,
             )
             await agent.run()
         except Exception:  # noqa: BLE001 - one call's bug must not take the server down

@@ -43,6 +43,7 @@ from agent.call.speaker import Speaker, Spoken
 from agent.call.turn_config import TurnConfig
 from agent.call.turn_timers import TimerDue, TurnTimers
 from agent.call.turn_trace import TurnInput, TurnTrace
+from agent.call.turns_in_flight import TurnsInFlight
 from agent.call.webhooks import WebhookSender
 from agent.services.metrics import Metrics
 from agent.services.records.entries import (
@@ -117,6 +118,7 @@ class CallAgent:
         webhooks: WebhookSender | None = None,
         escalator: Escalator | None = None,
         journal: Journal | None = None,
+        turns_in_flight: TurnsInFlight | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -132,6 +134,8 @@ class CallAgent:
         self.record = CallRecord(session.call_id)
         # The records store's side of the record: each fact as it happens, never blocking (writer.py).
         self.journal: Journal = journal if journal is not None else NullJournal()
+        # Shared by the server's calls: background synthesis waits while any caller awaits a reply.
+        self.turns_in_flight = turns_in_flight if turns_in_flight is not None else TurnsInFlight()
         self.inbox: asyncio.Queue[Frame] = asyncio.Queue()
         self.listener = Listener(
             segmenter, config.turn.barge_in, lambda: speaker.speaking, lambda: session.is_playing, clock,
@@ -522,18 +526,24 @@ class CallAgent:
     async def _answer_dtmf(self, digits: str, index: int, last_key_at: float) -> None:
         trace = TurnTrace(index, last_key_at, 0.0, False, TurnInput.KEYPAD)
         trace.mark("keypad_pause_ms", self.clock())
-        reply = await self.responder.respond(
-            CallerTurn(self.session.call_id, index, None, dtmf=digits, emotion=self.emotion.latest,
-                       phase=self._phase.current(self.clock()))
-        )
-        trace.mark("reply_ready_ms", self.clock())
-        trace.reply = self.speaker.source_of(reply)
-        await self._speak(reply, f"turn-{index}", self._timed(trace))
+        in_flight = self.turns_in_flight.begin()
+        try:
+            reply = await self.responder.respond(
+                CallerTurn(self.session.call_id, index, None, dtmf=digits, emotion=self.emotion.latest,
+                           phase=self._phase.current(self.clock()))
+            )
+            trace.mark("reply_ready_ms", self.clock())
+            trace.reply = self.speaker.source_of(reply)
+            await self._speak(reply, f"turn-{index}", self._timed(trace, in_flight))
+        finally:
+            in_flight()
 
-    def _timed(self, trace: TurnTrace) -> Callable[[float | None], None]:
-        """The first-audio callback of a turn's reply: closes its trace (log, metrics, journal)."""
+    def _timed(self, trace: TurnTrace, in_flight: Callable[[], None]) -> Callable[[float | None], None]:
+        """The first-audio callback of a turn's reply: the caller is no longer waiting, and its
+        trace is closed (log, metrics, journal)."""
 
         def first_audio(at: float | None) -> None:
+            in_flight()
             trace.mark("first_audio_ms", at)
             timings = trace.report(self.metrics, self.log)
             self.journal.write(TurnTimed(self.session.call_id, trace.turn, trace.speech_s, timings))
@@ -544,25 +554,29 @@ class CallAgent:
         utterance = ended.utterance
         trace = TurnTrace(index, ended.end_of_speech, utterance.duration_s, self.responder.needs_transcript)
         trace.mark("vad_ms", ended.detected_at)
-        stt_task = self._start_transcription(utterance)
-        transcript: str | None = None
-        if self.responder.needs_transcript:
-            transcript = await asyncio.shield(stt_task)
-            trace.mark("transcript_ms", self.clock())
-        reply = await self.responder.respond(
-            CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s, emotion=self.emotion.latest,
-                       phase=self._phase.current(self.clock()))
-        )
-        trace.mark("reply_ready_ms", self.clock())
-        trace.reply = self.speaker.source_of(reply)
-        spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", self._timed(trace)))
-        if transcript is None:
-            # Scripted replies did not wait; keep the transcript for the record and the log.
-            await asyncio.shield(stt_task)
-            transcript_ms = round((self.clock() - ended.end_of_speech) * 1000)
-            self.metrics.observe_ms("transcript_ms", transcript_ms)
-            self.log.info("turn_transcript", turn=index, transcript_ms=transcript_ms)
-        await spoken_task
+        in_flight = self.turns_in_flight.begin()
+        try:
+            stt_task = self._start_transcription(utterance)
+            transcript: str | None = None
+            if self.responder.needs_transcript:
+                transcript = await asyncio.shield(stt_task)
+                trace.mark("transcript_ms", self.clock())
+            reply = await self.responder.respond(
+                CallerTurn(self.session.call_id, index, transcript, speech_s=utterance.duration_s,
+                           emotion=self.emotion.latest, phase=self._phase.current(self.clock()))
+            )
+            trace.mark("reply_ready_ms", self.clock())
+            trace.reply = self.speaker.source_of(reply)
+            spoken_task = asyncio.create_task(self._speak(reply, f"turn-{index}", self._timed(trace, in_flight)))
+            if transcript is None:
+                # Scripted replies did not wait; keep the transcript for the record and the log.
+                await asyncio.shield(stt_task)
+                transcript_ms = round((self.clock() - ended.end_of_speech) * 1000)
+                self.metrics.observe_ms("transcript_ms", transcript_ms)
+                self.log.info("turn_transcript", turn=index, transcript_ms=transcript_ms)
+            await spoken_task
+        finally:
+            in_flight()  # a reply superseded or failed before its first audio
 
     def _start_transcription(self, utterance: Utterance) -> asyncio.Task[str]:
         task = asyncio.create_task(self._transcribe(utterance))

@@ -9,7 +9,8 @@ stops the current reply within one 20 ms tick and drops sentences not yet queued
 
 Sentences with the caller's details that the next reply may start with (``AgentReply.ahead``:
 "You're booked for Tuesday at 9 AM.") are synthesized once a reply is all queued, while it plays
-and the caller answers, one at a time and only while the synthesizer has nothing else to do. They
+and the caller answers, one at a time and only while the synthesizer has nothing else to do and
+no caller on any call is waiting for a reply. They
 are kept for this call only (they carry PHI) and replaced by the next reply's."""
 
 from __future__ import annotations
@@ -77,11 +78,17 @@ class _Playback:
 
 
 class Speaker:
-    def __init__(self, session: CallSession, phrases: PhraseSource, streamer: StreamSource, prepare_ahead: bool = True) -> None:
+    def __init__(
+        self, session: CallSession, phrases: PhraseSource, streamer: StreamSource, prepare_ahead: bool = True,
+        others_waiting: Callable[[], bool] = lambda: False,
+    ) -> None:
+        """``prepare_ahead``: tts.prepare_ahead. ``others_waiting``: some caller (on any call) awaits
+        a reply now (agent/call/turns_in_flight.py): preparing ahead waits for them too."""
         self._session = session
         self._phrases = phrases
         self._streamer = streamer
-        self._prepare_ahead = prepare_ahead  # tts.prepare_ahead
+        self._prepare_ahead = prepare_ahead
+        self._others_waiting = others_waiting
         self._current: _Playback | None = None
         self._prepared: dict[tuple[str, VoiceParams], bytes] = {}
         self._preparing: asyncio.Task[None] | None = None
@@ -127,7 +134,7 @@ class Speaker:
             for sentence in sentences:
                 if self._phrases.get(sentence, params) is not None:
                     continue
-                while self._streamer.busy:  # a live reply (this call's or another's) goes first
+                while self._streamer.busy or self._others_waiting():  # a live reply (any call's) goes first
                     await asyncio.sleep(0.02)
                 pcm = b"".join([chunk async for chunk in self._streamer.stream(sentence, params)])
                 if pcm:  # a sentence piper could not say is synthesized (and skipped) when it is due

@@ -405,6 +405,33 @@ async def test_keys_that_answer_the_turn_or_a_hash_end_it_without_the_pause() ->
     assert call.responder.turns[1].dtmf == "4"  # the # ended the entry; it is not part of it
 
 
+async def test_a_caller_awaiting_a_reply_is_in_flight_until_its_first_audio() -> None:
+    seen: list[bool] = []
+
+    def answer(turn: CallerTurn) -> AgentReply:
+        seen.append(call.agent.turns_in_flight.any)  # while the reply is being made
+        return AgentReply("you said it")
+
+    call = await started(make_call(responder=Responder(answer, delay_s=0.05, keys_needed=1)))
+    assert not call.agent.turns_in_flight.any
+    call.push(call.utterance())
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-1")
+    assert seen == [True] and not call.agent.turns_in_flight.any  # the fake speaker's first audio is at once
+    await call.settle(lambda: call.agent.state is CallState.LISTENING)
+    call.push(DtmfDigit("4", 2.0))
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-2")
+    assert seen == [True, True] and not call.agent.turns_in_flight.any
+
+
+async def test_a_superseded_turn_leaves_the_flight_too() -> None:
+    call = await started(make_call(responder=Responder(delay_s=0.3), stt=Stt("first", "second")))
+    call.push(call.utterance())
+    await call.settle(lambda: len(call.responder.turns) == 1)
+    call.push(call.utterance(end=4.0))
+    await call.settle(lambda: call.speaker.lines()[-1] == "turn-2")
+    await call.settle(lambda: not call.agent.turns_in_flight.any)
+
+
 async def test_a_newer_turn_supersedes_a_reply_still_being_prepared() -> None:
     call = await started(make_call(responder=Responder(delay_s=0.3), stt=Stt("first", "second")))
     call.push(call.utterance())

@@ -138,3 +138,15 @@ async def test_a_sentence_that_fails_to_prepare_is_left_to_the_reply() -> None:
     await speaker._preparing
     assert streamer.asked == ["Thanks, Maria.", "Boom, Maria."]
     assert speaker.source_of(AgentReply("Thanks, Maria.")) is ReplySource.SYNTHESIZED
+
+
+async def test_preparing_waits_while_a_caller_on_any_call_awaits_a_reply() -> None:
+    streamer, waiting = Streamer(), [True]
+    speaker = Speaker(Session(), Phrases(), streamer, others_waiting=lambda: waiting[0])  # type: ignore[arg-type]
+    speaker.prepare(("Thanks, Maria.",), None)
+    await asyncio.sleep(0.1)
+    assert streamer.asked == []
+    waiting[0] = False
+    assert speaker._preparing is not None
+    await speaker._preparing
+    assert streamer.asked == ["Thanks, Maria."]
