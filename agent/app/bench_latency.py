@@ -14,7 +14,7 @@ Voice to voice is measured on the caller's side, from the moment the last audibl
 caller's line was handed to pjsip to the first agent audio frame received. That includes
 end-of-speech detection, STT, reply, TTS, both jitter buffers and the codec, so it is what a
 caller hears. The server's per-stage timings are read from its JSON log. The last line is
-machine-readable: voice turns only (a keypad entry waits for the keypad pause, reported apart).
+machine-readable: voice turns only (a keypad entry is timed from its last key, reported apart).
 
 With ``--webrtc`` the same callers dial with agent/app/browser_dialer.py: sign in to the console
 (an account the bench makes in its own records directory), POST the offer, Opus over DTLS-SRTP
@@ -202,7 +202,7 @@ def server_stages(log_path: Path) -> dict[str, list[float]]:
         except json.JSONDecodeError:
             continue
         if event.get("event") == "turn" and event.get("input", "voice") != "voice":
-            continue  # a keypad turn's stages run from the last key, after the keypad pause
+            continue  # a keypad turn's stages run from its last key: not comparable
         if event.get("event") in ("turn", "turn_transcript"):
             for stage in STAGES:
                 if isinstance(event.get(stage), (int, float)):
