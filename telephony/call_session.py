@@ -47,6 +47,9 @@ class CallSession:
         self.direction = direction
         self.remote_uri = remote_uri  # PHI: the caller's number; log only under the 'caller' key
         self.sip_call_id = sip_call_id
+        # The far end's own id for this call, where it names one: a browser call placed through the
+        # console gets the console's call id (its review page) in the answer.
+        self.peer_call_id = ""
         self.audio: asyncio.Queue[AudioIn] = asyncio.Queue()
         self.events: asyncio.Queue[DtmfDigit | Hangup] = asyncio.Queue()
         self.playout = PlayoutBuffer(on_mark=self._mark_from_clock_thread)

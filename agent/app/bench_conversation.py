@@ -10,7 +10,7 @@ A turn's kind is where the agent's reply started (agent/call/speaker.py's ReplyS
 line, a line with the caller's details prepared while they answered or synthesized now, an
 LLM-worded line) or, for keyed digits, the keypad. The server logs it with each turn (``turn`` lines, agent/call/turn_trace.py); the
 caller measures voice to voice. The two are joined per call by the SIP Call-ID (``call_started``
-logs it) and then in order; a call whose server turns do not pair one-to-one with the caller's
+logs it; a browser call, by the call id the console's answer names) and then in order; a call whose server turns do not pair one-to-one with the caller's
 lines (a sentence split in two by the end-of-turn silence) counts its voice turns as unmatched."""
 
 from __future__ import annotations
@@ -75,32 +75,34 @@ def as_script(steps: Sequence[Step], lines: Mapping[str, Path]) -> list[tuple[st
 # ---- joining the caller's measurements and the server's turns --------------------------------
 @dataclass(frozen=True, slots=True)
 class CallerTiming:
-    """One caller's call: its SIP Call-ID and, per line, the input and voice-to-voice ms (None:
-    no agent audio came after it)."""
+    """One caller's call: what both ends know it by (``call_key``: the SIP Call-ID, or a browser
+    call's id in the console) and, per line, the input and voice-to-voice ms (None: no agent audio
+    came after it)."""
 
-    sip_call_id: str
+    call_key: str
     turns: tuple[tuple[TurnInputKind, float | None], ...]
 
     def to_json(self) -> dict[str, object]:
-        return {"sip_call_id": self.sip_call_id, "turns": [list(t) for t in self.turns]}
+        return {"call_key": self.call_key, "turns": [list(t) for t in self.turns]}
 
     @classmethod
     def from_json(cls, data: Mapping[str, object]) -> CallerTiming:
         turns = data["turns"]
         assert isinstance(turns, list)
-        return cls(str(data["sip_call_id"]), tuple((kind, ms) for kind, ms in turns))
+        return cls(str(data["call_key"]), tuple((kind, ms) for kind, ms in turns))
 
 
 def server_turns(events: Iterable[Mapping[str, object]]) -> dict[str, list[Mapping[str, object]]]:
-    """The server's ``turn`` lines of each call, in turn order, keyed by the call's SIP Call-ID."""
-    sip_ids: dict[object, str] = {}
+    """The server's ``turn`` lines of each call, in turn order, keyed as the caller knows the call:
+    its SIP Call-ID, or (a browser call, which has none) the server's own call id."""
+    keys: dict[object, str] = {}
     turns: dict[object, list[Mapping[str, object]]] = {}
     for event in events:
-        if event.get("event") == "call_started" and event.get("sip_call_id"):
-            sip_ids[event.get("call_id")] = str(event["sip_call_id"])
+        if event.get("event") == "call_started" and event.get("call_id"):
+            keys[event["call_id"]] = str(event.get("sip_call_id") or event["call_id"])
         elif event.get("event") == "turn":
             turns.setdefault(event.get("call_id"), []).append(event)
-    return {sip_ids[call]: sorted(ts, key=lambda t: int(t.get("turn") or 0)) for call, ts in turns.items() if call in sip_ids}
+    return {keys[call]: sorted(ts, key=lambda t: int(t.get("turn") or 0)) for call, ts in turns.items() if call in keys}
 
 
 UNMATCHED = "unmatched"
@@ -112,7 +114,7 @@ def timings_by_kind(calls: Iterable[CallerTiming], server: Mapping[str, Sequence
     ``synthesized``, ``worded``) or ``unmatched``."""
     kinds: dict[str, list[float]] = {}
     for call in calls:
-        theirs = server.get(call.sip_call_id, ())
+        theirs = server.get(call.call_key, ()) if call.call_key else ()
         paired = len(theirs) == len(call.turns) and all(
             str(turn.get("input", "voice")) == kind for turn, (kind, _) in zip(theirs, call.turns, strict=True))
         for n, (kind, ms) in enumerate(call.turns):

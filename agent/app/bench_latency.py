@@ -182,7 +182,7 @@ async def _caller_process(uri: str, scripts: Scripts, call_numbers: list[int]) -
             report = await caller.run(uri, script)
             if not report.answered:
                 raise SystemExit(f"bench: call failed: {report.status_code} {report.end_reason}")
-            return CallerTiming(report.sip_call_id, tuple(
+            return CallerTiming(report.call_key, tuple(
                 ("keypad" if item.kind == "dtmf" else "voice",
                  (item.first_agent_audio - item.speech_end) * 1000
                  if item.first_agent_audio is not None and item.speech_end else None)

@@ -57,6 +57,7 @@ class BrowserDialer:
         if not await call.wait_connected(timeout):
             await call.close("timeout")
             raise CallFailed(408, "media did not connect")
+        call.session.peer_call_id = str(answered.json().get("call_id", ""))
         call.session.mark_answered()
         self.calls.append(call)
         return call.session

@@ -55,7 +55,8 @@ class CallerItemReport:
 @dataclass
 class CallReport:
     answered: bool = False
-    sip_call_id: str = ""
+    # What both ends know the call by: the SIP Call-ID, or a browser call's id in the console.
+    call_key: str = ""
     codec: str = ""
     status_code: int = 0
     end_reason: str = ""
@@ -150,8 +151,12 @@ class QaCaller:
             self.emit({"event": "call_failed", "status": exc.status_code, "reason": exc.reason})
             return self.report
         self._t0 = session.answered_monotonic or time.monotonic()
-        self.report.answered, self.report.codec, self.report.sip_call_id = True, session.stats.codec, session.sip_call_id
-        self.emit({"event": "answered", "codec": session.stats.codec})
+        self.report.answered, self.report.codec = True, session.stats.codec
+        self.report.call_key = session.sip_call_id or session.peer_call_id
+        answered: dict[str, object] = {"event": "answered", "codec": session.stats.codec}
+        if session.peer_call_id:
+            answered["console_call_id"] = session.peer_call_id  # its review page: /calls/<id>
+        self.emit(answered)
         reader = asyncio.create_task(self._read(session))
         try:
             runner = self._run_script(session, prepared, at_s, quiet_s)
@@ -302,7 +307,8 @@ def console_emitter(as_json: bool) -> Callable[[dict[str, object]], None]:
         elif kind == "caller_dtmf":
             print(f"{stamp}caller: <DTMF {event['digits']}>", flush=True)
         elif kind == "answered":
-            print(f"{stamp}answered ({event['codec']})", flush=True)
+            review = f", review: /calls/{event['console_call_id']}" if event.get("console_call_id") else ""
+            print(f"{stamp}answered ({event['codec']}{review})", flush=True)
         elif kind == "call_failed":
             print(f"call failed: {event['status']} {event['reason']}", file=sys.stderr, flush=True)
 

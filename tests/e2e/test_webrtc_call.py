@@ -64,6 +64,7 @@ def test_a_browser_call_goes_through_the_same_call_runtime(tmp_path: Path, share
         with httpx2.Client(base_url=base, timeout=10) as c:
             assert c.post("/login", data={"name": "qa1", "password": PASSWORD}, headers={"Origin": base}).status_code == 303
             (call,) = c.get("/api/v1/calls").json()["calls"]
+            assert answered["console_call_id"] == call["id"]  # the caller is told where to review its call
             detail = c.get(f"/api/v1/calls/{call['id']}").json()
             assert detail["caller"] == "webrtc:qa1"
             assert [r["label"] for r in detail["replies"]][:2] == ["greeting", "turn-1"]

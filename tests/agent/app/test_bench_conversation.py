@@ -56,14 +56,14 @@ def test_the_script_plays_spoken_lines_from_their_files_and_keys_digits() -> Non
 EVENTS = [
     {"event": "call_started", "call_id": "in-1", "sip_call_id": "abc"},
     {"event": "call_started", "call_id": "in-2", "sip_call_id": "def"},
-    {"event": "call_started", "call_id": "in-3"},  # a browser call: no SIP Call-ID
+    {"event": "call_started", "call_id": "wr-3"},  # a browser call: no SIP Call-ID, its own id instead
     # Logged when each reply's first audio plays: a later turn's line can come first.
     {"event": "turn", "call_id": "in-1", "turn": 2, "input": "keypad", "reply": "synthesized"},
     {"event": "turn", "call_id": "in-1", "turn": 1, "input": "voice", "reply": "cached"},
     {"event": "turn", "call_id": "in-1", "turn": 3, "input": "voice", "reply": "synthesized"},
     {"event": "turn", "call_id": "in-2", "turn": 1, "input": "voice", "reply": "cached"},
     {"event": "turn", "call_id": "in-2", "turn": 2, "input": "voice", "reply": "cached"},  # one sentence split in two
-    {"event": "turn", "call_id": "in-3", "turn": 1, "input": "voice", "reply": "cached"},
+    {"event": "turn", "call_id": "wr-3", "turn": 1, "input": "voice", "reply": "prepared"},
     {"event": "call_ended", "call_id": "in-1", "reason": "responder ended call"},
     {"event": "call_ended", "call_id": "in-2", "reason": "caller hung up"},
 ]
@@ -71,15 +71,16 @@ EVENTS = [
 
 def test_caller_timings_are_joined_to_the_servers_turns_by_call_and_order() -> None:
     server = server_turns(EVENTS)
-    assert set(server) == {"abc", "def"}
+    assert set(server) == {"abc", "def", "wr-3"}
     assert [t["turn"] for t in server["abc"]] == [1, 2, 3]
     calls = [
         CallerTiming("abc", (("voice", 410.0), ("keypad", 2300.0), ("voice", 650.0))),
         CallerTiming("def", (("voice", 420.0),)),  # the server heard two turns: not paired
-        CallerTiming("", (("voice", 430.0), ("voice", None))),  # no agent audio after the last line
+        CallerTiming("wr-3", (("voice", 380.0),)),  # the browser call, by the id in the console's answer
+        CallerTiming("", (("voice", 430.0), ("voice", None))),  # no key; no agent audio after the last line
     ]
     assert timings_by_kind(calls, server) == {
-        "cached": [410.0], "keypad": [2300.0], "synthesized": [650.0], "unmatched": [420.0, 430.0],
+        "cached": [410.0], "keypad": [2300.0], "synthesized": [650.0], "prepared": [380.0], "unmatched": [420.0, 430.0],
     }
     assert completed_calls(EVENTS) == 1
 
