@@ -253,18 +253,23 @@ class Navigator:
         fixed = self.compiled.clinic_values
         ahead: list[str] = []
         for node_id in self.compiled.successors(self.node_id):
-            line = self._first_line(self.compiled.nodes[node_id], expression)
-            if line is None or not any(name in self.compiled.slot_kinds for name in PLACEHOLDER.findall(line)):
+            line = self._first_line(self.compiled.nodes[node_id])
+            if line is None:
                 continue
-            without_caller = _first_sentence(PLACEHOLDER.sub(lambda m: fixed.get(m.group(1), m.group(0)), line))
+            say, turn = line
+            unfilled = Prompt(node_id, say, {}, turn).render(expression)  # its placeholders as written
+            if not any(name in self.compiled.slot_kinds for name in PLACEHOLDER.findall(unfilled)):
+                continue
+            without_caller = _first_sentence(Prompt(node_id, say, fixed, turn).render(expression))
             for choice in choices:
-                first = _first_sentence(PLACEHOLDER.sub(lambda m, c=choice: c.get(m.group(1), m.group(0)), line))
+                first = _first_sentence(Prompt(node_id, say, choice, turn).render(expression))
                 if first and first != without_caller and not PLACEHOLDER.search(first) and first not in ahead:
                     ahead.append(first)
         return ahead
 
-    def _first_line(self, node: Node, expression: Expression) -> str | None:
-        """The line a node would start with if entered now (its say, or else its first ask)."""
+    def _first_line(self, node: Node) -> tuple[Say, int] | None:
+        """The line a node would start with if entered now (its say, or else its first ask), and
+        how often it was said before (the variant ``_prompt`` would pick)."""
         if node.say is not None:
             say, key = node.say, (node.id, "say")
         else:
@@ -272,8 +277,7 @@ class Navigator:
             if slot is None:
                 return None
             say, key = slot.ask, (node.id, f"ask:{slot.name}")
-        variants = say.variants(expression)
-        return variants[self._said.get(key, 0) % len(variants)]
+        return say, self._said.get(key, 0)
 
     # ---- turns ------------------------------------------------------------------------------
     def start(self) -> Step:

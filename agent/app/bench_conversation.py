@@ -15,7 +15,6 @@ lines (a sentence split in two by the end-of-turn silence) counts its voice turn
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,18 +142,7 @@ KIND_NAMES = {
 }
 
 
-def read_events(log_path: Path) -> list[dict[str, object]]:
-    events = []
-    for line in log_path.read_text(errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return events
-
-
 __all__ = [
     "DATE_OF_BIRTH_KEYED", "DATE_OF_BIRTH_SAID", "KEYPAD", "KIND_NAMES", "UNMATCHED", "CallerTiming", "Step", "as_script",
-    "completed_calls", "conversation", "read_events", "render_lines", "server_turns", "timings_by_kind",
+    "completed_calls", "conversation", "render_lines", "server_turns", "timings_by_kind",
 ]

@@ -45,13 +45,12 @@ from agent.app.bench_conversation import (
     as_script,
     completed_calls,
     conversation,
-    read_events,
     render_lines,
     server_turns,
     timings_by_kind,
 )
 from agent.app.browser_dialer import dialer_for
-from agent.app.child_process import ChildNotReady, free_port, start_until_ready
+from agent.app.child_process import ChildNotReady, free_port, read_events, start_until_ready
 from agent.app.config import BedsideConfig
 from agent.app.qa_caller import QaCaller, ScriptItem
 from telephony.config import SipConfig
@@ -118,7 +117,7 @@ async def _wait_for_presynthesis(server: asyncio.subprocess.Process, log_path: P
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline and server.returncode is None:
-        events = [json.loads(line) for line in log_path.read_text(errors="replace").splitlines() if line.startswith("{")]
+        events = read_events(log_path)
         ready = next((e for e in events if e.get("event") == "ready"), None)
         if ready is not None and not ready.get("presynthesis"):
             return
@@ -192,21 +191,17 @@ async def _caller_process(uri: str, scripts: Scripts, call_numbers: list[int]) -
         return list(await asyncio.gather(*(one(n) for n in call_numbers)))
 
 
-def server_stages(log_path: Path) -> dict[str, list[float]]:
+def server_stages(events: list[dict[str, object]]) -> dict[str, list[float]]:
+    """Voice turns' stage timings from the server's log lines (read_events)."""
     stages: dict[str, list[float]] = {s: [] for s in STAGES}
-    for line in log_path.read_text(errors="replace").splitlines():
-        if not line.startswith("{"):
-            continue
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
+    for event in events:
         if event.get("event") == "turn" and event.get("input", "voice") != "voice":
             continue  # a keypad turn's stages run from its last key: not comparable
         if event.get("event") in ("turn", "turn_transcript"):
             for stage in STAGES:
-                if isinstance(event.get(stage), (int, float)):
-                    stages[stage].append(float(event[stage]))
+                value = event.get(stage)
+                if isinstance(value, (int, float)):
+                    stages[stage].append(float(value))
     return stages
 
 
@@ -238,7 +233,7 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
     try:
         calls = await run_calls(uri, args.calls, scripts, password)
         events = read_events(log_path)
-        stages = server_stages(log_path)
+        stages = server_stages(events)
         sweep: list[tuple[int, int, int, int]] = []
         max_ok = 0
         if not args.no_sweep:

@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from agent.app.child_process import read_events
 from agent.app.config import BedsideConfig
 from agent.services.metrics import Metrics
 from agent.services.records.config import RecordsConfig
@@ -490,18 +491,15 @@ async def _all_presynthesized(log_path: Path, timeout: float = 300.0) -> None:
     time that catching up (bench_latency waits for the front only: it calls the front)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        events = [json.loads(line).get("event") for line in log_path.read_text(errors="replace").splitlines()
-                  if line.startswith("{")]
+        events = [e.get("event") for e in read_events(log_path)]
         if events.count("presynthesized") >= 1 + events.count("worker_ready"):
             return
         await asyncio.sleep(1.0)
 
 
 def _records_flag(log_path: Path) -> object:
-    for line in log_path.read_text(errors="replace").splitlines():
-        if line.startswith("{") and '"event": "ready"' in line:
-            return json.loads(line).get("records")
-    return None
+    ready = next((e for e in read_events(log_path) if e.get("event") == "ready"), None)
+    return None if ready is None else ready.get("records")
 
 
 def _recorded(data_dir: Path) -> dict[str, int]:
@@ -554,7 +552,7 @@ async def run_latency(args: argparse.Namespace, workdir: Path) -> dict[str, Any]
     for mode in ("on", "off"):
         if not latencies[mode]:
             raise SystemExit(f"bench records: no voice-to-voice latency measured with records {mode}")
-        server_first = server_stages(servers[mode][2])["first_audio_ms"]
+        server_first = server_stages(read_events(servers[mode][2]))["first_audio_ms"]
         out[mode] = {**_stats(latencies[mode]), "turns_ms": [round(ms, 1) for ms in latencies[mode]],
                      "server_first_audio": _stats(server_first) if server_first else None}
     on, off = out["on"], out["off"]

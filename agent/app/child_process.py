@@ -1,8 +1,10 @@
-"""Benchmarks start Bedside itself as a child process and wait until it logs ``ready``."""
+"""Benchmarks start Bedside itself as a child process, wait until it logs ``ready``, and read its
+JSON log."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import time
 from collections.abc import Mapping, Sequence
@@ -11,6 +13,18 @@ from pathlib import Path
 
 class ChildNotReady(RuntimeError):
     """The child exited or did not log ``ready`` in time; the message ends with its log tail."""
+
+
+def read_events(log_path: Path) -> list[dict[str, object]]:
+    """The child's JSON log lines so far (a line still being written, or not JSON, is skipped)."""
+    events = []
+    for line in log_path.read_text(errors="replace").splitlines():
+        if line.startswith("{"):
+            try:
+                events.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+    return events
 
 
 def free_port(kind: int = socket.SOCK_DGRAM) -> int:
