@@ -184,6 +184,28 @@ class SegmentationConfig(_Strict):
         description="inside an utterance, frames below this are silence; null = speech_threshold - 0.15 (hysteresis)",
     )
     tail_ms: int = Field(100, ge=0, le=1000, description="audio kept after the end of speech in an utterance")
+    pause_ms: int = Field(
+        100,
+        ge=0,
+        le=3000,
+        description="silence after which the utterance so far is handed to STT before the turn has ended, so its "
+        "transcript is ready (or nearly) when the end-of-speech silence does end it (docs/stt.md); at least tail_ms "
+        "and under end_of_speech_silence_ms; 0 = transcribe only when the turn has ended",
+    )
+    partial_every_ms: int = Field(
+        600, ge=0, le=10000,
+        description="while the caller talks, the utterance so far is offered for a partial transcript this often "
+        "(transcribed only when STT is idle); 0 = no partial transcripts",
+    )
+
+    @model_validator(mode="after")
+    def _pause_inside_the_silence(self) -> SegmentationConfig:
+        if self.pause_ms and not self.tail_ms <= self.pause_ms < self.end_of_speech_silence_ms:
+            raise ValueError(
+                f"pause_ms ({self.pause_ms}) must be 0, or at least tail_ms ({self.tail_ms}) and under "
+                f"end_of_speech_silence_ms ({self.end_of_speech_silence_ms}): the paused speech must be the utterance's audio"
+            )
+        return self
 
 
 class BargeInConfig(_Strict):

@@ -17,6 +17,8 @@ class FrameKind(StrEnum):
     SPEECH_STARTED = "speech_started"
     SPEECH_DISCARDED = "speech_discarded"
     UTTERANCE = "utterance"
+    SPEECH_SO_FAR = "speech_so_far"
+    SPEECH_PAUSED = "speech_paused"
     SEGMENT = "segment"
     DTMF = "dtmf"
     HANGUP = "hangup"
@@ -65,6 +67,34 @@ class Utterance:
     @property
     def duration_s(self) -> float:
         return self.end_time - self.start_time
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechSoFar:
+    """The open utterance's audio so far, every ``partial_every_ms`` while the caller talks: for
+    partial transcripts (the turn is not over)."""
+
+    pcm: bytes
+    start_time: float  # speech onset
+    end_time: float  # end of the audio so far
+    kind: FrameKind = field(default=FrameKind.SPEECH_SO_FAR, init=False)
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechPaused:
+    """The caller has been silent ``pause_ms``: ``pcm`` is exactly the ``Utterance`` the segmenter
+    will emit if the silence goes on to end the turn (same audio, same times), so it can be
+    transcribed before the turn is over. Speech that resumes makes it stale (a later pause or the
+    utterance supersedes it; ``start_time`` and ``end_time`` tell which)."""
+
+    pcm: bytes
+    start_time: float
+    end_time: float  # end of speech
+    kind: FrameKind = field(default=FrameKind.SPEECH_PAUSED, init=False)
+
+    def matches(self, utterance: Utterance) -> bool:
+        """The utterance is this paused speech (no word came after the pause)."""
+        return (self.start_time, self.end_time) == (utterance.start_time, utterance.end_time) and self.pcm == utterance.pcm
 
 
 @dataclass(frozen=True, slots=True)

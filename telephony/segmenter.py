@@ -15,6 +15,10 @@ Events, in the order they happen:
   ``tail_ms``) or ``SpeechDiscarded`` (speech was shorter than ``min_utterance_ms``).
   An utterance reaching ``max_utterance_s`` is cut there and, if the caller is still
   talking, a new one opens at once (``SpeechStarted`` again, no pre-roll: no audio twice).
+* while an utterance is open: ``SpeechSoFar`` (its audio so far) every ``partial_every_ms``
+  while the caller talks, and ``SpeechPaused`` when ``pause_ms`` of silence has gone by, carrying
+  the audio the ``Utterance`` will have if that silence ends the turn: STT can start on it before
+  the turn is over (speech that resumes makes it stale; the next pause supersedes it).
 * ``Segment`` every ``segment_s`` of audio regardless of speech, except that a segment that has
   held only quiet frames (under ``segment_onset_dbfs``) is dropped at the first louder frame,
   all but its last ``pre_roll_ms``, and restarts there: a 2-s grid fixed from the answer would
@@ -31,10 +35,10 @@ from collections import deque
 
 from telephony.audio import FRAME_BYTES, FRAME_MS, rms_dbfs
 from telephony.config import SegmentationConfig
-from telephony.frames import Segment, SpeechDiscarded, SpeechStarted, Utterance
+from telephony.frames import Segment, SpeechDiscarded, SpeechPaused, SpeechSoFar, SpeechStarted, Utterance
 from telephony.vad import Vad
 
-SegmenterEvent = SpeechStarted | SpeechDiscarded | Utterance | Segment
+SegmenterEvent = SpeechStarted | SpeechDiscarded | SpeechSoFar | SpeechPaused | Utterance | Segment
 
 MIN_FLUSH_SEGMENT_S = 0.5  # at hangup, a shorter partial segment is too little for emotion
 
@@ -66,6 +70,8 @@ class Segmenter:
         self._tail_frames = config.tail_ms // FRAME_MS
         self._min_frames = config.min_utterance_ms / FRAME_MS  # fractional: compared, never counted
         self._max_frames = _frames(config.max_utterance_s * 1000)
+        self._pause_frames = _frames(config.pause_ms) if config.pause_ms else 0
+        self._partial_frames = _frames(config.partial_every_ms) if config.partial_every_ms else 0
         self._segment_frames = _frames(config.segment_s * 1000)
         self.reset(start_time)
 
@@ -169,7 +175,15 @@ class Segmenter:
             self._silence += 1
         if self._silence >= self._end_frames:
             self._close(events)
-        elif n + 1 - self._utt_onset >= self._max_frames:
+        elif self._silence and self._silence == self._pause_frames:
+            if self._utt_last_speech - self._utt_onset >= self._min_frames:
+                start, end = self._utt_onset, self._utt_last_speech
+                events.append(SpeechPaused(self._kept_pcm(), self._t(start), self._t(end)))
+        elif self._partial_frames and not self._silence and (n + 1 - self._utt_onset) % self._partial_frames == 0:
+            events.append(SpeechSoFar(bytes(self._utt), self._t(self._utt_onset), self._t(n + 1)))
+        if self._utt is None:
+            return
+        if n + 1 - self._utt_onset >= self._max_frames:
             still_talking = self._silence == 0
             self._close(events)
             if still_talking:  # reopen at once; the cut audio is not repeated
@@ -182,11 +196,9 @@ class Segmenter:
         if end - start < self._min_frames:
             events.append(SpeechDiscarded(start_time=self._t(start), end_time=self._t(end), detected_time=self._t(now)))
         else:
-            stop = min(end + self._tail_frames, now)  # frame index just past the kept audio
-            pcm = bytes(self._utt[: (stop - self._utt_pcm_start) * FRAME_BYTES])
             events.append(
                 Utterance(
-                    pcm=pcm,
+                    pcm=self._kept_pcm(),
                     start_time=self._t(start),
                     end_time=self._t(end),
                     detected_time=self._t(now),
@@ -200,6 +212,13 @@ class Segmenter:
         self._history.extend(bytes(tail[i : i + FRAME_BYTES]) for i in range(0, keep, FRAME_BYTES))
         self._utt = None
         self._silence = 0
+
+    def _kept_pcm(self) -> bytes:
+        """The open utterance's audio as it is kept: from the pre-roll to ``tail_ms`` past the
+        last speech frame (or now, if sooner)."""
+        assert self._utt is not None
+        stop = min(self._utt_last_speech + self._tail_frames, self._n)  # frame index just past the kept audio
+        return bytes(self._utt[: (stop - self._utt_pcm_start) * FRAME_BYTES])
 
     def _segment(self, frame: bytes, is_speech: bool, events: list[SegmenterEvent]) -> None:
         onset = self.config.segment_onset_dbfs

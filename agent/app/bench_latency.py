@@ -275,6 +275,10 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
         lines.append(f"| {names[stage]} | {len(values)} | {pct(values, 50)} | {pct(values, 95)} |")
     lines.append(f"| **first agent audio at the caller (voice-to-voice)** | {len(latencies)} | "
                  f"**{pct(latencies, 50)}** | **{pct(latencies, 95)}** |")
+    early = [e.get("early_transcript") for e in events if e.get("event") == "turn" and e.get("input") == "voice"]
+    if any(e is not None for e in early):
+        lines += ["", f"Voice turns whose transcript was decoded while the closing silence ran: {sum(e is True for e in early)} "
+                      f"of {len(early)}."]
     if responder == "graph":
         kinds = timings_by_kind(calls, server_turns(events))
         lines += ["", "| turn kind (at the caller) | n | p50 ms | p95 ms |", "|---|---|---|---|"]

@@ -78,7 +78,8 @@ class BedsideServer:
         else:
             admission = Admission(config.sip, Role.SINGLE)
         self.config = config
-        self.call_settings = CallSettings(config.turn, config.call_phase, config.escalation, config.stt.max_queue_wait_s + 5)
+        self.call_settings = CallSettings(config.turn, config.call_phase, config.escalation, config.stt.max_queue_wait_s + 5,
+                                          partial_max_s=config.stt.encoder_window_s)
         self.log = get_logger("server")
         self.metrics = Metrics()
         self.graphs: GraphStore | None = None  # the conversation graph and its hot reload (responder: graph)

@@ -31,6 +31,7 @@ from agent.call.frames import (
     CallState,
     EmotionChanged,
     Frame,
+    PartialTranscript,
     ReplyDone,
     Tick,
     Transcript,
@@ -40,6 +41,7 @@ from agent.call.listener import Listener
 from agent.call.record import CallRecord, RecordedAction, Transfer, Urgency, Webhook, journal_entry
 from agent.call.responder import AgentReply, CallerTurn, Responder
 from agent.call.speaker import Speaker, Spoken
+from agent.call.transcription import StreamingTranscription
 from agent.call.turn_config import TurnConfig
 from agent.call.turn_timers import TimerDue, TurnTimers
 from agent.call.turn_trace import TurnInput, TurnTrace
@@ -58,12 +60,12 @@ from agent.services.records.entries import (
     UtteranceScored,
 )
 from agent.services.records.rows import utc_now
-from agent.services.stt import SttOverloaded, SttWorker
+from agent.services.stt import SttWorker
 from emotion.events import EmotionUpdate, Trend
 from emotion.timeline import Timeline
 from graph.schema import TransferAction
 from telephony.call_session import CallSession
-from telephony.frames import AudioIn, DtmfDigit, Hangup, Segment, Utterance
+from telephony.frames import AudioIn, DtmfDigit, Hangup, Segment, SpeechPaused, SpeechSoFar, Utterance
 from telephony.segmenter import Segmenter
 from tts.expression import Expression
 
@@ -97,6 +99,7 @@ class CallSettings:
     call_phase: CallPhaseConfig
     escalation: EscalationConfig
     stt_wait_s: float  # how long pending transcripts may take after hang-up
+    partial_max_s: float = 10.0  # longer speech gets no partial transcripts (STT's one-window decode)
 
 
 # The states in which the caller's words start a reply, and in which the agent still listens.
@@ -150,8 +153,11 @@ class CallAgent:
         self._turn = 0  # the last caller turn's number
         self._reply_task: asyncio.Task[None] | None = None
         self._reply_seq = 0  # the current reply's number: a superseded reply's ReplyDone is stale
-        self._stt_tasks: set[asyncio.Task[str]] = set()  # survive hang-up: the record keeps the last words
+        self.transcription = StreamingTranscription(
+            stt, session.call_id, self.inbox.put_nowait, metrics, self.log, config.partial_max_s,
+        )
         self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
+        self._partial: PartialTranscript | None = None  # the caller's words so far this turn
         self._replies = 0  # replies journaled
         self._transcripts = 0  # transcripts journaled
         self._journaled = (0, 0, 0)  # timeline segments, utterances and states journaled
@@ -252,6 +258,13 @@ class CallAgent:
                     await self._on_frame(heard)
             case Segment():
                 self.emotion.submit(self.session.call_id, frame)
+            case SpeechSoFar() if self.state in _CONVERSING:
+                self.transcription.speech_so_far(frame)
+            case SpeechPaused() if self.state in _CONVERSING:
+                self.transcription.paused(frame)
+            case PartialTranscript():
+                self._partial = frame
+                self.log.debug("caller_saying", words=len(frame.text.split()), stable_words=len(frame.stable.split()))
             case BargeIn():
                 dropped = self.speaker.interrupt()
                 self.record.barge_ins += 1
@@ -557,6 +570,7 @@ class CallAgent:
         in_flight = self.turns_in_flight.begin()
         try:
             stt_task = self._start_transcription(utterance)
+            trace.early_transcript = self.transcription.last_early
             transcript: str | None = None
             if self.responder.needs_transcript:
                 transcript = await asyncio.shield(stt_task)
@@ -579,10 +593,8 @@ class CallAgent:
             in_flight()  # a reply superseded or failed before its first audio
 
     def _start_transcription(self, utterance: Utterance) -> asyncio.Task[str]:
-        task = asyncio.create_task(self._transcribe(utterance))
-        self._stt_tasks.add(task)
-        task.add_done_callback(self._stt_tasks.discard)
-        return task
+        self._partial = None
+        return self.transcription.final(utterance)
 
     async def _finish_listening(self) -> None:
         """After hang-up: close the caller's last utterance and let pending transcripts finish
@@ -599,8 +611,9 @@ class CallAgent:
                 case Transcript():
                     self._on_transcript(frame)
         self._keep_for_record(self.listener.flush(), segments=True)
-        if self._stt_tasks:
-            await asyncio.wait(set(self._stt_tasks), timeout=self.config.stt_wait_s)
+        self.transcription.close()
+        if self.transcription.finals:
+            await asyncio.wait(set(self.transcription.finals), timeout=self.config.stt_wait_s)
         while not self.inbox.empty():  # the transcripts that just finished
             frame = self.inbox.get_nowait()
             if isinstance(frame, Transcript):
@@ -612,22 +625,6 @@ class CallAgent:
                 self._start_transcription(frame.utterance)
             elif segments and isinstance(frame, Segment):
                 self.emotion.submit(self.session.call_id, frame)
-
-    async def _transcribe(self, utterance: Utterance) -> str:
-        try:
-            result = await self.stt.transcribe(utterance.pcm, self.session.call_id)
-        except SttOverloaded:
-            self.metrics.inc("stt_overloaded")
-            self.log.warning("stt_overloaded")
-            return ""
-        except Exception:  # noqa: BLE001 - a failed transcript must not end the call
-            self.metrics.inc("stt_errors")
-            self.log.exception("stt_failed")
-            return ""
-        self.metrics.observe_ms("stt_inference_ms", result.elapsed_s * 1000)
-        self.log.info("caller_said", transcript=result.text, stt_ms=round(result.elapsed_s * 1000))
-        self.inbox.put_nowait(Transcript(result.text, utterance.end_time))
-        return result.text
 
 
 __all__ = ["CallAgent", "CallSettings", "EmotionSink"]

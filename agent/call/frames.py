@@ -11,7 +11,17 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from emotion.events import EmotionUpdate
-from telephony.frames import AudioIn, DtmfDigit, Hangup, Segment, SpeechDiscarded, SpeechStarted, Utterance
+from telephony.frames import (
+    AudioIn,
+    DtmfDigit,
+    Hangup,
+    Segment,
+    SpeechDiscarded,
+    SpeechPaused,
+    SpeechSoFar,
+    SpeechStarted,
+    Utterance,
+)
 
 
 class CallState(StrEnum):
@@ -29,6 +39,7 @@ class RuntimeFrameKind(StrEnum):
     TURN_ENDED = "turn_ended"
     BARGE_IN = "barge_in"
     TRANSCRIPT = "transcript"
+    PARTIAL_TRANSCRIPT = "partial_transcript"
     EMOTION_CHANGED = "emotion_changed"
     REPLY_DONE = "reply_done"
     TICK = "tick"
@@ -77,6 +88,18 @@ class Transcript:
 
 
 @dataclass(frozen=True, slots=True)
+class PartialTranscript:
+    """The words of the caller's turn so far, while they talk (agent/call/transcription.py).
+    ``stable`` is the leading part two successive partials agreed on; the rest may change."""
+
+    text: str
+    stable: str
+    utterance_start: float  # call time the turn's speech began
+    audio_end: float  # call time of the last audio decoded
+    kind: RuntimeFrameKind = field(default=RuntimeFrameKind.PARTIAL_TRANSCRIPT, init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class EmotionChanged:
     """The emotion client's rolling window has a new reading of the caller."""
 
@@ -100,11 +123,13 @@ class Tick:
     kind: RuntimeFrameKind = field(default=RuntimeFrameKind.TICK, init=False)
 
 
-TelephonyFrame = AudioIn | SpeechStarted | SpeechDiscarded | Utterance | Segment | DtmfDigit | Hangup
-RuntimeFrame = CallerSpeaking | TurnEnded | BargeIn | Transcript | EmotionChanged | ReplyDone | Tick
+TelephonyFrame = (
+    AudioIn | SpeechStarted | SpeechDiscarded | SpeechSoFar | SpeechPaused | Utterance | Segment | DtmfDigit | Hangup
+)
+RuntimeFrame = CallerSpeaking | TurnEnded | BargeIn | Transcript | PartialTranscript | EmotionChanged | ReplyDone | Tick
 Frame = TelephonyFrame | RuntimeFrame
 
 __all__ = [
-    "BargeIn", "CallState", "CallerSpeaking", "EmotionChanged", "Frame", "ReplyDone", "RuntimeFrame",
+    "BargeIn", "CallState", "CallerSpeaking", "EmotionChanged", "Frame", "PartialTranscript", "ReplyDone", "RuntimeFrame",
     "RuntimeFrameKind", "TelephonyFrame", "Tick", "Transcript", "TurnEnded",
 ]

@@ -2,7 +2,8 @@
 
 The listener owns the call's segmenter (telephony/segmenter.py) and barge-in detector
 (telephony/barge_in.py). For each 20 ms of audio it returns the frames that audio completed:
-2-s ``Segment``s for the emotion client, ``CallerSpeaking`` at speech onset, ``BargeIn`` when
+2-s ``Segment``s for the emotion client, ``SpeechSoFar`` and ``SpeechPaused`` for streaming
+transcription (agent/call/transcription.py), ``CallerSpeaking`` at speech onset, ``BargeIn`` when
 speech over the agent's playback lasts long enough, and ``TurnEnded`` when the utterance closes,
 marked a backchannel if it overlapped the agent without stopping it. The turn loop acts on them."""
 
@@ -13,7 +14,7 @@ from collections.abc import Callable
 from agent.call.frames import BargeIn, CallerSpeaking, Frame, TurnEnded
 from telephony.barge_in import BargeInDetector
 from telephony.config import BargeInConfig
-from telephony.frames import AudioIn, Segment, SpeechStarted, Utterance
+from telephony.frames import AudioIn, Segment, SpeechPaused, SpeechSoFar, SpeechStarted, Utterance
 from telephony.segmenter import Segmenter
 
 
@@ -57,7 +58,7 @@ class Listener:
 
     def _frame_for(self, event: object) -> list[Frame]:
         match event:
-            case Segment():
+            case Segment() | SpeechSoFar() | SpeechPaused():
                 return [event]
             case Utterance():
                 return [TurnEnded(event, self._clock(), backchannel=self._overlapped and not self._barged)]

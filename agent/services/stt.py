@@ -351,6 +351,11 @@ class SttWorker:
         return self._queue.qsize()
 
     @property
+    def idle(self) -> bool:
+        """Nothing queued and no transcriber busy: a decode now delays no one."""
+        return self._queue.empty() and not self._active
+
+    @property
     def running(self) -> bool:
         return self._running
 

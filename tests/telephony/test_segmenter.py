@@ -10,7 +10,7 @@ import pytest
 
 from telephony.audio import FRAME_BYTES, SAMPLE_RATE, split_frames
 from telephony.config import SegmentationConfig, VadEngine
-from telephony.frames import Segment, SpeechDiscarded, SpeechStarted, Utterance
+from telephony.frames import Segment, SpeechDiscarded, SpeechPaused, SpeechSoFar, SpeechStarted, Utterance
 from telephony.segmenter import Segmenter
 from telephony.vad import SileroModel, SileroVad, WebRtcVad
 from tests.telephony.signals import frame_db, load16, pcm, through_phone
@@ -121,7 +121,7 @@ def test_flush_emits_open_utterance_and_partial_segment() -> None:
     seg = Segmenter(CFG, ScriptedVad([0.0] * 20 + [0.9] * 30))
     events = run(seg, (frame_of(i) for i in range(50)), flush=False)
     assert seg.in_speech and seg.speech_ms == 600
-    assert [type(e) for e in events] == [SpeechStarted]
+    assert [type(e) for e in events] == [SpeechStarted, SpeechSoFar]  # 600 ms: one partial offer
     flushed = seg.flush()
     assert [type(e) for e in flushed] == [Utterance, Segment]
     assert flushed[0].end_time == pytest.approx(1.0) and flushed[0].detected_time == pytest.approx(1.0)
@@ -175,6 +175,48 @@ def test_a_pause_inside_a_sounding_segment_does_not_restart_it() -> None:
     ]
 
 
+def test_a_pause_carries_the_utterance_before_the_silence_has_ended_it() -> None:
+    events = scripted([(0.0, 20), (0.9, 50), (0.0, 50)])
+    (paused,), (utt,) = kinds(events, SpeechPaused), kinds(events, Utterance)
+    assert paused.matches(utt) and paused.pcm == utt.pcm
+    # it comes pause_ms into the silence, before the utterance (end_of_speech_silence_ms)
+    assert events.index(paused) < events.index(utt)
+    assert CFG.tail_ms <= CFG.pause_ms < CFG.end_of_speech_silence_ms
+
+
+def test_speech_after_a_pause_makes_it_stale_and_the_next_pause_is_the_utterance() -> None:
+    # speech, a 200 ms pause (under the 300 ms that ends a turn), more speech, silence
+    events = scripted([(0.9, 40), (0.0, 10), (0.9, 30), (0.0, 40)])
+    first, second = kinds(events, SpeechPaused)
+    (utt,) = kinds(events, Utterance)
+    assert not first.matches(utt) and second.matches(utt)
+    assert first.end_time == pytest.approx(0.8) and utt.end_time == pytest.approx(1.6)
+
+
+def test_no_pause_for_speech_too_short_to_be_an_utterance_or_when_off() -> None:
+    assert not kinds(scripted([(0.9, 5), (0.0, 30)]), SpeechPaused)  # 100 ms: discarded
+    off = SegmentationConfig(pause_ms=0, partial_every_ms=0)
+    events = scripted([(0.9, 100), (0.0, 30)], config=off)
+    assert kinds(events, Utterance) and not kinds(events, SpeechPaused, SpeechSoFar)
+
+
+def test_the_speech_so_far_comes_every_partial_interval_while_talking() -> None:
+    config = SegmentationConfig(partial_every_ms=400)
+    events = scripted([(0.0, 10), (0.9, 70), (0.0, 30)], config=config)  # 1.4 s of speech
+    so_far = kinds(events, SpeechSoFar)
+    assert [round(s.end_time - s.start_time, 2) for s in so_far] == [0.4, 0.8, 1.2]
+    (utt,) = kinds(events, Utterance)
+    for s in so_far:  # a prefix of the utterance's audio
+        assert utt.pcm.startswith(s.pcm) and s.start_time == utt.start_time
+
+
+def test_a_pause_must_lie_inside_the_silence_that_ends_a_turn() -> None:
+    with pytest.raises(ValueError, match="pause_ms"):
+        SegmentationConfig(pause_ms=300)
+    with pytest.raises(ValueError, match="tail_ms"):
+        SegmentationConfig(pause_ms=60, tail_ms=100)
+
+
 def test_wrong_frame_length_is_refused() -> None:
     seg = Segmenter(CFG, ScriptedVad([]))
     with pytest.raises(ValueError, match="640 bytes"):
@@ -182,9 +224,6 @@ def test_wrong_frame_length_is_refused() -> None:
 
 
 # ---- real audio ---------------------------------------------------------------------
-
-
-
 
 
 def speech_end_s(x: np.ndarray, below_peak_db: float = 35.0) -> float:

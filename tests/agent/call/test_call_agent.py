@@ -37,7 +37,7 @@ from emotion.events import EmotionUpdate, Trend, UpdateSource
 from emotion.timeline import SegmentEntry, Timeline
 from graph.schema import EndCallAction, TransferAction
 from telephony.config import BargeInConfig
-from telephony.frames import AudioIn, DtmfDigit, SpeechStarted, Utterance
+from telephony.frames import AudioIn, DtmfDigit, SpeechPaused, SpeechStarted, Utterance
 
 FRAME = b"\x00\x00" * 320  # 20 ms of 16 kHz PCM16
 
@@ -167,11 +167,16 @@ class SttResult:
 
 
 class Stt:
+    idle = True
+    queue_depth = 0
+
     def __init__(self, *texts: str, fail: Exception | None = None) -> None:
         self.texts = list(texts)
         self.fail = fail
+        self.decodes = 0
 
     async def transcribe(self, pcm: bytes, call_id: str) -> SttResult:
+        self.decodes += 1
         if self.fail is not None:
             raise self.fail
         return SttResult(self.texts.pop(0) if self.texts else "")
@@ -312,6 +317,20 @@ async def test_an_utterance_is_a_turn_answered_with_its_transcript() -> None:
     record = await call.ended()
     assert record.turns == 1 and record.transcripts == ["I need a refill"] and record.end_reason == "caller"
     assert call.emotion.transcripts == ["I need a refill"] and call.emotion.closed
+
+
+async def test_speech_paused_is_transcribed_before_the_turn_ends_and_the_turn_reuses_it() -> None:
+    call = await started(make_call())
+    stt = call.agent.stt
+    utterance = Utterance(FRAME * 10, 1.4, 2.0, 2.3)
+    call.segmenter.script = [(0.0, [SpeechPaused(utterance.pcm, 1.4, 2.0)]), (0.0, [utterance])]
+    call.push(AudioIn(FRAME, 2.1))
+    await call.settle(lambda: stt.decodes == 1)
+    assert call.speaker.lines() == ["greeting"]  # decoded while the silence ran: no turn yet
+    call.push(AudioIn(FRAME, 2.3))
+    await call.settle(lambda: call.speaker.lines() == ["greeting", "turn-1"])
+    assert call.responder.turns[0].transcript == "I need a refill" and stt.decodes == 1
+    assert call.agent.metrics.counter("stt_early_used") == 1
 
 
 async def test_speech_over_the_agent_barges_in_and_its_utterance_is_a_turn() -> None:

@@ -241,6 +241,21 @@ async def test_full_queue_rejects_at_once_without_blocking() -> None:
     assert worker.stats()["jobs"] == 2
 
 
+async def test_the_worker_is_idle_only_with_nothing_running_or_queued() -> None:
+    fake = GatedTranscriber()
+    worker = SttWorker(SttConfig(), transcriber_factory=lambda _c: fake)
+    await worker.start()
+    assert worker.idle
+    running = asyncio.create_task(worker.transcribe(b"\0\0" * 10, "call-a"))
+    await _started(fake)
+    assert not worker.idle and worker.queue_depth == 0  # running, nothing queued: early decodes may queue
+    fake.release.set()
+    await running
+    await asyncio.sleep(0)
+    assert worker.idle
+    await worker.stop()
+
+
 async def test_stop_fails_queued_jobs_and_lets_the_running_one_finish() -> None:
     fake = GatedTranscriber()
     worker = SttWorker(SttConfig(queue_size=4), transcriber_factory=lambda _c: fake)
