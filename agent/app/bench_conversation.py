@@ -135,6 +135,7 @@ def completed_calls(events: Iterable[Mapping[str, object]]) -> int:
 KIND_NAMES = {
     "cached": "cached line (pre-synthesized)",
     "prepared": "line with the caller's details (prepared while they answered)",
+    "speculated": "line with the caller's details (synthesized from the words before the pause)",
     "synthesized": "line with the caller's details (synthesized now)",
     "worded": "LLM-worded line",
     KEYPAD: "keypad entry (from the caller's last key)",

@@ -282,7 +282,7 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
     if responder == "graph":
         kinds = timings_by_kind(calls, server_turns(events))
         lines += ["", "| turn kind (at the caller) | n | p50 ms | p95 ms |", "|---|---|---|---|"]
-        for kind in ("cached", "prepared", "synthesized", "worded", KEYPAD, UNMATCHED):
+        for kind in ("cached", "prepared", "speculated", "synthesized", "worded", KEYPAD, UNMATCHED):
             if kind in kinds or kind in ("cached", "prepared", "synthesized", "worded"):
                 values = kinds.get(kind, [])
                 lines.append(f"| {KIND_NAMES[kind]} | {len(values)} | {pct(values, 50)} | {pct(values, 95)} |")

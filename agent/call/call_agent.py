@@ -29,6 +29,7 @@ from agent.call.frames import (
     BargeIn,
     CallerSpeaking,
     CallState,
+    EarlyTranscript,
     EmotionChanged,
     Frame,
     PartialTranscript,
@@ -262,6 +263,8 @@ class CallAgent:
                 self.transcription.speech_so_far(frame)
             case SpeechPaused() if self.state in _CONVERSING:
                 self.transcription.paused(frame)
+            case EarlyTranscript():
+                self._speculate(frame)
             case PartialTranscript():
                 self._partial = frame
                 self.log.debug("caller_saying", words=len(frame.text.split()), stable_words=len(frame.stable.split()))
@@ -307,6 +310,21 @@ class CallAgent:
             return
         index = self._next_turn()
         self._run_reply(self._guarded(self._answer_utterance(turn, index)))
+
+    def _speculate(self, early: EarlyTranscript) -> None:
+        """Work out the reply to the words before the pause while the silence runs (the responder
+        keeps it for when the turn ends the same) and start synthesizing its first sentence if that
+        is not ready. Not over the agent's own speech: words there are mostly a backchannel."""
+        if not early.text or not self.responder.needs_transcript or self.state not in _CONVERSING or self.speaker.speaking:
+            return
+        now = self.clock()
+        reply = self.responder.speculate(CallerTurn(
+            self.session.call_id, self._turn + 1, early.text, speech_s=early.speech_end - early.utterance_start,
+            emotion=self.emotion.latest, phase=self._phase.current(now),
+        ))
+        if reply is not None:
+            self.metrics.inc("speculations")
+            self.speaker.prepare_head(reply)
 
     def _on_digit(self, digit: DtmfDigit) -> None:
         if self.state is CallState.HANDED_OFF:

@@ -40,6 +40,7 @@ class RuntimeFrameKind(StrEnum):
     BARGE_IN = "barge_in"
     TRANSCRIPT = "transcript"
     PARTIAL_TRANSCRIPT = "partial_transcript"
+    EARLY_TRANSCRIPT = "early_transcript"
     EMOTION_CHANGED = "emotion_changed"
     REPLY_DONE = "reply_done"
     TICK = "tick"
@@ -100,6 +101,17 @@ class PartialTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class EarlyTranscript:
+    """The caller's words up to their pause, decoded while the silence runs: the turn's transcript
+    if that silence ends the turn (agent/call/transcription.py). Replies may be worked out from it."""
+
+    text: str
+    utterance_start: float
+    speech_end: float  # call time the words ended
+    kind: RuntimeFrameKind = field(default=RuntimeFrameKind.EARLY_TRANSCRIPT, init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class EmotionChanged:
     """The emotion client's rolling window has a new reading of the caller."""
 
@@ -126,10 +138,12 @@ class Tick:
 TelephonyFrame = (
     AudioIn | SpeechStarted | SpeechDiscarded | SpeechSoFar | SpeechPaused | Utterance | Segment | DtmfDigit | Hangup
 )
-RuntimeFrame = CallerSpeaking | TurnEnded | BargeIn | Transcript | PartialTranscript | EmotionChanged | ReplyDone | Tick
+RuntimeFrame = (
+    CallerSpeaking | TurnEnded | BargeIn | Transcript | PartialTranscript | EarlyTranscript | EmotionChanged | ReplyDone | Tick
+)
 Frame = TelephonyFrame | RuntimeFrame
 
 __all__ = [
-    "BargeIn", "CallState", "CallerSpeaking", "EmotionChanged", "Frame", "PartialTranscript", "ReplyDone", "RuntimeFrame",
+    "BargeIn", "CallState", "CallerSpeaking", "EarlyTranscript", "EmotionChanged", "Frame", "PartialTranscript", "ReplyDone", "RuntimeFrame",
     "RuntimeFrameKind", "TelephonyFrame", "Tick", "Transcript", "TurnEnded",
 ]

@@ -75,6 +75,12 @@ class Responder(Protocol):
         """The keypad digits so far already answer the turn: take them now, not after the pause."""
         ...
 
+    def speculate(self, turn: CallerTurn) -> AgentReply | None:
+        """The reply ``respond`` would give to ``turn``, worked out before the turn has ended (from
+        the transcript of the caller's pause), without changing the conversation. ``respond`` uses
+        it when the turn comes out the same; None when the responder cannot tell in advance."""
+        ...
+
     async def respond(self, turn: CallerTurn) -> AgentReply: ...
 
 
@@ -109,6 +115,9 @@ class ScriptedResponder:
     def keys_complete(self, keys: str) -> bool:
         return False  # no graph to say how many keys an answer has: the pause (or #) ends them
 
+    def speculate(self, turn: CallerTurn) -> AgentReply | None:
+        return None  # nothing to work out: the reply is ready the moment the turn ends
+
     async def respond(self, turn: CallerTurn) -> AgentReply:
         return AgentReply(self._config.reply)
 
@@ -137,6 +146,25 @@ class Wording(Protocol):
     def sentences(self, request: WordingRequest) -> AsyncIterator[Worded]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class _Speculation:
+    """A turn tried on a fork of the walk (``Navigator.fork``) before it ended, and what holds it."""
+
+    transcript: str
+    emotion: EmotionUpdate | None  # the very reading it was made with
+    hurry: bool
+    steps: int  # turns the walk had taken: a turn handled since makes it stale
+    navigator: Navigator
+    step: Step
+    reply: AgentReply
+
+    def holds_for(self, turn: CallerTurn, steps: int) -> bool:
+        return (
+            turn.transcript == self.transcript and not turn.dtmf and turn.emotion is self.emotion
+            and (turn.phase is not None and turn.phase.hurry) == self.hurry and steps == self.steps
+        )
+
+
 class GraphResponder:
     """One call's walk through the graph. The greeting and clarifications are always the graph's
     own lines; node replies are worded by the LLM when one is configured, except emergency lines,
@@ -158,41 +186,73 @@ class GraphResponder:
         self.log = structlog.get_logger(component="graph", call_id=call_id)
         self.history: list[tuple[str, str]] = []  # (caller|agent, text): context for the LLM only, never logged
         self.steps: list[Step] = []
+        self._speculation: _Speculation | None = None
 
     def greeting(self) -> AgentReply:
-        return self._reply(self.navigator.start(), None, None)
+        step = self.navigator.start()
+        return self._commit(step, self._build(self.navigator, step, None, None))
 
     def keys_complete(self, keys: str) -> bool:
         return self.navigator.keys_complete(keys)
 
+    def speculate(self, turn: CallerTurn) -> AgentReply | None:
+        """The turn tried on a fork of the walk; ``respond`` adopts the fork when the turn is the
+        same (words, emotional reading, hurry, and no turn handled in between). Nothing is logged
+        or recorded until then."""
+        self._speculation = None
+        if not turn.transcript or turn.dtmf or self.navigator.ended:
+            return None
+        started = time.perf_counter()
+        fork = self.navigator.fork()
+        step = fork.handle(CallerInput(turn.transcript), turn.emotion)
+        reply = self._build(fork, step, turn.emotion, turn.transcript, turn.phase)
+        self._speculation = _Speculation(turn.transcript, turn.emotion, turn.phase is not None and turn.phase.hurry,
+                                         len(self.steps), fork, step, reply)
+        self.metrics.observe_ms("speculation_ms", (time.perf_counter() - started) * 1000)
+        return reply
+
     async def respond(self, turn: CallerTurn) -> AgentReply:
         started = time.perf_counter()
         said = CallerInput(turn.transcript or "", turn.dtmf)
-        step = self.navigator.handle(said, turn.emotion)
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation.holds_for(turn, len(self.steps)):
+            self.navigator, step, reply = speculation.navigator, speculation.step, speculation.reply
+            self.metrics.inc("speculations_used")
+        else:
+            if speculation is not None:
+                self.metrics.inc("speculations_discarded")
+            step = self.navigator.handle(said, turn.emotion)
+            reply = self._build(self.navigator, step, turn.emotion, said.text or None, turn.phase)
         self.metrics.observe_ms("navigation_ms", (time.perf_counter() - started) * 1000)
         if said.text:
             self.history.append(("caller", said.text))
-        return self._reply(step, turn.emotion, said.text or None, turn.phase)
+        return self._commit(step, reply)
 
-    def _reply(
-        self, step: Step, emotion: EmotionUpdate | None, caller_text: str | None, phase: CallPhase | None = None,
-    ) -> AgentReply:
+    def _commit(self, step: Step, reply: AgentReply) -> AgentReply:
+        """The step is the call's: logged, kept, and its line in the LLM's context."""
         self.steps.append(step)
-        choice = choose_expression(step.topics, emotion, self.bursts, self.voice_style, phase)
-        expression = choice.expression
-        text = step.text(expression)
         chosen = step.chosen
         self.log.info(
             "graph_step", kind=str(step.kind), node=step.node, path=list(step.path), topics=sorted(step.topics),
-            expression=str(expression), why=str(choice.why),
+            expression=str(reply.expression), why=str(reply.expression_why),
             by=chosen.by if chosen else None, score=chosen.score if chosen else None,
             emotional=chosen.emotional if chosen else False, filled=sorted(step.filled),  # slot names, never values
             actions=[str(a.type) for a in step.actions], graph=self.compiled.version,
         )
+        self.history.append(("agent", reply.text))
+        return reply
+
+    def _build(
+        self, navigator: Navigator, step: Step, emotion: EmotionUpdate | None, caller_text: str | None,
+        phase: CallPhase | None = None,
+    ) -> AgentReply:
+        """The reply to a step of ``navigator``'s walk; no side effects (a speculation may be dropped)."""
+        choice = choose_expression(step.topics, emotion, self.bursts, self.voice_style, phase)
+        expression = choice.expression
+        text = step.text(expression)
         sentences = None
         if self.wording is not None and self._wordable(step) and caller_text is not None:
             sentences = self._worded(step, text, expression, emotion, caller_text, phase)
-        self.history.append(("agent", text))
         return AgentReply(
             text=text,
             end_call=step.end_call,
@@ -204,7 +264,7 @@ class GraphResponder:
             records=tuple(from_graph(taken) for taken in step.taken),
             node=step.node,
             topics=step.topics,
-            ahead=() if step.end_call else tuple(self.navigator.sentences_ahead(expression)),
+            ahead=() if step.end_call else tuple(navigator.sentences_ahead(expression)),
         )
 
     @staticmethod

@@ -11,7 +11,11 @@ Sentences with the caller's details that the next reply may start with (``AgentR
 "You're booked for Tuesday at 9 AM.") are synthesized once a reply is all queued, while it plays
 and the caller answers, one at a time and only while the synthesizer has nothing else to do and
 no caller on any call is waiting for a reply. They
-are kept for this call only (they carry PHI) and replaced by the next reply's."""
+are kept for this call only (they carry PHI) and replaced by the next reply's.
+
+A reply worked out before the turn has ended (speculative navigation, agent/call/call_agent.py)
+has its first sentence synthesized at once (``prepare_head``); the reply that follows plays it if
+it starts with that sentence, and otherwise the synthesis is cancelled."""
 
 from __future__ import annotations
 
@@ -56,6 +60,7 @@ class ReplySource(StrEnum):
 
     CACHED = "cached"  # a fixed sentence pre-synthesized at start-up: plays at once
     PREPARED = "prepared"  # a sentence with the caller's details, synthesized while they answered
+    SPECULATED = "speculated"  # synthesized from the transcript of the caller's pause, before the turn ended
     SYNTHESIZED = "synthesized"  # synthesized now: it carries the caller's details (or is an echo)
     WORDED = "worded"  # the LLM's wording, synthesized sentence by sentence as it streams
 
@@ -92,6 +97,7 @@ class Speaker:
         self._current: _Playback | None = None
         self._prepared: dict[tuple[str, VoiceParams], bytes] = {}
         self._preparing: asyncio.Task[None] | None = None
+        self._head: tuple[tuple[str, VoiceParams], asyncio.Task[bytes]] | None = None  # prepare_head's sentence
 
     @property
     def speaking(self) -> bool:
@@ -113,17 +119,42 @@ class Speaker:
         params = self._streamer.params_for(reply.expression)
         if self._phrases.get(first, params) is not None:
             return ReplySource.CACHED
-        return ReplySource.PREPARED if (first, params) in self._prepared else ReplySource.SYNTHESIZED
+        if (first, params) in self._prepared:
+            return ReplySource.PREPARED
+        return ReplySource.SPECULATED if self._head is not None and self._head[0] == (first, params) else ReplySource.SYNTHESIZED
+
+    def prepare_head(self, reply: AgentReply) -> None:
+        """Start synthesizing ``reply``'s first sentence now, if it is fixed wording that is neither
+        cached nor prepared: the reply is likely but not certain (it was worked out before the
+        caller's turn ended). A newer head replaces this one."""
+        self._drop_head()
+        if reply.sentences is not None or not reply.scripted or self.source_of(reply) is not ReplySource.SYNTHESIZED:
+            return
+        first = split_sentences(reply.text)[0]
+        params = self._streamer.params_for(reply.expression)
+        self._head = ((first, params), asyncio.create_task(self._synthesize(first, params)))
+
+    def _drop_head(self) -> None:
+        if self._head is not None:
+            self._head[1].cancel()
+            self._head = None
+
+    async def _synthesize(self, sentence: str, params: VoiceParams) -> bytes:
+        return b"".join([chunk async for chunk in self._streamer.stream(sentence, params)])
 
     def prepare(self, sentences: tuple[str, ...], expression: Expression | None) -> None:
         """Synthesize ``sentences`` in the background for a reply to come (replacing what was
         prepared for the last one)."""
-        self.stop_preparing()
+        self._stop_ahead()
         if sentences:
             self._preparing = asyncio.create_task(self._prepare(sentences, self._streamer.params_for(expression)))
 
     def stop_preparing(self) -> None:
-        """Stop preparing and drop what was prepared (the call ended, or another reply is coming)."""
+        """Stop preparing and drop what was prepared (the call ended)."""
+        self._stop_ahead()
+        self._drop_head()
+
+    def _stop_ahead(self) -> None:
         if self._preparing is not None and not self._preparing.done():
             self._preparing.cancel()
         self._preparing = None
@@ -136,7 +167,7 @@ class Speaker:
                     continue
                 while self._streamer.busy or self._others_waiting():  # a live reply (any call's) goes first
                     await asyncio.sleep(0.02)
-                pcm = b"".join([chunk async for chunk in self._streamer.stream(sentence, params)])
+                pcm = await self._synthesize(sentence, params)
                 if pcm:  # a sentence piper could not say is synthesized (and skipped) when it is due
                     self._prepared[(sentence, params)] = pcm
         except Exception:  # noqa: BLE001 - preparing is a head start; the reply synthesizes what is missing
@@ -184,6 +215,18 @@ class Speaker:
             audio_ms=audio_bytes // 32,
         )
 
+    @staticmethod
+    async def _head_audio(task: asyncio.Task[bytes]) -> bytes | None:
+        try:
+            return await task or None
+        except asyncio.CancelledError:
+            if task.cancelled():
+                return None  # dropped meanwhile: synthesize it now
+            raise
+        except Exception:  # noqa: BLE001 - a head start that failed: the sentence is synthesized now
+            log.exception("prepare_head_failed")
+            return None
+
     async def _chunks(self, reply: AgentReply) -> AsyncIterator[bytes]:
         # The reply's expression (chosen before its first word) shapes every sentence of it.
         params = self._streamer.params_for(reply.expression)
@@ -204,13 +247,23 @@ class Speaker:
         # Fixed wording, sentence by sentence: cached sentences play at once, and only those that
         # are new (one with the caller's name in it) are synthesized. Pauses as in stream().
         sentences = split_sentences(reply.text)
-        for index, sentence in enumerate(sentences):
-            pause = self._streamer.pause(params) if index < len(sentences) - 1 else b""
-            cached = self._phrases.get(sentence, params) or self._prepared.get((sentence, params))
-            if cached is not None:
-                yield cached + pause
-                continue
-            async for chunk in self._streamer.stream(sentence, params):
-                yield chunk
-            if pause:
-                yield pause
+        head, self._head = self._head, None
+        if head is not None and (not sentences or head[0] != (sentences[0], params)):
+            head[1].cancel()  # the turn came out otherwise
+            head = None
+        try:
+            for index, sentence in enumerate(sentences):
+                pause = self._streamer.pause(params) if index < len(sentences) - 1 else b""
+                cached = self._phrases.get(sentence, params) or self._prepared.get((sentence, params))
+                if cached is None and index == 0 and head is not None:
+                    cached = await self._head_audio(head[1])
+                if cached is not None:
+                    yield cached + pause
+                    continue
+                async for chunk in self._streamer.stream(sentence, params):
+                    yield chunk
+                if pause:
+                    yield pause
+        finally:
+            if head is not None:
+                head[1].cancel()  # cut off before it played (a no-op once it has)

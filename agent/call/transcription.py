@@ -13,7 +13,8 @@ three kinds of decode of the same growing utterance, all through the process's o
 * **early** -- ``pause_ms`` into a silence (``SpeechPaused``) the segmenter hands over exactly the
   audio the utterance will have if that silence ends the turn. It is decoded at once unless other
   decodes are queued (then the turn's end decodes, as before). If the caller goes on talking the
-  early decode is stale: the next pause replaces it (a queued one is cancelled).
+  early decode is stale: the next pause replaces it (a queued one is cancelled). Its words
+  become an ``EarlyTranscript`` frame, from which the reply may be worked out in advance.
 * **final** -- at the end of the turn (``Utterance``): the early decode's result when it was of
   this very audio (the same pcm, so the same words), else a decode now. Only the final reaches the
   call's record (a ``Transcript`` frame), the emotion client and the ``caller_said`` log line.
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from agent.call.frames import Frame, PartialTranscript, Transcript
+from agent.call.frames import EarlyTranscript, Frame, PartialTranscript, Transcript
 from agent.services.metrics import Metrics
 from agent.services.stt import SttOverloaded
 from telephony.audio import SAMPLE_RATE
@@ -105,7 +106,7 @@ class StreamingTranscription:
         if self.stt.queue_depth:
             self.metrics.inc("stt_early_skipped")  # others wait: their turns first
             return
-        self._early = (paused, asyncio.create_task(self._decode(paused.pcm), name=f"stt-early-{self.call_id}"))
+        self._early = (paused, asyncio.create_task(self._decode_early(paused), name=f"stt-early-{self.call_id}"))
 
     # ---- at the end of a turn -----------------------------------------------------------------
     def final(self, utterance: Utterance) -> asyncio.Task[str]:
@@ -147,6 +148,12 @@ class StreamingTranscription:
         except Exception:  # noqa: BLE001 - overloaded or failed: the turn's end decodes instead
             self.metrics.inc("stt_speculative_failed")
             return None
+
+    async def _decode_early(self, paused: SpeechPaused) -> Any | None:
+        result = await self._decode(paused.pcm)
+        if result is not None and self._early is not None and self._early[0] is paused:
+            self._emit(EarlyTranscript(result.text, paused.start_time, paused.end_time))  # still the latest pause
+        return result
 
     async def _decode_partial(self, so_far: SpeechSoFar) -> None:
         result = await self._decode(so_far.pcm)

@@ -87,6 +87,17 @@ def test_booking_an_appointment_end_to_end(clinic):
     assert offers[0] not in Navigator(clinic, clock=lambda: NOW).compiled.schedule.offers(NOW, count=3)
 
 
+def test_a_fork_walks_on_alone_and_leaves_the_walk_it_came_from_as_it_was(clinic):
+    nav, _ = walk(clinic, *identified("I'd like to book an appointment."))
+    before = (nav.node_id, dict(nav.slots), list(nav.history), list(nav.offers), nav.pending_slot)
+    fork = nav.fork()
+    step = fork.handle(CallerInput("The first one."), CALM)
+    assert (nav.node_id, dict(nav.slots), list(nav.history), list(nav.offers), nav.pending_slot) == before
+    assert fork.slots.keys() > nav.slots.keys() and fork.compiled is nav.compiled
+    again = nav.handle(CallerInput("The first one."), CALM)  # the same turn on the walk itself: the same step
+    assert (again.path, again.text(Expression.NEUTRAL)) == (step.path, step.text(Expression.NEUTRAL))
+
+
 def test_keypad_works_for_consent_date_of_birth_and_menu(clinic):
     nav, steps = walk(clinic, "#1", "Maria Lopez", "#03031985", "#2")
     assert steps[3].filled["date_of_birth"].value == "1985-03-03"

@@ -100,6 +100,7 @@ class Speaker:
         self.journal = journal
         self.journaled_before: list[int] = []
         self.said: list[tuple[str, str]] = []  # (label, text)
+        self.heads: list[str] = []  # replies worked out before their turn ended
         self.speaking = False
         self.interrupts = 0
         self._cut: asyncio.Event | None = None
@@ -109,6 +110,9 @@ class Speaker:
 
     def stop_preparing(self) -> None:
         self.stopped_preparing = True
+
+    def prepare_head(self, reply: AgentReply) -> None:
+        self.heads.append(reply.text)
 
     def interrupt(self) -> int:
         self.interrupts += 1
@@ -143,6 +147,7 @@ class Responder:
     def __init__(self, answer: Callable[[CallerTurn], AgentReply] | None = None, delay_s: float = 0.0,
                  keys_needed: int = 0) -> None:
         self.turns: list[CallerTurn] = []
+        self.speculated: list[CallerTurn] = []
         self.answer = answer or (lambda turn: AgentReply(f"you said {turn.transcript or turn.dtmf}"))
         self.delay_s = delay_s
         self.keys_needed = keys_needed  # 0: the answer's length is open (the pause ends it)
@@ -152,6 +157,10 @@ class Responder:
 
     def keys_complete(self, keys: str) -> bool:
         return 0 < self.keys_needed <= len(keys)
+
+    def speculate(self, turn: CallerTurn) -> AgentReply | None:
+        self.speculated.append(turn)
+        return self.answer(turn)
 
     async def respond(self, turn: CallerTurn) -> AgentReply:
         self.turns.append(turn)
@@ -331,6 +340,9 @@ async def test_speech_paused_is_transcribed_before_the_turn_ends_and_the_turn_re
     await call.settle(lambda: call.speaker.lines() == ["greeting", "turn-1"])
     assert call.responder.turns[0].transcript == "I need a refill" and stt.decodes == 1
     assert call.agent.metrics.counter("stt_early_used") == 1
+    # the reply was worked out from the pause's words, before the turn ended
+    assert [t.transcript for t in call.responder.speculated] == ["I need a refill"]
+    assert call.responder.speculated[0].index == 1 and call.speaker.heads == ["you said I need a refill"]
 
 
 async def test_speech_over_the_agent_barges_in_and_its_utterance_is_a_turn() -> None:

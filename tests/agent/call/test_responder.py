@@ -159,3 +159,41 @@ async def test_action_records_carry_the_included_slot_values_for_staff(clinic):
     assert record.team == "clinician" and record.node == "results_callback" and record.priority is Priority.ROUTINE
     assert dict(record.slots) == {"full_name": "Maria Lopez", "date_of_birth": "1985-03-03", "callback_phone": "5551234567"}
     assert record.log_fields() == {"team": "clinician", "priority": "routine"}  # what the log gets: no slot values
+
+
+async def test_a_speculated_turn_is_adopted_when_the_turn_comes_out_the_same(clinic):
+    r = responder(clinic)
+    r.greeting()
+    await r.respond(CallerTurn("c1", 1, "Yes."))
+    at_name = (r.navigator.node_id, dict(r.navigator.slots), len(r.steps), list(r.history))
+    early = r.speculate(CallerTurn("c1", 2, "Maria Lopez."))
+    assert early is not None and "Maria Lopez" in early.text
+    # nothing changed yet: no step taken, no slot filled, nothing in the LLM's context
+    assert (r.navigator.node_id, dict(r.navigator.slots), len(r.steps), list(r.history)) == at_name
+    reply = await r.respond(CallerTurn("c1", 2, "Maria Lopez."))
+    assert reply is early and r.metrics.counter("speculations_used") == 1
+    assert r.navigator.slots and len(r.steps) == 3 and r.history[-2:] == [("caller", "Maria Lopez."), ("agent", reply.text)]
+    # the walk goes on from the adopted fork
+    menu = await r.respond(CallerTurn("c1", 3, "March 3rd, 1985."))
+    assert menu.node == "menu"
+
+
+async def test_a_speculation_is_discarded_when_the_words_or_the_reading_differ(clinic):
+    r = responder(clinic)
+    r.greeting()
+    await r.respond(CallerTurn("c1", 1, "Yes."))
+    plain = await responder_after_consent(clinic)
+    r.speculate(CallerTurn("c1", 2, "Maria"))  # the pause came mid-name
+    reply = await r.respond(CallerTurn("c1", 2, "Maria Lopez."))
+    assert r.metrics.counter("speculations_discarded") == 1
+    assert reply.text == (await plain.respond(CallerTurn("c1", 2, "Maria Lopez."))).text
+    r.speculate(CallerTurn("c1", 3, "March 3rd, 1985."))
+    assert (await r.respond(CallerTurn("c1", 3, "March 3rd, 1985.", emotion=sad()))).expression is not None
+    assert r.metrics.counter("speculations_discarded") == 2  # a new emotional reading since
+
+
+async def responder_after_consent(clinic: CompiledGraph) -> GraphResponder:
+    r = responder(clinic)
+    r.greeting()
+    await r.respond(CallerTurn("c1", 1, "Yes."))
+    return r

@@ -150,3 +150,54 @@ async def test_preparing_waits_while_a_caller_on_any_call_awaits_a_reply() -> No
     assert speaker._preparing is not None
     await speaker._preparing
     assert streamer.asked == ["Thanks, Maria."]
+
+
+class Slow(Streamer):
+    """Takes ``seconds`` per sentence, like piper on a loaded core."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.finished: list[str] = []
+
+    async def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]:
+        self.asked.append(text)
+        await asyncio.sleep(self.seconds)
+        self.finished.append(text)
+        yield text.encode()
+
+
+async def test_a_speculated_first_sentence_starts_at_once_and_the_reply_plays_it() -> None:
+    session, streamer = Session(), Slow(0.05)
+    speaker = Speaker(session, Phrases(), streamer)  # type: ignore[arg-type]
+    reply = AgentReply("Thank you, Maria Lopez. Hello.")
+    speaker.prepare_head(reply)
+    assert speaker.source_of(reply) is ReplySource.SPECULATED
+    await asyncio.sleep(0.01)
+    assert streamer.asked == ["Thank you, Maria Lopez."]  # under way before the turn ended
+    await speaker.say(reply, "turn-2")
+    assert session.played == [b"Thank you, Maria Lopez.", b"\x01\x00" * 320]
+    assert streamer.asked == ["Thank you, Maria Lopez."]  # synthesized once
+
+
+async def test_a_speculated_sentence_the_reply_does_not_start_with_is_cancelled() -> None:
+    session, streamer = Session(), Slow(0.05)
+    speaker = Speaker(session, Phrases(), streamer)  # type: ignore[arg-type]
+    speaker.prepare_head(AgentReply("Thank you, Maria."))
+    await asyncio.sleep(0.01)
+    await speaker.say(AgentReply("Thank you, Maria Lopez."), "turn-2")  # the caller said more
+    await asyncio.sleep(0.08)
+    assert session.played == [b"Thank you, Maria Lopez."] and streamer.finished == ["Thank you, Maria Lopez."]
+
+
+async def test_nothing_is_speculated_for_cached_worded_or_echoed_replies_and_a_call_end_drops_it() -> None:
+    streamer = Slow(0.05)
+    speaker = Speaker(Session(), Phrases(), streamer)  # type: ignore[arg-type]
+    for reply in (AgentReply("Hello."), AgentReply("Hi, Maria.", sentences=streamed()), AgentReply("Maria.", scripted=False)):
+        speaker.prepare_head(reply)
+    await asyncio.sleep(0.01)
+    assert streamer.asked == []
+    speaker.prepare_head(AgentReply("Thanks, Maria."))
+    speaker.stop_preparing()
+    await asyncio.sleep(0.08)
+    assert streamer.finished == [] and speaker.source_of(AgentReply("Thanks, Maria.")) is ReplySource.SYNTHESIZED

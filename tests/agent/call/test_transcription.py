@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import pytest
 import structlog
 
-from agent.call.frames import PartialTranscript, Transcript
+from agent.call.frames import EarlyTranscript, PartialTranscript, Transcript
 from agent.call.transcription import StreamingTranscription
 from agent.services.metrics import Metrics
 from agent.services.stt import SttOverloaded
@@ -74,11 +74,13 @@ async def test_the_paused_speech_is_the_turns_transcript_without_a_second_decode
     t, frames, metrics = streaming(stt)
     t.paused(paused(60))
     await asyncio.sleep(0.08)  # the silence runs on; the decode finishes inside it
-    assert stt.decoded == [60] and not frames  # an early decode is not the record's yet
+    assert stt.decoded == [60]
+    # not the record's yet: the words the reply may be worked out from
+    assert frames == [EarlyTranscript("I need a refill", 1.0, 2.0)]
     text = await t.final(utterance(60))
     assert text == "I need a refill" and t.last_early
     assert stt.decoded == [60]  # one decode for the turn
-    assert frames == [Transcript("I need a refill", 2.0)]
+    assert frames[1:] == [Transcript("I need a refill", 2.0)]
     assert metrics.counter("stt_early_used") == 1
 
 
@@ -87,7 +89,7 @@ async def test_a_turn_that_ends_while_its_early_decode_runs_waits_for_that_decod
     t, frames, _ = streaming(stt)
     t.paused(paused(60))
     assert await t.final(utterance(60)) == "yes"
-    assert stt.started == 1
+    assert stt.started == 1 and frames == [Transcript("yes", 2.0)]  # the turn ended first: no early frame
 
 
 async def test_speech_after_the_pause_makes_the_early_decode_stale() -> None:
