@@ -130,6 +130,18 @@ class Segmenter:
         self._segment(frame, prob >= self._threshold, events)
         return events
 
+    def end_paused_turn(self, paused: SpeechPaused) -> list[SegmenterEvent]:
+        """A turn-end model judged the caller finished at ``paused``: close that utterance now,
+        before the end-of-speech silence would have, if no speech came after the pause (else
+        nothing: the caller went on, and the silence or a later pause decides)."""
+        events: list[SegmenterEvent] = []
+        if (
+            self._utt is not None and self._silence
+            and (self._t(self._utt_onset), self._t(self._utt_last_speech)) == (paused.start_time, paused.end_time)
+        ):
+            self._close(events)
+        return events
+
     def flush(self) -> list[SegmenterEvent]:
         """At hangup: close the open utterance and emit a partial segment of >= 0.5 s.
 

@@ -20,11 +20,22 @@ import time
 from agent.app.config import BedsideConfig
 from agent.app.expression_file import load_expressions
 from agent.app.logs import get_logger
-from agent.app.workers import WorkerPool, exit_when_front_dies, print_status, process_count, worker_config
+from agent.app.workers import (
+    WorkerPool,
+    exit_when_front_dies,
+    print_status,
+    process_count,
+    worker_config,
+)
 from agent.call.burst_table import load_burst_table
 from agent.call.call_agent import CallAgent, CallSettings
 from agent.call.escalation import Escalator
-from agent.call.responder import GraphResponderFactory, ResponderFactory, ResponderKind, create_responder_factory
+from agent.call.responder import (
+    GraphResponderFactory,
+    ResponderFactory,
+    ResponderKind,
+    create_responder_factory,
+)
 from agent.call.speaker import Speaker
 from agent.call.turns_in_flight import TurnsInFlight
 from agent.call.webhooks import WebhookSender
@@ -45,6 +56,7 @@ from telephony.admission import Admission, Role
 from telephony.call_session import CallSession
 from telephony.redirect_ticket import RedirectTickets, new_key
 from telephony.segmenter import Segmenter
+from telephony.turn_end import TurnEndModel
 from telephony.user_agent import SipUserAgent
 from telephony.vad import create_vad, load_shared_vad_model
 from telephony.webrtc_call import WebRtcCall
@@ -105,6 +117,7 @@ class BedsideServer:
         self.browser: WebRtcGateway | None = None  # browser calls from the console's softphone page
         self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
         self.vad_model = None
+        self.turn_model: TurnEndModel | None = None  # turn.end_model: shared by the process's calls
         self.ua = SipUserAgent(
             config.sip,
             on_incoming=self._on_call,
@@ -133,6 +146,8 @@ class BedsideServer:
         if self.pool is not None:
             await self.pool.spawn(self.emotion_url)
         self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
+        if self.config.turn.end_model == "smart_turn":
+            self.turn_model = await asyncio.to_thread(TurnEndModel)
         self.responders = await self._responders()
         self.webhooks = WebhookSender(self.metrics)
         await self.stt.start()
@@ -373,6 +388,7 @@ class BedsideServer:
                 ),
                 journal=journal or self.records,
                 turns_in_flight=self.turns_in_flight,
+                turn_model=self.turn_model,
             )
             await agent.run()
         except Exception:  # noqa: BLE001 - one call's bug must not take the server down

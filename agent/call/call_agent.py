@@ -37,13 +37,22 @@ from agent.call.frames import (
     Tick,
     Transcript,
     TurnEnded,
+    TurnJudged,
 )
 from agent.call.listener import Listener
-from agent.call.record import CallRecord, RecordedAction, Transfer, Urgency, Webhook, journal_entry
+from agent.call.record import (
+    CallRecord,
+    RecordedAction,
+    Transfer,
+    Urgency,
+    Webhook,
+    journal_entry,
+)
 from agent.call.responder import AgentReply, CallerTurn, Responder
 from agent.call.speaker import Speaker, Spoken
 from agent.call.transcription import StreamingTranscription
 from agent.call.turn_config import TurnConfig
+from agent.call.turn_end import TurnEndJudge, TurnEndModel
 from agent.call.turn_timers import TimerDue, TurnTimers
 from agent.call.turn_trace import TurnInput, TurnTrace
 from agent.call.turns_in_flight import TurnsInFlight
@@ -66,7 +75,15 @@ from emotion.events import EmotionUpdate, Trend
 from emotion.timeline import Timeline
 from graph.schema import TransferAction
 from telephony.call_session import CallSession
-from telephony.frames import AudioIn, DtmfDigit, Hangup, Segment, SpeechPaused, SpeechSoFar, Utterance
+from telephony.frames import (
+    AudioIn,
+    DtmfDigit,
+    Hangup,
+    Segment,
+    SpeechPaused,
+    SpeechSoFar,
+    Utterance,
+)
 from telephony.segmenter import Segmenter
 from tts.expression import Expression
 
@@ -123,6 +140,7 @@ class CallAgent:
         escalator: Escalator | None = None,
         journal: Journal | None = None,
         turns_in_flight: TurnsInFlight | None = None,
+        turn_model: TurnEndModel | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -156,6 +174,11 @@ class CallAgent:
         self._reply_seq = 0  # the current reply's number: a superseded reply's ReplyDone is stale
         self.transcription = StreamingTranscription(
             stt, session.call_id, self.inbox.put_nowait, metrics, self.log, config.partial_max_s,
+        )
+        # Without a model, the end-of-speech silence alone ends a turn.
+        self.turn_end = (
+            TurnEndJudge(turn_model, config.turn.end_model_threshold, self.inbox.put_nowait, metrics, self.log)
+            if turn_model is not None else None
         )
         self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
         self._partial: PartialTranscript | None = None  # the caller's words so far this turn
@@ -194,6 +217,8 @@ class CallAgent:
                 if task is not None and not task.done():
                     task.cancel()
             self.speaker.stop_preparing()  # and what it prepared goes with the call
+            if self.turn_end is not None:
+                self.turn_end.close()
             await asyncio.gather(*pumps, return_exceptions=True)
             if self._reply_task is not None:
                 await asyncio.gather(self._reply_task, return_exceptions=True)
@@ -263,6 +288,12 @@ class CallAgent:
                 self.transcription.speech_so_far(frame)
             case SpeechPaused() if self.state in _CONVERSING:
                 self.transcription.paused(frame)
+                if self.turn_end is not None:
+                    self.turn_end.paused(frame)
+            case TurnJudged():
+                if frame.complete and self.state is not CallState.HANDED_OFF:
+                    for heard in self.listener.end_paused_turn(frame.paused):
+                        await self._on_frame(heard)
             case EarlyTranscript():
                 self._speculate(frame)
             case PartialTranscript():
@@ -583,7 +614,8 @@ class CallAgent:
 
     async def _answer_utterance(self, ended: TurnEnded, index: int) -> None:
         utterance = ended.utterance
-        trace = TurnTrace(index, ended.end_of_speech, utterance.duration_s, self.responder.needs_transcript)
+        trace = TurnTrace(index, ended.end_of_speech, utterance.duration_s, self.responder.needs_transcript,
+                          ended_by_model=ended.by_model)
         trace.mark("vad_ms", ended.detected_at)
         in_flight = self.turns_in_flight.begin()
         try:

@@ -41,6 +41,7 @@ class RuntimeFrameKind(StrEnum):
     TRANSCRIPT = "transcript"
     PARTIAL_TRANSCRIPT = "partial_transcript"
     EARLY_TRANSCRIPT = "early_transcript"
+    TURN_JUDGED = "turn_judged"
     EMOTION_CHANGED = "emotion_changed"
     REPLY_DONE = "reply_done"
     TICK = "tick"
@@ -63,6 +64,7 @@ class TurnEnded:
     utterance: Utterance
     detected_at: float  # monotonic time the closing silence was seen
     backchannel: bool = False
+    by_model: bool = False  # the turn-end model ended it at a pause, before the silence would have
     kind: RuntimeFrameKind = field(default=RuntimeFrameKind.TURN_ENDED, init=False)
 
     @property
@@ -112,6 +114,17 @@ class EarlyTranscript:
 
 
 @dataclass(frozen=True, slots=True)
+class TurnJudged:
+    """The turn-end model's verdict on a pause (agent/call/turn_end.py): ``complete`` ends the
+    turn now if the caller has not spoken since."""
+
+    paused: SpeechPaused
+    probability: float
+    complete: bool
+    kind: RuntimeFrameKind = field(default=RuntimeFrameKind.TURN_JUDGED, init=False)
+
+
+@dataclass(frozen=True, slots=True)
 class EmotionChanged:
     """The emotion client's rolling window has a new reading of the caller."""
 
@@ -139,11 +152,12 @@ TelephonyFrame = (
     AudioIn | SpeechStarted | SpeechDiscarded | SpeechSoFar | SpeechPaused | Utterance | Segment | DtmfDigit | Hangup
 )
 RuntimeFrame = (
-    CallerSpeaking | TurnEnded | BargeIn | Transcript | PartialTranscript | EarlyTranscript | EmotionChanged | ReplyDone | Tick
+    CallerSpeaking | TurnEnded | BargeIn | Transcript | PartialTranscript | EarlyTranscript | TurnJudged | EmotionChanged
+    | ReplyDone | Tick
 )
 Frame = TelephonyFrame | RuntimeFrame
 
 __all__ = [
     "BargeIn", "CallState", "CallerSpeaking", "EarlyTranscript", "EmotionChanged", "Frame", "PartialTranscript", "ReplyDone", "RuntimeFrame",
-    "RuntimeFrameKind", "TelephonyFrame", "Tick", "Transcript", "TurnEnded",
+    "RuntimeFrameKind", "TelephonyFrame", "Tick", "Transcript", "TurnEnded", "TurnJudged",
 ]

@@ -14,7 +14,14 @@ from collections.abc import Callable
 from agent.call.frames import BargeIn, CallerSpeaking, Frame, TurnEnded
 from telephony.barge_in import BargeInDetector
 from telephony.config import BargeInConfig
-from telephony.frames import AudioIn, Segment, SpeechPaused, SpeechSoFar, SpeechStarted, Utterance
+from telephony.frames import (
+    AudioIn,
+    Segment,
+    SpeechPaused,
+    SpeechSoFar,
+    SpeechStarted,
+    Utterance,
+)
 from telephony.segmenter import Segmenter
 
 
@@ -48,6 +55,14 @@ class Listener:
         for event in events:
             frames.extend(self._frame_for(event))
         return frames
+
+    def end_paused_turn(self, paused: SpeechPaused) -> list[Frame]:
+        """The turn-end model says the caller finished at ``paused``: the turn ends now, if they
+        have not spoken since (agent/call/turn_end.py)."""
+        return [
+            TurnEnded(e, self._clock(), backchannel=self._overlapped and not self._barged, by_model=True)
+            for e in self.segmenter.end_paused_turn(paused) if isinstance(e, Utterance)
+        ]
 
     def flush(self) -> list[Frame]:
         """After hang-up: close the open utterance and segment."""

@@ -3,7 +3,8 @@
 Voice turns time from the end of speech: ``vad_ms`` (the closing silence was seen),
 ``transcript_ms`` (when the reply waited for it), ``reply_ready_ms`` (the responder answered),
 ``first_audio_ms`` (the reply's first frame reached the call), and whether the transcript was
-decoded early, while the closing silence ran (agent/call/transcription.py). Keypad turns time from the last
+decoded early, while the closing silence ran (agent/call/transcription.py), and whether the
+turn-end model ended the turn at a pause (agent/call/turn_end.py). Keypad turns time from the last
 key: ``keypad_pause_ms`` (the pause that closes the digits) instead of the first two.
 
 Each stage goes to the metrics (per-stage percentiles), the first audio also per kind of reply
@@ -35,6 +36,7 @@ class TurnTrace:
     input: TurnInput = TurnInput.VOICE
     reply: str | None = None  # where the reply's first sentence came from (ReplySource)
     early_transcript: bool | None = None  # voice: its transcript was decoded while the turn's silence ran
+    ended_by_model: bool | None = None  # voice: the turn-end model ended it at a pause (else the silence)
     stages: dict[str, float] = field(default_factory=dict)  # stage -> monotonic time (NaN: never)
 
     def mark(self, stage: str, at: float | None) -> None:
@@ -56,7 +58,8 @@ class TurnTrace:
             metrics.observe_ms(f"first_audio_{self.reply}_ms", first_audio)
         log.info(
             "turn", turn=self.turn, input=str(self.input), reply=self.reply, speech_s=round(self.speech_s, 2),
-            waited_for_transcript=self.waited_for_transcript, early_transcript=self.early_transcript, **timings,
+            waited_for_transcript=self.waited_for_transcript, early_transcript=self.early_transcript,
+            ended_by_model=self.ended_by_model, **timings,
         )
         return timings
 

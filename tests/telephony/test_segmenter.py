@@ -210,6 +210,26 @@ def test_the_speech_so_far_comes_every_partial_interval_while_talking() -> None:
         assert utt.pcm.startswith(s.pcm) and s.start_time == utt.start_time
 
 
+def test_a_turn_judged_over_at_its_pause_closes_then_with_the_paused_audio() -> None:
+    seg = Segmenter(CFG, ScriptedVad([0.0] * 10 + [0.9] * 50 + [0.0] * 50))
+    events = run(seg, (frame_of(i) for i in range(66)), flush=False)  # 120 ms into the silence
+    (paused,) = kinds(events, SpeechPaused)
+    assert not kinds(events, Utterance)
+    (utt,) = seg.end_paused_turn(paused)
+    assert isinstance(utt, Utterance) and paused.matches(utt)
+    assert utt.detected_time == pytest.approx(66 * 0.02) and not seg.in_speech
+    assert not kinds(run(seg, (frame_of(i) for i in range(66, 100)), flush=False), Utterance)  # not twice
+
+
+def test_a_turn_judged_over_after_the_caller_went_on_stays_open() -> None:
+    seg = Segmenter(CFG, ScriptedVad([0.9] * 40 + [0.0] * 8 + [0.9] * 10 + [0.0] * 50))
+    events = run(seg, (frame_of(i) for i in range(52)), flush=False)  # speech again after the pause
+    (paused,) = kinds(events, SpeechPaused)
+    assert seg.end_paused_turn(paused) == [] and seg.in_speech
+    (utt,) = kinds(run(seg, (frame_of(i) for i in range(52, 110)), flush=False), Utterance)
+    assert utt.end_time == pytest.approx(58 * 0.02)
+
+
 def test_a_pause_must_lie_inside_the_silence_that_ends_a_turn() -> None:
     with pytest.raises(ValueError, match="pause_ms"):
         SegmentationConfig(pause_ms=300)

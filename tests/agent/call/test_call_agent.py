@@ -196,6 +196,7 @@ class Segmenter:
 
     def __init__(self) -> None:
         self.script: list[tuple[float, list[object]]] = []
+        self.open_utterance: Utterance | None = None  # what end_paused_turn closes
         self.last_probability = 0.0
         self.in_speech = False
         self.speech_ms = 0
@@ -208,6 +209,11 @@ class Segmenter:
 
     def flush(self) -> list[object]:
         return []
+
+    def end_paused_turn(self, paused: SpeechPaused) -> list[object]:
+        """The turn-end model's verdict: the utterance the test set, if it is still open."""
+        utterance, self.open_utterance = self.open_utterance, None
+        return [utterance] if utterance is not None else []
 
 
 def mood(valence: float, available: bool = True) -> EmotionUpdate:
@@ -291,9 +297,17 @@ class Call:
         return await asyncio.wait_for(self.task, 3.0)
 
 
+class TurnModel:
+    def __init__(self, probability: float) -> None:
+        self.p = probability
+
+    def probability(self, pcm16k: bytes) -> float:
+        return self.p
+
+
 def make_call(*, responder: Responder | None = None, stt: Stt | None = None, escalator: Escalator | None = None,
               turn: TurnConfig | None = None, phase: CallPhaseConfig | None = None, speak_s: float = 0.02,
-              journal: Journal | None = None) -> Call:
+              journal: Journal | None = None, turn_model: TurnModel | None = None) -> Call:
     clock, session, segmenter, emotion = Clock(), Session(), Segmenter(), Emotion()
     journal = journal or Journal()
     speaker = Speaker(session, speak_s, journal)
@@ -303,7 +317,7 @@ def make_call(*, responder: Responder | None = None, stt: Stt | None = None, esc
         phase or CallPhaseConfig(), EscalationConfig(), stt_wait_s=1.0,
     )
     agent = CallAgent(session, settings, responder, stt or Stt("I need a refill"), speaker, segmenter, emotion,
-                      Metrics(), clock=clock, escalator=escalator, journal=journal)
+                      Metrics(), clock=clock, escalator=escalator, journal=journal, turn_model=turn_model)
     return Call(agent, session, speaker, responder, segmenter, emotion, clock, journal)
 
 
@@ -343,6 +357,24 @@ async def test_speech_paused_is_transcribed_before_the_turn_ends_and_the_turn_re
     # the reply was worked out from the pause's words, before the turn ended
     assert [t.transcript for t in call.responder.speculated] == ["I need a refill"]
     assert call.responder.speculated[0].index == 1 and call.speaker.heads == ["you said I need a refill"]
+
+
+@pytest.mark.parametrize("probability", [0.9, 0.1])
+async def test_the_turn_end_model_ends_a_finished_turn_at_its_pause(probability: float) -> None:
+    call = await started(make_call(turn_model=TurnModel(probability)))
+    utterance = Utterance(FRAME * 10, 1.4, 2.0, 2.12)
+    paused = SpeechPaused(utterance.pcm, 1.4, 2.0)
+    call.segmenter.open_utterance = utterance
+    call.segmenter.script = [(0.0, [paused])]
+    call.push(AudioIn(FRAME, 2.12))
+    if probability < 0.5:  # not finished: the silence decides (it has not yet)
+        await asyncio.sleep(0.1)
+        assert call.speaker.lines() == ["greeting"] and call.segmenter.open_utterance is utterance
+        return
+    await call.settle(lambda: call.speaker.lines() == ["greeting", "turn-1"])
+    assert call.responder.turns[0].transcript == "I need a refill"
+    turn = next(e for e in call.journal.of(TurnTimed))
+    assert turn.turn == 1
 
 
 async def test_speech_over_the_agent_barges_in_and_its_utterance_is_a_turn() -> None:
