@@ -142,7 +142,10 @@ class CallSession:
     def mark(self, label: str) -> asyncio.Future[PlaybackMark]:
         """A future resolved when playback reaches everything queued so far (or is cleared)."""
         future: asyncio.Future[PlaybackMark] = self.loop.create_future()
-        self.playout.mark(PlayoutMark(label, future))
+        if self.ended.is_set():  # nothing will play again: a mark queued now would never be reached
+            future.set_result(PlaybackMark(False, time.monotonic()))
+        else:
+            self.playout.mark(PlayoutMark(label, future))
         return future
 
     def stop_playback(self) -> int:

@@ -62,6 +62,7 @@ class Utterance:
     end_time: float  # end of speech (before the trailing silence that closed it)
     detected_time: float  # call time at which the silence closed it
     pcm_start_time: float | None = None  # call time of pcm[0]: start_time less the pre-roll
+    shortened: bool = False  # a turn-end model's verdict ended it at a shorter silence
     kind: FrameKind = field(default=FrameKind.UTTERANCE, init=False)
 
     @property

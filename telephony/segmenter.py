@@ -91,6 +91,7 @@ class Segmenter:
         self._utt_onset = 0  # frame index of the speech onset
         self._utt_last_speech = 0  # frame index just past the last speech frame
         self._silence = 0  # consecutive silent frames inside the utterance
+        self._end_now = self._end_frames
         # current segment
         self._seg = bytearray()
         self._seg_start = 0
@@ -130,16 +131,18 @@ class Segmenter:
         self._segment(frame, prob >= self._threshold, events)
         return events
 
-    def end_paused_turn(self, paused: SpeechPaused) -> list[SegmenterEvent]:
-        """A turn-end model judged the caller finished at ``paused``: close that utterance now,
-        before the end-of-speech silence would have, if no speech came after the pause (else
-        nothing: the caller went on, and the silence or a later pause decides)."""
+    def end_paused_turn(self, paused: SpeechPaused, silence_ms: int) -> list[SegmenterEvent]:
+        """A turn-end model judged the caller finished at ``paused``: that utterance ends after
+        ``silence_ms`` of silence instead of ``end_of_speech_silence_ms`` (now, if that much has
+        gone by), unless the caller speaks first. Speech after the pause: nothing changes."""
         events: list[SegmenterEvent] = []
         if (
             self._utt is not None and self._silence
             and (self._t(self._utt_onset), self._t(self._utt_last_speech)) == (paused.start_time, paused.end_time)
         ):
-            self._close(events)
+            self._end_now = min(self._end_frames, max(1, silence_ms // FRAME_MS))
+            if self._silence >= self._end_now:
+                self._close(events)
         return events
 
     def flush(self) -> list[SegmenterEvent]:
@@ -174,6 +177,7 @@ class Segmenter:
         self._utt_onset = self._utt_last_speech = onset
         self._utt_pcm_start = pcm_start
         self._silence = 0
+        self._end_now = self._end_frames  # the silence that ends it (end_paused_turn shortens it)
         self._history.clear()
         self._run = 0
 
@@ -183,9 +187,10 @@ class Segmenter:
         if prob >= self._silence_threshold:
             self._silence = 0
             self._utt_last_speech = n + 1
+            self._end_now = self._end_frames  # the caller went on: a verdict on the pause is void
         else:
             self._silence += 1
-        if self._silence >= self._end_frames:
+        if self._silence >= self._end_now:
             self._close(events)
         elif self._silence and self._silence == self._pause_frames:
             if self._utt_last_speech - self._utt_onset >= self._min_frames:
@@ -211,6 +216,7 @@ class Segmenter:
             events.append(
                 Utterance(
                     pcm=self._kept_pcm(),
+                    shortened=self._end_now < self._end_frames,
                     start_time=self._t(start),
                     end_time=self._t(end),
                     detected_time=self._t(now),

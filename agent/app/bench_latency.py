@@ -50,11 +50,17 @@ from agent.app.bench_conversation import (
     timings_by_kind,
 )
 from agent.app.browser_dialer import dialer_for
-from agent.app.child_process import ChildNotReady, free_port, read_events, start_until_ready
+from agent.app.child_process import (
+    ChildNotReady,
+    free_port,
+    read_events,
+    start_until_ready,
+)
 from agent.app.config import BedsideConfig
 from agent.app.qa_caller import QaCaller, ScriptItem
 from telephony.config import SipConfig
 
+CALLER_PROCESS_TIMEOUT_S = 900  # a conversation takes about 2 minutes; a stuck one must not hang the bench
 STAGES = ["vad_ms", "transcript_ms", "reply_ready_ms", "first_audio_ms"]
 
 
@@ -158,7 +164,13 @@ async def run_calls(uri: str, calls: int, scripts_path: Path, password: str | No
         ))
     timings: list[CallerTiming] = []
     for proc in procs:
-        out, _ = await proc.communicate()
+        try:
+            out, _ = await asyncio.wait_for(proc.communicate(), CALLER_PROCESS_TIMEOUT_S)
+        except TimeoutError:
+            for p in procs:
+                if p.returncode is None:
+                    p.kill()
+            raise SystemExit(f"bench: the calls did not end within {CALLER_PROCESS_TIMEOUT_S} s") from None
         if proc.returncode != 0:
             raise SystemExit(f"bench: a caller process failed ({proc.returncode})")
         timings += [CallerTiming.from_json(call) for call in json.loads(out.decode().strip().splitlines()[-1])]

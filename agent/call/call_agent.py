@@ -292,7 +292,7 @@ class CallAgent:
                     self.turn_end.paused(frame)
             case TurnJudged():
                 if frame.complete and self.state is not CallState.HANDED_OFF:
-                    for heard in self.listener.end_paused_turn(frame.paused):
+                    for heard in self.listener.end_paused_turn(frame.paused, self.config.turn.end_model_silence_ms):
                         await self._on_frame(heard)
             case EarlyTranscript():
                 self._speculate(frame)

@@ -64,7 +64,7 @@ class TurnEnded:
     utterance: Utterance
     detected_at: float  # monotonic time the closing silence was seen
     backchannel: bool = False
-    by_model: bool = False  # the turn-end model ended it at a pause, before the silence would have
+    by_model: bool = False  # the turn-end model's verdict ended it at a shorter silence
     kind: RuntimeFrameKind = field(default=RuntimeFrameKind.TURN_ENDED, init=False)
 
     @property
@@ -115,8 +115,8 @@ class EarlyTranscript:
 
 @dataclass(frozen=True, slots=True)
 class TurnJudged:
-    """The turn-end model's verdict on a pause (agent/call/turn_end.py): ``complete`` ends the
-    turn now if the caller has not spoken since."""
+    """The turn-end model's verdict on a pause (agent/call/turn_end.py): ``complete`` lets the
+    turn end at a shorter silence (``turn.end_model_silence_ms``) if the caller does not speak first."""
 
     paused: SpeechPaused
     probability: float

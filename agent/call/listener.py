@@ -56,13 +56,13 @@ class Listener:
             frames.extend(self._frame_for(event))
         return frames
 
-    def end_paused_turn(self, paused: SpeechPaused) -> list[Frame]:
-        """The turn-end model says the caller finished at ``paused``: the turn ends now, if they
-        have not spoken since (agent/call/turn_end.py)."""
-        return [
-            TurnEnded(e, self._clock(), backchannel=self._overlapped and not self._barged, by_model=True)
-            for e in self.segmenter.end_paused_turn(paused) if isinstance(e, Utterance)
-        ]
+    def end_paused_turn(self, paused: SpeechPaused, silence_ms: int) -> list[Frame]:
+        """The turn-end model says the caller finished at ``paused``: the turn ends after
+        ``silence_ms`` of silence, if they do not speak first (agent/call/turn_end.py)."""
+        frames: list[Frame] = []
+        for event in self.segmenter.end_paused_turn(paused, silence_ms):
+            frames.extend(self._frame_for(event))
+        return frames
 
     def flush(self) -> list[Frame]:
         """After hang-up: close the open utterance and segment."""
@@ -76,7 +76,8 @@ class Listener:
             case Segment() | SpeechSoFar() | SpeechPaused():
                 return [event]
             case Utterance():
-                return [TurnEnded(event, self._clock(), backchannel=self._overlapped and not self._barged)]
+                return [TurnEnded(event, self._clock(), backchannel=self._overlapped and not self._barged,
+                                  by_model=event.shortened)]
             case SpeechStarted():
                 self._overlapped, self._barged = self._agent_speaking(), False
                 return [CallerSpeaking(event, self._overlapped)]

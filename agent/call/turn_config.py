@@ -53,4 +53,9 @@ class TurnConfig(_Strict):
     end_model_threshold: float = Field(
         0.5, gt=0, lt=1, description="the turn-end model's probability of a finished turn at or above which the turn ends",
     )
+    end_model_silence_ms: int = Field(
+        200, ge=0, le=3000,
+        description="the silence that ends a turn the model judged finished (segmentation.end_of_speech_silence_ms ends the "
+        "others); at or under segmentation.pause_ms: at the verdict",
+    )
     barge_in: BargeInConfig = Field(default_factory=BargeInConfig)

@@ -1,13 +1,14 @@
 """Whether the caller has finished, asked of a turn-end model at each pause.
 
-The segmenter ends a turn after a fixed silence (``end_of_speech_silence_ms``). At each pause
-(``SpeechPaused``, ``pause_ms`` into a silence) the model (Smart Turn v3.2, telephony/turn_end.py)
-hears the utterance so far and says how likely the turn is complete; at or over ``threshold`` the
-turn ends at once, without waiting out the silence; otherwise the silence decides, as before.
-Inference runs off the event loop (a few tens of milliseconds on one core) and comes back as a
-``TurnJudged`` frame; by then the caller may have gone on talking, and the segmenter closes the
-utterance only if no speech followed the pause (``Segmenter.end_paused_turn``). A model that
-fails leaves the turn to the silence: it can never cost a caller their turn."""
+The segmenter ends a turn after a fixed silence (``end_of_speech_silence_ms``, 300 ms). At each
+pause (``SpeechPaused``, ``pause_ms`` into a silence) the model (Smart Turn v3.2,
+telephony/turn_end.py) hears the utterance so far and says how likely the turn is complete; at
+or over ``turn.end_model_threshold`` the turn ends after the shorter ``turn.end_model_silence_ms``
+instead; otherwise the long silence decides, as before. Inference runs off the event loop (about
+30 ms on one core) and comes back as a ``TurnJudged`` frame; the segmenter applies it only if no
+speech followed the pause, and speech before the shorter silence has run voids it
+(``Segmenter.end_paused_turn``). A model that fails leaves the turn to the long silence: it can
+never cost a caller their turn. Why a shorter silence and not the verdict itself: docs/turn_end.md."""
 
 from __future__ import annotations
 

@@ -138,3 +138,12 @@ async def test_a_frame_pushed_after_the_loop_closed_is_dropped_quietly() -> None
     loop.close()
     call.push_audio_threadsafe(frame(1))  # a clock thread outliving shutdown must not raise
     assert call.stats.frames_received == 0
+
+
+async def test_audio_and_marks_asked_for_after_the_call_ended_resolve_at_once_unreached() -> None:
+    # a caller mid-sentence when the other side hangs up must not wait for marks forever
+    call = await session()
+    call.mark_ended("remote hung up")
+    played, mark = call.play(frame(1)), call.mark("speech-end")
+    assert played.done() and mark.done()
+    assert not played.result().reached and not mark.result().reached

@@ -210,24 +210,43 @@ def test_the_speech_so_far_comes_every_partial_interval_while_talking() -> None:
         assert utt.pcm.startswith(s.pcm) and s.start_time == utt.start_time
 
 
-def test_a_turn_judged_over_at_its_pause_closes_then_with_the_paused_audio() -> None:
+def test_a_turn_judged_over_ends_at_the_shorter_silence_with_the_paused_audio() -> None:
     seg = Segmenter(CFG, ScriptedVad([0.0] * 10 + [0.9] * 50 + [0.0] * 50))
     events = run(seg, (frame_of(i) for i in range(66)), flush=False)  # 120 ms into the silence
     (paused,) = kinds(events, SpeechPaused)
-    assert not kinds(events, Utterance)
-    (utt,) = seg.end_paused_turn(paused)
-    assert isinstance(utt, Utterance) and paused.matches(utt)
-    assert utt.detected_time == pytest.approx(66 * 0.02) and not seg.in_speech
-    assert not kinds(run(seg, (frame_of(i) for i in range(66, 100)), flush=False), Utterance)  # not twice
+    assert seg.end_paused_turn(paused, 200) == [] and seg.in_speech  # 200 ms have not gone by yet
+    events = run(seg, (frame_of(i) for i in range(66, 80)), flush=False)
+    (utt,) = kinds(events, Utterance)
+    assert paused.matches(utt) and utt.shortened
+    assert utt.detected_time - utt.end_time == pytest.approx(0.2)  # not the 300 ms end-of-speech silence
+    assert not kinds(run(seg, (frame_of(i) for i in range(80, 110)), flush=False), Utterance)  # not twice
 
 
-def test_a_turn_judged_over_after_the_caller_went_on_stays_open() -> None:
+def test_a_verdict_for_a_silence_already_gone_by_closes_at_once() -> None:
+    seg = Segmenter(CFG, ScriptedVad([0.0] * 10 + [0.9] * 50 + [0.0] * 50))
+    (paused,) = kinds(run(seg, (frame_of(i) for i in range(66)), flush=False), SpeechPaused)
+    (utt,) = seg.end_paused_turn(paused, 100)
+    assert isinstance(utt, Utterance) and utt.shortened and utt.detected_time == pytest.approx(66 * 0.02)
+    assert not seg.in_speech
+
+
+def test_a_turn_judged_over_after_the_caller_went_on_keeps_the_full_silence() -> None:
     seg = Segmenter(CFG, ScriptedVad([0.9] * 40 + [0.0] * 8 + [0.9] * 10 + [0.0] * 50))
     events = run(seg, (frame_of(i) for i in range(52)), flush=False)  # speech again after the pause
     (paused,) = kinds(events, SpeechPaused)
-    assert seg.end_paused_turn(paused) == [] and seg.in_speech
+    assert seg.end_paused_turn(paused, 100) == [] and seg.in_speech
     (utt,) = kinds(run(seg, (frame_of(i) for i in range(52, 110)), flush=False), Utterance)
-    assert utt.end_time == pytest.approx(58 * 0.02)
+    assert utt.end_time == pytest.approx(58 * 0.02) and not utt.shortened
+    assert utt.detected_time - utt.end_time == pytest.approx(0.3)
+
+
+def test_a_verdict_is_void_once_the_caller_speaks_again() -> None:
+    # judged finished at the first pause, the caller goes on before the shorter silence has run
+    seg = Segmenter(CFG, ScriptedVad([0.9] * 40 + [0.0] * 6 + [0.9] * 10 + [0.0] * 50))
+    (paused,) = kinds(run(seg, (frame_of(i) for i in range(46)), flush=False), SpeechPaused)
+    assert seg.end_paused_turn(paused, 200) == []
+    (utt,) = kinds(run(seg, (frame_of(i) for i in range(46, 110)), flush=False), Utterance)
+    assert not utt.shortened and utt.detected_time - utt.end_time == pytest.approx(0.3)
 
 
 def test_a_pause_must_lie_inside_the_silence_that_ends_a_turn() -> None:
