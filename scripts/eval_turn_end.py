@@ -15,6 +15,9 @@ policy decides, frame by frame, when the silence ends the turn:
   its first onset, the last 8 s, as pipecat does); probability > t ends the turn. If not, it runs again at
   every multiple of R ms of silence (``r0``: never), and L ms of silence ends the turn regardless.
   Speech resuming keeps the turn open (the next pause is judged on the whole turn so far).
+* ``ST a/t/r0/L @T``: as above, but a "complete" verdict takes the turn only at T ms of silence, void if
+  speech resumes first: ``ST 100/0.5/r0/300 @200`` is Bedside's ``turn.end_model`` default
+  (agent/call/turn_end.py: the model at ``pause_ms`` 100, ``end_model_silence_ms`` 200, else 300 ms).
 
 Sets (each stream has a known speech start and final end; everything before the final end is unfinished):
 
@@ -142,12 +145,13 @@ class Policy:
     threshold: float | None  # None: fixed silence, no model
     recheck: int
     s_long: int
+    take: int = 0  # a "complete" verdict takes the turn at this much silence (0: at once), void if speech resumes
 
     @property
     def name(self) -> str:
         if self.threshold is None:
             return f"fixed {self.s_long}"
-        return f"ST {self.s_short}/{self.threshold:g}/r{self.recheck}/{self.s_long}"
+        return f"ST {self.s_short}/{self.threshold:g}/r{self.recheck}/{self.s_long}" + (f" @{self.take}" if self.take else "")
 
     def checkpoints(self) -> frozenset[int]:
         """Silent frames after which the model is asked (ms rounded to frames as the segmenter does)."""
@@ -169,12 +173,18 @@ def fixed(ms: int) -> Policy:
 
 
 BASELINES = [fixed(ms) for ms in (200, 250, 300, 400)]
+LONG_FIXED = [fixed(ms) for ms in (500, 600, 800, 1000, 1500, 2000, 3000)]  # what the model must beat at low cut rates
 PIPECAT_DEFAULT = Policy(200, 0.5, 0, 3000)  # VAD stop_secs 0.2, one prediction, stop_secs 3 fallback
+# Bedside's call path (agent/call/turn_end.py): the model at the pause (pause_ms 100); a complete verdict
+# ends the turn at turn.end_model_silence_ms (200; void if speech resumes first), else the 300 ms silence.
+SHIPPED = Policy(100, 0.5, 0, 300, take=200)
+SHORTENING = [Policy(100, t, 0, 300, take) for t in (0.5, 0.7, 0.9) for take in (0, 200)]
 GRID = [
     Policy(a, t, r, L)
     for a, t, r, L in itertools.product(
-        (100, 150, 200), (0.5, 0.7, 0.8, 0.9, 0.95, 0.98), (0, 100, 200), (500, 600, 800, 1000, 1500, 2000, 3000)
+        (100, 150, 200, 300), (0.1, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.98, 0.99), (0, 200), (500, 600, 800, 1000, 1500, 2000, 3000)
     )
+    if a < L
 ]
 
 
@@ -212,15 +222,23 @@ def make_track(stream: Stream, model: SileroModel) -> Track | None:
 
 
 class ModelCache:
-    """Smart Turn probabilities by (stream, turn onset frame, decision frame), timed when computed."""
+    """Smart Turn probabilities by (stream, turn onset frame, decision frame), timed when computed.
 
-    def __init__(self, model: TurnEndModel) -> None:
+    ``path``: keep them in a JSON file between runs (the streams are deterministic; delete it after
+    changing how streams are built)."""
+
+    def __init__(self, model: TurnEndModel, path: Path | None = None) -> None:
         self.model = model
-        self._cache: dict[tuple[str, int, int], float] = {}
+        self.path = path
+        self._cache: dict[str, float] = json.loads(path.read_text()) if path and path.exists() else {}
         self.times_ms: list[float] = []
 
+    def save(self) -> None:
+        if self.path:
+            self.path.write_text(json.dumps(self._cache))
+
     def __call__(self, track: Track, onset: int, end: int) -> float:
-        key = (track.stream.name, onset, end)
+        key = f"{track.stream.name}|{onset}|{end}"
         if key not in self._cache:
             a = max(0, onset * FRAME_SAMPLES - int(PRE_SPEECH_S * SAMPLE_RATE))
             audio = track.stream.audio[a : end * FRAME_SAMPLES]
@@ -230,43 +248,51 @@ class ModelCache:
         return self._cache[key]
 
 
-def simulate(track: Track, policy: Policy, prob: Callable[[Track, int, int], float]) -> list[int]:
-    """Frames at which the policy ends a turn (the turn is taken at the end of that frame)."""
+def simulate(track: Track, policy: Policy, prob: Callable[[Track, int, int], float]) -> tuple[list[int], list[int]]:
+    """Frames at which the policy ends a turn (taken at the end of that frame), and frames at which turns open."""
     checkpoints, long_frames = policy.checkpoints(), frames(policy.s_long)
+    take_frames = frames(policy.take) if policy.take else 0
     taken: list[int] = []
+    opened: list[int] = []
     idle, run, onset, last_speech, silence = True, 0, 0, 0, 0
+    pending = 0  # silence (frames) at which a "complete" verdict takes the turn; 0: none
     for n, v in enumerate(track.probs):
         if idle:
             run = run + 1 if v >= SPEECH_T else 0
             if run >= START_FRAMES:
                 idle, onset, last_speech, silence = False, n - START_FRAMES + 1, n + 1, 0
+                opened.append(n)
             continue
         if v >= SILENCE_T:
-            silence, last_speech = 0, n + 1
+            silence, last_speech, pending = 0, n + 1, 0
             continue
         silence += 1
         long_enough = last_speech - onset >= MIN_UTT_FRAMES
-        end = silence >= long_frames
+        end = silence >= long_frames or (pending and silence >= pending)
         if not end and silence in checkpoints and long_enough:
-            end = prob(track, onset, n + 1) > (policy.threshold or 0.0)
+            if prob(track, onset, n + 1) > (policy.threshold or 0.0):
+                end = take_frames <= silence
+                pending = 0 if end else take_frames
         if end:
+            pending = 0
             if long_enough:
                 taken.append(n)
             idle, run = True, 0
-    return taken
+    return taken, opened
 
 
 @dataclass
 class Score:
     delays_ms: list[int] = field(default_factory=list)  # finished turns: silence before taken
-    never_taken: int = 0
+    never_taken: int = 0  # a turn was open at the end of speech and no silence closed it (noise kept the VAD up)
+    not_reopened: int = 0  # cut early, and the speech after the cut never reopened a turn (its words are lost)
     pauses: int = 0
     pauses_cut: int = 0
     streams: int = 0
     streams_cut: int = 0
     unmapped_cuts: int = 0  # a premature end outside every counted pause (should stay 0)
 
-    def add(self, track: Track, taken: list[int]) -> None:
+    def add(self, track: Track, taken: list[int], opened: list[int]) -> None:
         self.streams += 1
         self.pauses += len(track.pauses)
         early = [n for n in taken if track.first_onset <= n < track.final_end]
@@ -282,8 +308,10 @@ class Score:
         late = [n for n in taken if n >= track.final_end]
         if late:
             self.delays_ms.append((late[0] + 1 - track.final_end) * FRAME_MS)
-        else:
+        elif max((n for n in opened if n < track.final_end), default=-1) > max(early, default=-1):
             self.never_taken += 1
+        else:
+            self.not_reopened += 1
 
     @property
     def cut_pct(self) -> float:
@@ -500,7 +528,7 @@ def evaluate(tracks: dict[str, list[Track]], policies: Iterable[Policy], prob: M
         for set_name, ts in tracks.items():
             s = Score()
             for t in ts:
-                s.add(t, simulate(t, policy, prob))
+                s.add(t, *simulate(t, policy, prob))
             scores[set_name, policy] = s
     return scores
 
@@ -513,6 +541,18 @@ def model_accuracy(tracks: list[Track], prob: ModelCache) -> tuple[list[float], 
     return complete, incomplete
 
 
+def time_inference(model: TurnEndModel, audio: np.ndarray, n: int) -> np.ndarray:
+    """ms per ``probability`` call (features + ONNX) on the same audio, after 5 warm-up calls."""
+    for _ in range(5):
+        model.probability(audio)
+    out = []
+    for _ in range(max(1, n)):
+        t = time.perf_counter()
+        model.probability(audio)
+        out.append((time.perf_counter() - t) * 1000)
+    return np.array(out)
+
+
 def fmt(v: float) -> str:
     return "-" if v != v else f"{v:.0f}"
 
@@ -523,13 +563,15 @@ def main() -> None:
     ap.add_argument("--sets", default="noizeus,fsdd,getgoing")
     ap.add_argument("--dump-turns", type=Path, help="write the GetGoing turns derived from the calls (JSON)")
     ap.add_argument("--json", type=Path, help="write every policy's numbers (JSON)")
+    ap.add_argument("--cache", type=Path, help="keep the model's probabilities in this JSON file between runs")
+    ap.add_argument("--timing-calls", type=int, default=200, help="timed inferences on one 8 s turn, after the evaluation")
     args = ap.parse_args()
     wanted = set(args.sets.split(","))
     t0 = time.time()
     load0 = os.getloadavg()[0]
     vad_model = SileroModel()
     turn_model = TurnEndModel()
-    prob = ModelCache(turn_model)
+    prob = ModelCache(turn_model, args.cache)
 
     streams: list[Stream] = []
     if "noizeus" in wanted:
@@ -554,7 +596,7 @@ def main() -> None:
     if gg_stats:
         print(f"getgoing: {gg_stats}", file=sys.stderr)
 
-    policies = BASELINES + [PIPECAT_DEFAULT] + GRID
+    policies = BASELINES + LONG_FIXED + [PIPECAT_DEFAULT] + SHORTENING + GRID
     scores = evaluate(tracks, policies, prob)
     sets = list(tracks)
 
@@ -574,18 +616,25 @@ def main() -> None:
     for p in sorted(policies, key=lambda p: (speed(p), worst_cut(p))):
         if not frontier or worst_cut(p) < worst_cut(frontier[-1]):
             frontier.append(p)
-    picks = {best: "meets <= 3 % on every set, fastest", fast_pick: "fewest cuts with every median <= 300 ms",
-             safest: "fewest cuts overall"}
+    picks: dict[Policy | None, str] = {}
+    for p, why in ((best, "meets <= 3 % on every set, fastest"), (fast_pick, "fewest cuts with every median <= 300 ms"),
+                   (safest, "fewest cuts overall")):
+        picks[p] = f"{picks[p]}; {why}" if p in picks else why
 
     print(f"\n### Policies per set (G.711 mu-law, Silero VAD 20 ms frames{', quick subset' if args.quick else ''})\n")
     print("| set | policy | finished turns | taken after: median / p95 ms | unfinished pauses taken as finished | split turns |")
     print("|---|---|---|---|---|---|")
-    shown = list(dict.fromkeys(BASELINES + [PIPECAT_DEFAULT] + [p for p in picks if p is not None]))
+    same_long = [fixed(p.s_long) for p in (best, safest) if p is not None]  # the plain silence it falls back to
+    picks.setdefault(SHIPPED, "Bedside's turn.end_model default")
+    shown = list(dict.fromkeys(BASELINES + [PIPECAT_DEFAULT] + [p for p in picks if p is not None] + same_long))
     for s in sets:
         for p in shown:
             sc = scores[s, p]
             mark = f" ({picks[p]})" if p in picks else ""
-            never = f" ({sc.never_taken} never)" if sc.never_taken else ""
+            never = f" ({sc.never_taken} never closed)" if sc.never_taken else ""
+            never += f" ({sc.not_reopened} lost after a cut)" if sc.not_reopened else ""
+            if p.threshold is not None and sc.delays_ms:
+                never += f", {100 * np.mean(np.array(sc.delays_ms) < frames(p.s_long) * FRAME_MS):.0f} % before S_long"
             print(f"| {s} | {p.name}{mark} | {len(sc.delays_ms)}{never} | {fmt(sc.median())} / {fmt(sc.p95())} | "
                   f"{sc.cut_pct:.1f} % ({sc.pauses_cut}/{sc.pauses}) | {sc.split_pct:.1f} % ({sc.streams_cut}/{sc.streams}) |")
 
@@ -608,15 +657,22 @@ def main() -> None:
         tnr = float(np.mean(np.array(i) <= 0.5)) if i else float("nan")
         print(f"| {s} | {len(c)}, {100 * tpr:.1f} % | {len(i)}, {100 * tnr:.1f} % | {100 * np.nanmean([tpr, tnr]):.1f} % |")
 
-    ms = np.array(prob.times_ms)
+    prob.save()
     load1 = os.getloadavg()[0]
-    print(f"\nSmart Turn inference (features + ONNX, 1 thread, 8 s window): mean {ms.mean():.1f} ms, p95 "
-          f"{np.percentile(ms, 95):.1f} ms over {ms.size} calls; load average {load0:.1f} -> {load1:.1f}; "
-          f"wall {time.time() - t0:.0f} s")
+    during = np.array(prob.times_ms)
+    turn = max((t for ts in tracks.values() for t in ts), key=lambda t: t.final_end - t.first_onset)
+    timed = time_inference(turn_model, turn.stream.audio[: turn.final_end * FRAME_SAMPLES], args.timing_calls)
+    run_line = (f"during the run mean {during.mean():.1f} ms, p95 {np.percentile(during, 95):.1f} ms over {during.size} calls"
+                if during.size else "no uncached calls during the run")
+    print(f"\nSmart Turn inference (features + ONNX, 1 thread, 8 s window): mean {timed.mean():.1f} ms, "
+          f"p95 {np.percentile(timed, 95):.1f} ms ({timed.size} calls after the run, load average {os.getloadavg()[0]:.1f}); "
+          f"{run_line} (load average {load0:.1f} -> {load1:.1f}); wall {time.time() - t0:.0f} s")
+    ms = timed
     for p, why in picks.items():
         if p is not None:
-            print(f"{why}: {p.name} (S_short {p.s_short} ms, threshold {p.threshold}, re-check every {p.recheck or 'never'} ms, "
-                  f"S_long {p.s_long} ms): worst cut {worst_cut(p):.1f} %, slowest median {speed(p)[0]:.0f} ms")
+            recheck = f"re-check every {p.recheck} ms" if p.recheck else "no re-check"
+            print(f"{why}: {p.name} (S_short {p.s_short} ms, threshold {p.threshold}, {recheck}, S_long {p.s_long} ms): "
+                  f"worst cut {worst_cut(p):.1f} %, slowest median {speed(p)[0]:.0f} ms")
     if best is None:
         print("no model policy keeps unfinished pauses taken as finished <= 3 % on every set")
     if args.json:
@@ -625,7 +681,8 @@ def main() -> None:
             "getgoing": gg_stats,
             "policies": [{"policy": p.name, **asdict(p), **{s: {"median_ms": scores[s, p].median(), "p95_ms": scores[s, p].p95(),
                           "cut_pct": scores[s, p].cut_pct, "pauses": scores[s, p].pauses, "split_pct": scores[s, p].split_pct,
-                          "unmapped_cuts": scores[s, p].unmapped_cuts} for s in sets}} for p in policies],
+                          "unmapped_cuts": scores[s, p].unmapped_cuts, "never_closed": scores[s, p].never_taken,
+                          "lost_after_cut": scores[s, p].not_reopened} for s in sets}} for p in policies],
             "inference_ms": {"mean": float(ms.mean()), "p95": float(np.percentile(ms, 95)), "n": int(ms.size)},
         }, indent=1))
 

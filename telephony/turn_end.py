@@ -14,22 +14,25 @@ of 16 kHz float audio, zero-padded at the *start* when shorter, Whisper log-mel 
 waveform normalised to zero mean / unit variance (``compute_whisper_log_mel_features``, loaded
 from the wheel), one sigmoid output; > 0.5 means complete.
 
-One ``TurnEndModel`` (one ``InferenceSession``) serves every call: ``run`` is thread-safe and
+One ``TurnEndModel`` (one ``InferenceSession``, loaded by the server when ``turn.end_model`` is
+``smart_turn``) serves every call: ``run`` is thread-safe and
 holds no per-call state. One intra-op thread, like ``SileroModel``: two calls asking at once
 then use both cores instead of fighting over them.
 
-Measured on the 2-core dev box (1 thread, ``scripts/eval_turn_end.py``, 8 s window, features
-included; the box otherwise idle): mean 32 ms, p95 36 ms per call (features ~6 ms of that).
-The input is always 8 s, so the cost does not depend on the length of the turn.
+Measured on the 2-core dev box, 1 thread, features included (numpy, ~5 ms of it): mean 33-39 ms,
+p50 35 ms, p95 36-51 ms per call on a quiet box; mean 78 ms, p95 127 ms while a latency benchmark
+loaded both cores. The input is always 8 s, so the cost does not depend on the length of the turn.
 
-How it is combined with VAD silence, and the measured latency / split-sentence trade-off on
-G.711 audio: docs/turn_end.md.
+The call path asks it at each pause (agent/call/turn_end.py, ``turn.end_model``). Measured on G.711
+telephone audio (docs/turn_end.md, ``scripts/eval_turn_end.py``): no policy combining it with VAD
+silence kept unfinished turns taken as finished at or under 3 % while taking finished turns faster than
+the fixed 300 ms silence; 200 ms into a pause it reads only 21-48 % of the test sets' unfinished pauses
+as unfinished (published: 88.9 % accuracy on mu-law).
 """
 
 from __future__ import annotations
 
 import importlib.util
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -134,16 +137,3 @@ class TurnEndModel:
 
     def is_complete(self, pcm16k: bytes | np.ndarray, threshold: float = COMPLETE_THRESHOLD) -> bool:
         return self.probability(pcm16k) > threshold
-
-
-_shared_lock = threading.Lock()
-_shared_model: TurnEndModel | None = None
-
-
-def shared_turn_end_model() -> TurnEndModel:
-    """The process-wide model, loaded on first use."""
-    global _shared_model
-    with _shared_lock:
-        if _shared_model is None:
-            _shared_model = TurnEndModel()
-        return _shared_model

@@ -45,10 +45,11 @@ class TurnConfig(_Strict):
         "We have reached the time limit for this call. Please call again if you need more help. Goodbye.",
         description="said when max_call_s is reached",
     )
-    end_model: Literal["smart_turn", "none"] = Field(
-        "smart_turn",
-        description="at each pause (segmentation.pause_ms) the turn-end model (Smart Turn v3.2, docs/turn_end.md) hears the "
-        "turn so far and ends it at once when it sounds finished; 'none': only segmentation.end_of_speech_silence_ms ends a turn",
+    end_model: Literal["none", "smart_turn"] = Field(
+        "none",
+        description="'none': segmentation.end_of_speech_silence_ms ends a turn; 'smart_turn': at each pause (segmentation.pause_ms) "
+        "Smart Turn v3.2 hears the turn so far and one it judges finished ends after end_model_silence_ms (faster, but it "
+        "splits more sentences on telephone audio: docs/turn_end.md)",
     )
     end_model_threshold: float = Field(
         0.5, gt=0, lt=1, description="the turn-end model's probability of a finished turn at or above which the turn ends",
