@@ -201,6 +201,9 @@ class Navigator:
         self._clarifications = 0
         self._said: dict[tuple[str, str], int] = {}  # (node, line kind) -> times said
         self.ended = False
+        # A fork holds back what it would do to state shared with other calls (the schedule) until
+        # it is adopted (``commit``); None: this walk is the call's own and acts at once.
+        self._held_bookings: list[datetime] | None = None
 
     def fork(self) -> Navigator:
         """A twin to try a turn on (speculative navigation): the compiled graph is shared, the
@@ -208,7 +211,15 @@ class Navigator:
         twin = copy.copy(self)
         twin.slots, twin.history, twin.actions = dict(self.slots), list(self.history), list(self.actions)
         twin.offers, twin._attempts, twin._said = list(self.offers), dict(self._attempts), dict(self._said)
+        twin._held_bookings = []  # a discarded fork must not have taken a time from other callers
         return twin
+
+    def commit(self) -> None:
+        """This fork's walk became the call's: what it held back (bookings in the shared schedule)
+        happens now, and from here it acts at once like any walk."""
+        for when in self._held_bookings or ():
+            self.compiled.schedule.book(when)
+        self._held_bookings = None
 
     # ---- state the responder reads --------------------------------------------------------
     @property
@@ -442,7 +453,9 @@ class Navigator:
         if isinstance(action, WebhookAction) and action.event == "appointment_booked":
             # The embedded schedule stands in for the clinic's calendar: the booked time is taken.
             when = self.slots.get("appointment")
-            if when is not None:
+            if when is not None and self._held_bookings is not None:
+                self._held_bookings.append(datetime.fromisoformat(when.value))
+            elif when is not None:
                 self.compiled.schedule.book(datetime.fromisoformat(when.value))
 
     # ---- choosing ---------------------------------------------------------------------------

@@ -217,6 +217,7 @@ class GraphResponder:
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.holds_for(turn, len(self.steps)):
             self.navigator, step, reply = speculation.navigator, speculation.step, speculation.reply
+            self.navigator.commit()
             self.metrics.inc("speculations_used")
         else:
             if speculation is not None:

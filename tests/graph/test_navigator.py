@@ -98,6 +98,21 @@ def test_a_fork_walks_on_alone_and_leaves_the_walk_it_came_from_as_it_was(clinic
     assert (again.path, again.text(Expression.NEUTRAL)) == (step.path, step.text(Expression.NEUTRAL))
 
 
+def test_a_fork_books_in_the_shared_schedule_only_once_adopted(text_encoder):
+    clinic = CompiledGraph(load_graph(DEFAULT_GRAPH), text_encoder, version="own schedule")  # booked times stay
+    nav, steps = walk(clinic, *identified("I'd like to book an appointment.", "The first one."))
+    first = nav.offers[0]
+    assert clinic.schedule.is_free(first)
+    dropped = nav.fork()
+    dropped.handle(CallerInput("Yes please."), CALM)  # confirms: the booking webhook runs on the fork
+    assert "appointment_booked" in [getattr(a, "event", None) for a in dropped.actions]
+    assert clinic.schedule.is_free(first)  # held back: this fork may be discarded
+    adopted = nav.fork()
+    adopted.handle(CallerInput("Yes please."), CALM)
+    adopted.commit()
+    assert not clinic.schedule.is_free(first)
+
+
 def test_keypad_works_for_consent_date_of_birth_and_menu(clinic):
     nav, steps = walk(clinic, "#1", "Maria Lopez", "#03031985", "#2")
     assert steps[3].filled["date_of_birth"].value == "1985-03-03"
