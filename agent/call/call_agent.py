@@ -181,7 +181,6 @@ class CallAgent:
             if turn_model is not None else None
         )
         self._deliveries: set[asyncio.Task[None]] = set()  # webhooks in flight: finished (bounded) at hang-up
-        self._partial: PartialTranscript | None = None  # the caller's words so far this turn
         self._replies = 0  # replies journaled
         self._transcripts = 0  # transcripts journaled
         self._journaled = (0, 0, 0)  # timeline segments, utterances and states journaled
@@ -297,7 +296,6 @@ class CallAgent:
             case EarlyTranscript():
                 self._speculate(frame)
             case PartialTranscript():
-                self._partial = frame
                 self.log.debug("caller_saying", words=len(frame.text.split()), stable_words=len(frame.stable.split()))
             case BargeIn():
                 dropped = self.speaker.interrupt()
@@ -643,7 +641,6 @@ class CallAgent:
             in_flight()  # a reply superseded or failed before its first audio
 
     def _start_transcription(self, utterance: Utterance) -> asyncio.Task[str]:
-        self._partial = None
         return self.transcription.final(utterance)
 
     async def _finish_listening(self) -> None:
