@@ -193,9 +193,10 @@ class SegmentationConfig(_Strict):
         "and under end_of_speech_silence_ms; 0 = transcribe only when the turn has ended",
     )
     partial_every_ms: int = Field(
-        600, ge=0, le=10000,
+        0, ge=0, le=10000,
         description="while the caller talks, the utterance so far is offered for a partial transcript this often "
-        "(transcribed only when STT is idle); 0 = no partial transcripts",
+        "(transcribed only when STT is idle), e.g. 600; 0 = none (the default: nothing in the call acts on them yet, and "
+        "each costs a core while the caller speaks, docs/stt.md)",
     )
 
     @model_validator(mode="after")
