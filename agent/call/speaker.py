@@ -127,12 +127,16 @@ class Speaker:
         """Start synthesizing ``reply``'s first sentence now, if it is fixed wording that is neither
         cached nor prepared: the reply is likely but not certain (it was worked out before the
         caller's turn ended). A newer head replaces this one."""
-        self._drop_head()
-        if reply.sentences is not None or not reply.scripted or self.source_of(reply) is not ReplySource.SYNTHESIZED:
+        if reply.sentences is not None or not reply.scripted:
+            self._drop_head()
             return
         first = split_sentences(reply.text)[0]
         params = self._streamer.params_for(reply.expression)
-        self._head = ((first, params), asyncio.create_task(self._synthesize(first, params)))
+        if self._head is not None and self._head[0] == (first, params):
+            return  # a later pause came to the same first sentence: its synthesis goes on
+        self._drop_head()
+        if self.source_of(reply) is ReplySource.SYNTHESIZED:
+            self._head = ((first, params), asyncio.create_task(self._synthesize(first, params)))
 
     def _drop_head(self) -> None:
         if self._head is not None:

@@ -180,6 +180,16 @@ async def test_a_speculated_first_sentence_starts_at_once_and_the_reply_plays_it
     assert streamer.asked == ["Thank you, Maria Lopez."]  # synthesized once
 
 
+async def test_a_second_speculation_with_the_same_first_sentence_keeps_its_synthesis() -> None:
+    session, streamer = Session(), Slow(0.05)
+    speaker = Speaker(session, Phrases(), streamer)  # type: ignore[arg-type]
+    speaker.prepare_head(AgentReply("Thank you, Maria Lopez."))
+    await asyncio.sleep(0.01)
+    speaker.prepare_head(AgentReply("Thank you, Maria Lopez. Hello."))  # the next pause, the same start
+    await speaker.say(AgentReply("Thank you, Maria Lopez. Hello."), "turn-2")
+    assert streamer.asked == ["Thank you, Maria Lopez."] and streamer.finished == ["Thank you, Maria Lopez."]
+
+
 async def test_a_speculated_sentence_the_reply_does_not_start_with_is_cancelled() -> None:
     session, streamer = Session(), Slow(0.05)
     speaker = Speaker(session, Phrases(), streamer)  # type: ignore[arg-type]
