@@ -44,7 +44,6 @@ from telephony.audio import SAMPLE_RATE
 
 WINDOW_S = 8  # the model sees the last 8 s of the turn
 WINDOW_SAMPLES = WINDOW_S * SAMPLE_RATE
-COMPLETE_THRESHOLD = 0.5  # the model's own decision point
 MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
 _PACKAGE = "pipecat"
 _PACKAGE_DIR = ("audio", "turn", "smart_turn")  # inside the pipecat package
@@ -134,6 +133,3 @@ class TurnEndModel:
         out = self._session.run(None, {self._input: self.features(pcm16k)})[0]
         p = float(np.asarray(out).reshape(-1)[0])
         return min(max(p, 0.0), 1.0) if np.isfinite(p) else 0.0
-
-    def is_complete(self, pcm16k: bytes | np.ndarray, threshold: float = COMPLETE_THRESHOLD) -> bool:
-        return self.probability(pcm16k) > threshold

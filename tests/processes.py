@@ -3,13 +3,14 @@ on that log. The e2e call server and the emotion service tests both build on thi
 
 from __future__ import annotations
 
-import json
 import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from agent.app.child_process import read_events
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -29,14 +30,7 @@ class LoggedProcess:
     stop_signal = signal.SIGTERM
 
     def events(self) -> list[dict]:
-        out = []
-        for line in self.log_path.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    pass
-        return out
+        return read_events(self.log_path)
 
     def events_named(self, name: str) -> list[dict]:
         return [e for e in self.events() if e.get("event") == name]
