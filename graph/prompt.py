@@ -216,24 +216,27 @@ def _clinic_section(clinic: ClinicFacts) -> str:
     return "\n".join(lines)
 
 
-def _guardrails(identity_verified: bool) -> str:
-    identity = (
-        "Identity: VERIFIED (name and date of birth checked)."
-        if identity_verified
-        else "Identity: NOT VERIFIED yet. Until it is, say nothing about the caller's appointments, "
-        "prescriptions, results, bills or anything in their record."
-    )
+def _guardrails() -> str:
+    """The rules every reply keeps; the same for every call (the caller's identity is stated apart)."""
     return "\n".join(
         (
             "RULES (never break these):",
             "- Never diagnose, guess what a symptom means, or give medical advice (what to take, doses); "
             "offer a clinician.",
             "- Never read out or hint at test results or whether they are back, not even 'normal'.",
-            f"- {identity}",
             "- You cannot see the caller's record: never invent times, doses, amounts or names.",
             "- Emergency (chest pain, trouble breathing, stroke, heavy bleeding, self-harm): tell them to "
             "hang up and call 911 now.",
         )
+    )
+
+
+def _identity(identity_verified: bool) -> str:
+    return (
+        "Identity: VERIFIED (name and date of birth checked)."
+        if identity_verified
+        else "Identity: NOT VERIFIED yet. Until it is, say nothing about the caller's appointments, "
+        "prescriptions, results, bills or anything in their record."
     )
 
 
@@ -361,22 +364,42 @@ def emotional_context(emotion: EmotionUpdate | None) -> str:
 # ---- the prompt --------------------------------------------------------------------------
 
 
-def system_prompt(req: WordingRequest) -> str:
-    """The whole system prompt for one reply (typically 1,500-2,500 characters)."""
+def static_prefix(clinic: ClinicFacts) -> str:
+    """The start of every system prompt for ``clinic``: the role, the rules and the clinic's facts.
+
+    It is the same for every reply of every call, and it comes first so that a server with a
+    prompt-prefix cache (llama.cpp's, vLLM's, hosted APIs' prompt caching) evaluates it once: on
+    2 CPU cores a 135M model reads about 130-250 prompt tokens a second, and these are about 330
+    of them. Everything that changes per reply follows it (:func:`system_prompt`)."""
     role = (
-        f"You are Bedside, the automated phone assistant for {req.clinic.name}. Your words are spoken aloud "
+        f"You are Bedside, the automated phone assistant for {clinic.name}. Your words are spoken aloud "
         "on a phone line: short spoken sentences, two or three at most, no lists, markdown, emoji or symbols."
     )
+    return "\n\n".join((role, _guardrails(), _clinic_section(clinic)))
+
+
+def brief_tone(emotion: EmotionUpdate | None) -> str:
+    """The emotional context as its notes on tone only (no numbers, no channels): for
+    ``llm.prompt_detail: brief``, where every token after the cached prefix is read per reply."""
+    if emotion is None or not emotion.available:
+        return ""
+    return "TONE: " + ". ".join(tone_notes(emotion)) + "."
+
+
+def system_prompt(req: WordingRequest, brief: bool = False) -> str:
+    """The whole system prompt for one reply (typically 1,500-2,500 characters): the clinic's
+    :func:`static_prefix`, then this reply's part, the line to convey last but for the tone and
+    delivery notes (a small model follows what it read last). ``brief``: the emotional context
+    is only its tone notes (:func:`brief_tone`), about 120 tokens fewer to read per reply."""
     instructions = f"INSTRUCTIONS FOR THIS STEP: {' '.join(req.node.instructions.split())}" if req.node.instructions else ""
     sections = (
-        role,
-        _task(req),
-        instructions,
-        _guardrails(req.identity_verified),
+        static_prefix(req.clinic),
+        _identity(req.identity_verified),
         _topics_section(req.node.topics),
-        _clinic_section(req.clinic),
         _slots_section(req),
-        emotional_context(req.emotion),
+        brief_tone(req.emotion) if brief else emotional_context(req.emotion),
+        instructions,
+        _task(req),
         _delivery(req.expression, req.hurry),
     )
     return "\n\n".join(section for section in sections if section)
@@ -390,8 +413,8 @@ def _clip(text: str) -> str:
     return text if len(text) <= MAX_TURN_CHARS else text[: MAX_TURN_CHARS - 3] + "..."
 
 
-def chat_messages(req: WordingRequest, max_history: int = 6) -> list[dict[str, str]]:
-    """The chat-completions ``messages``: the system prompt, the last ``max_history`` turns
+def chat_messages(req: WordingRequest, max_history: int = 6, brief: bool = False) -> list[dict[str, str]]:
+    """The chat-completions ``messages``: the system prompt (``brief``: see :func:`system_prompt`), the last ``max_history`` turns
     (caller -> user, agent -> assistant, consecutive turns of one speaker merged, since some
     chat templates demand alternation), and a final user turn: what the caller just said, or a
     cue to speak. A chat never ends on an assistant turn, which some servers would continue."""
@@ -403,7 +426,7 @@ def chat_messages(req: WordingRequest, max_history: int = 6) -> list[dict[str, s
         turns.append(("caller", caller_text))
     elif not turns or turns[-1][0] != "caller":
         turns.append(("caller", _NO_CALLER_WORDS))
-    messages: list[dict[str, str]] = [{"role": "system", "content": system_prompt(req)}]
+    messages: list[dict[str, str]] = [{"role": "system", "content": system_prompt(req, brief)}]
     for speaker, text in turns:
         role = "user" if speaker == "caller" else "assistant"
         content = text if text == _NO_CALLER_WORDS else _clip(redact_private(text, req))
@@ -422,6 +445,7 @@ __all__ = [
     "PHONE_PLACEHOLDER",
     "TOPIC_CARE",
     "WordingRequest",
+    "brief_tone",
     "chat_messages",
     "emotional_context",
     "mentions_phone",
@@ -430,6 +454,7 @@ __all__ = [
     "birth_values",
     "redact_private",
     "scripted_only_reason",
+    "static_prefix",
     "system_prompt",
     "tone_notes",
 ]

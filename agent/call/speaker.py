@@ -235,13 +235,19 @@ class Speaker:
         # The reply's expression (chosen before its first word) shapes every sentence of it.
         params = self._streamer.params_for(reply.expression)
         if reply.sentences is not None:
-            # Streamed wording (LLM): each sentence is synthesized as soon as it is complete.
+            # Streamed wording (LLM): each sentence is synthesized as soon as it is complete, unless
+            # it is cached -- the scripted line the LLM writer falls back to (a slow or dead LLM)
+            # is the graph's own wording, so it plays from the phrase cache like a scripted reply.
             pause = b""
             async for sentence in reply.sentences:
                 if pause:
                     yield pause
-                async for chunk in self._streamer.stream(sentence, params):
-                    yield chunk
+                cached = self._phrases.get(sentence, params) or self._prepared.get((sentence, params))
+                if cached is not None:
+                    yield cached
+                else:
+                    async for chunk in self._streamer.stream(sentence, params):
+                        yield chunk
                 pause = self._streamer.pause(params)
             return
         if not reply.scripted:

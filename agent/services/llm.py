@@ -11,7 +11,8 @@ line is always the safety net, and the LLM never holds a call up:
 * a sentence that says what Bedside must not say (:func:`graph.sensitive.violations`: a
   result, a diagnosis, record detail before identity verification ...) is never yielded;
   the stream is cancelled, and the scripted line is used if nothing was said yet;
-* ``total_budget_s`` after the request, streaming stops;
+* ``total_budget_s`` after the request, or after ``max_sentences`` sentences, streaming stops (the
+  request is cancelled, which frees a local server for the next caller);
 * ``failures_to_open`` consecutive failures (errors, first-sentence timeouts) mark the LLM
   down: every reply is scripted, at no latency cost, until a background probe -- a tiny
   request sent ``open_s`` later, not a caller's turn -- succeeds. A failed probe waits another
@@ -47,11 +48,13 @@ if TYPE_CHECKING:  # the client is imported when an LLM is configured: every CLI
 NO_KEY = "unused"
 """Sent as the API key when the key's environment variable is unset (local servers need none)."""
 
+PROBE_INSTRUCTION = "Health check. Reply with the single word OK."
 PROBE_MESSAGES: tuple[dict[str, str], ...] = (
-    {"role": "system", "content": "Health check. Reply with the single word OK."},
+    {"role": "system", "content": PROBE_INSTRUCTION},
     {"role": "user", "content": "ping"},
 )
-"""The half-open probe: no caller data, a few tokens."""
+"""The half-open probe: no caller data, a few tokens (after the clinic's prompt prefix, once one
+is known: :meth:`LlmWriter.warm`)."""
 
 
 class LlmConfig(BaseModel):
@@ -76,6 +79,16 @@ class LlmConfig(BaseModel):
     )
     total_budget_s: float = Field(8.0, gt=0, le=60, description="streaming stops this long after the request")
     max_tokens: int = Field(160, ge=8, le=4096, description="reply length cap (a spoken reply is 2-3 sentences)")
+    max_sentences: int = Field(
+        3, ge=1, le=20,
+        description="the reply stops after this many sentences and the request is cancelled (a small model "
+        "ignores 'two or three at most' and would hold the server for the rest)",
+    )
+    prompt_detail: Literal["full", "brief"] = Field(
+        "full",
+        description="full: the emotional context with its numbers and the last 6 turns; brief: its tone notes and "
+        "the last 2 turns, for a small local model that reads every prompt token per reply (docs/benchmarks.md)",
+    )
     temperature: float = Field(0.3, ge=0, le=2, description="low: the content is fixed, only the wording varies")
     failures_to_open: int = Field(
         2, ge=1, le=100, description="consecutive failures (errors, first-sentence timeouts) that mark the LLM down"
@@ -161,7 +174,8 @@ class LlmWriter:
             clock=clock,
             on_transition=self._on_breaker,
         )
-        self._probes: set[asyncio.Task[None]] = set()
+        self._probes: set[asyncio.Task[None]] = set()  # the breaker's probes and the warm-up
+        self._prefix = ""  # the start every reply's system prompt shares (warm)
         self._closed = False
 
     def _make_client(self, config: LlmConfig, environ: Mapping[str, str] | None) -> openai.AsyncOpenAI | None:
@@ -214,7 +228,8 @@ class LlmWriter:
             yield Worded(sentence, "scripted", reason)
 
     async def _worded(self, req: WordingRequest, log: Any) -> AsyncIterator[Worded]:
-        messages = chat_messages(req)
+        brief = self._config.prompt_detail == "brief"
+        messages = chat_messages(req, max_history=2 if brief else 6, brief=brief)
         allowed = set(req.node.topics)
         caller_raised = detect_topics(" ".join([req.caller_text or "", *(t for s, t in req.history if s == "caller")]))
         started = self._clock()
@@ -224,6 +239,7 @@ class LlmWriter:
         task = asyncio.create_task(self._stream(messages, queue))
         yielded = 0
         received = 0
+        first_sentence_ms: float | None = None
         outcome = "closed"  # the reader stopped early (a barge-in) unless set below
         try:
             while True:
@@ -249,7 +265,8 @@ class LlmWriter:
                 received += 1
                 if received == 1:
                     self._breaker.record_success()
-                    self._metrics.observe_ms("llm_first_sentence_ms", (self._clock() - started) * 1000)
+                    first_sentence_ms = (self._clock() - started) * 1000
+                    self._metrics.observe_ms("llm_first_sentence_ms", first_sentence_ms)
                 found = violations(item.text, allowed, req.identity_verified, caller_raised)
                 if found:
                     self._metrics.inc("llm_violations")
@@ -259,10 +276,14 @@ class LlmWriter:
                 log.debug("llm_sentence", reply_text=item.text, sentence=received)
                 yield Worded(item.text, "llm")
                 yielded += 1
+                if yielded >= self._config.max_sentences:
+                    outcome = "max_sentences"
+                    break
         finally:
             await _cancel(task)
             self._metrics.observe_ms("llm_total_ms", (self._clock() - started) * 1000)
-            log.info("llm_reply", outcome=outcome, sentences=yielded, ms=round((self._clock() - started) * 1000, 1))
+            log.info("llm_reply", outcome=outcome, sentences=yielded, ms=round((self._clock() - started) * 1000, 1),
+                     first_sentence_ms=None if first_sentence_ms is None else round(first_sentence_ms, 1))
         if yielded == 0:
             async for worded in self._scripted(req, outcome, log):
                 yield worded
@@ -316,6 +337,42 @@ class LlmWriter:
             queue.put_nowait(_Sentence(sentence))
         queue.put_nowait(_End())
 
+    # ---- the prompt prefix ---------------------------------------------------------------
+
+    def warm(self, prefix: str) -> None:
+        """Have the server read ``prefix`` now, in the background: the start that every reply's
+        system prompt shares (graph.prompt.static_prefix: the role, the rules, the clinic's facts).
+
+        A server with a prompt-prefix cache (llama.cpp keeps the last request's tokens) then
+        reads only the reply's own part at the first caller's turn: with SmolLM2-135M on one core
+        the prefix alone is about 2.5 s of reading. The breaker's probe starts with it too, so a
+        probe does not push it out of the cache. A failed warm-up is logged, not counted: the
+        first caller's turn is the real test."""
+        if self._client is None or self._closed or not prefix:
+            return
+        self._prefix = prefix
+        task = asyncio.get_running_loop().create_task(self._warm())
+        self._probes.add(task)
+        task.add_done_callback(self._probes.discard)
+
+    def _probe_messages(self) -> list[dict[str, str]]:
+        if not self._prefix:
+            return list(PROBE_MESSAGES)
+        return [{"role": "system", "content": f"{self._prefix}\n\n{PROBE_INSTRUCTION}"}, {"role": "user", "content": "ping"}]
+
+    async def _warm(self) -> None:
+        started = self._clock()
+        try:
+            await asyncio.wait_for(self._probe(), self._config.total_budget_s)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the LLM may be down at start: calls fall back as usual
+            reason = "timeout" if isinstance(exc, TimeoutError) else describe_error(exc)
+            self._log.info("llm_warm", outcome=reason, ms=round((self._clock() - started) * 1000, 1))
+            return
+        self._log.info("llm_warm", outcome="ok", prefix_chars=len(self._prefix),
+                       ms=round((self._clock() - started) * 1000, 1))
+
     # ---- the breaker and its probe -------------------------------------------------------
 
     def _on_breaker(self, transition: BreakerTransition) -> None:
@@ -354,7 +411,7 @@ class LlmWriter:
         assert self._client is not None
         stream = await self._client.chat.completions.create(
             model=self._config.model,
-            messages=list(PROBE_MESSAGES),  # type: ignore[arg-type]
+            messages=self._probe_messages(),  # type: ignore[arg-type]
             stream=True,
             max_tokens=4,
             temperature=0.0,

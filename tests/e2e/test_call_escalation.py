@@ -24,7 +24,7 @@ OPERATOR_GREETING = "Front desk, this is Sam speaking."
 AFTER_BRIDGE = "I need some help with my bill, please."
 
 
-def _angry_clips(shared: Path, tmp_path: Path, count: int = 4) -> list[Path]:
+def _angry_clips(shared: Path, tmp_path: Path, count: int) -> list[Path]:
     clips = [c for c in ravdess_clips(shared) if c.emotion == "angry" and c.strong and c.actor in (23, 24)][:count]
     paths = []
     for i, clip in enumerate(clips):
@@ -47,9 +47,12 @@ def test_sustained_anger_raises_the_urgency_flag_and_reaches_a_person(tmp_path: 
             tmp_path, "sip.max_calls=4", f"sip.transfer_targets={{operator: '{desk}'}}",
             "call_phase.urgent_after_s=5", "call_phase.negative_valence=-0.1", "escalation.answer_timeout_s=15",
         )
-        script = [arg for clip in _angry_clips(shared, tmp_path) for arg in ("--play", str(clip))]
+        # All eight strong angry clips: actor 23's four alone read at the threshold once their neutral
+        # words are fused in (mean -0.09 against -0.1 in `bedside emotion replay`), so a full suite's
+        # run once flagged nothing; with actor 24's the call reads -0.27 at its 10th percentile.
+        script = [arg for clip in _angry_clips(shared, tmp_path, count=8) for arg in ("--play", str(clip))]
         script += ["--say", AFTER_BRIDGE] * 3  # some land after the bridge; the operator echoes them
-        result = run_call(agent.uri, *script, "--duration", "75", timeout=200)
+        result = run_call(agent.uri, *script, "--duration", "90", timeout=200)
         assert result.returncode == 0, result.stderr[-2000:]
 
         (flag,) = agent.wait_for("urgency_flag", timeout=10)

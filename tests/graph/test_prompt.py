@@ -19,6 +19,7 @@ from graph.prompt import (
     emotional_context,
     prompt_slots,
     scripted_only_reason,
+    static_prefix,
     system_prompt,
     tone_notes,
 )
@@ -142,6 +143,21 @@ def test_delivery_expression() -> None:
 def test_compact() -> None:
     assert len(system_prompt(request())) < 2500
     assert len(system_prompt(request(emotion=None, node=RESULTS.model_copy(update={"instructions": None})))) < 2000
+
+
+def test_every_reply_starts_with_the_clinics_static_prefix() -> None:
+    """What changes per reply (identity, node, line, emotion, delivery) comes after the part a
+    prefix cache can keep: two different replies share it exactly, and it holds nothing of the call."""
+    prefix = static_prefix(CLINIC)
+    other = request(node=RESULTS.model_copy(update={"id": "other", "instructions": None, "topics": []}),
+                    scripted="Our opening hours are on the website.", identity_verified=False, emotion=None,
+                    expression=Expression.NEUTRAL, slots={})
+    for prompt in (system_prompt(request()), system_prompt(other)):
+        assert prompt.startswith(prefix + "\n\n")
+    assert "RULES" in prefix and CLINIC.name in prefix and "Identity" not in prefix and "Maria" not in prefix
+    assert len(prefix) > 800  # the bulk of the prompt is the cached part
+    tail = system_prompt(request())[len(prefix):]
+    assert tail.index("EMOTIONAL CONTEXT") < tail.index("Convey this") < tail.index("DELIVERY")
 
 
 # ---- emotional context ---------------------------------------------------------------------

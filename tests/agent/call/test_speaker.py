@@ -85,6 +85,20 @@ def test_the_first_sentence_decides_the_source() -> None:
     assert speaker.source_of(AgentReply("Hello.", sentences=streamed())) is ReplySource.WORDED
 
 
+async def test_a_streamed_sentence_that_is_cached_plays_from_the_cache() -> None:
+    """The LLM writer's fallback is the graph's scripted line: its cached sentences are not redone."""
+    session, streamer = Session(), Streamer()
+    speaker = Speaker(session, Phrases(), streamer)  # type: ignore[arg-type]
+
+    async def fallback() -> AsyncIterator[str]:
+        yield "Hello."
+        yield "Thanks, Maria."
+
+    await speaker.say(AgentReply("Hello. Thanks, Maria.", sentences=fallback()), "turn-1")
+    assert session.played[-2:] == [b"\x01\x00" * 320, b"Thanks, Maria."]
+    assert streamer.asked == ["Thanks, Maria."]
+
+
 async def test_sentences_ahead_are_prepared_after_a_reply_and_start_the_next_one() -> None:
     session, streamer = Session(), Streamer()
     speaker = Speaker(session, Phrases(), streamer)  # type: ignore[arg-type]

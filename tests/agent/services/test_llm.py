@@ -185,6 +185,44 @@ async def test_prompt_carries_emotion_guardrails_and_the_line(server: OpenAIStan
     assert "555 123 4567" not in str(received.body)
 
 
+async def test_a_reply_stops_after_max_sentences(server: OpenAIStandIn, make_writer) -> None:
+    server.set_default(Reply.text("One. Two. Three. Four. Five.", token_delay_s=0.01))
+    got = await texts(make_writer(max_sentences=2), request())
+    assert [w.text for w in got] == ["One.", "Two."] and all(w.source == "llm" for w in got)
+
+
+async def test_a_brief_prompt_keeps_the_tone_notes_and_two_turns(server: OpenAIStandIn, make_writer) -> None:
+    history = (("agent", "Hello."), ("caller", "Hi."), ("agent", "How can I help?"), ("caller", "My results."),
+               ("agent", "I see."))
+    await texts(make_writer(prompt_detail="brief"), request(node=RESULTS, scripted=RESULTS_LINE, history=history))
+    (received,) = server.requests
+    assert "TONE: They are getting more upset" in received.system and "valence" not in received.system
+    assert f'Convey this, in your own words: "{RESULTS_LINE}"' in received.system
+    assert [m["content"] for m in received.messages[1:]] == ["My results.", "I see.", "I need to see someone this week."]
+
+
+async def test_the_warm_up_reads_the_shared_prefix_and_the_probe_starts_with_it(server: OpenAIStandIn, make_writer,
+                                                                               metrics) -> None:
+    writer = make_writer(failures_to_open=1, open_s=0.2)
+    writer.warm("You are Bedside. RULES: none here.")
+    for _ in range(100):
+        if server.requests:
+            break
+        await asyncio.sleep(0.02)
+    (warm,) = server.requests
+    assert warm.system.startswith("You are Bedside. RULES: none here.\n\nHealth check.")
+    server.set_default(Reply.error(500))
+    await texts(writer, request())  # fails: the breaker opens, a probe follows
+    server.set_default(Reply.text("OK."))
+    for _ in range(100):
+        if writer.breaker_state is BreakerState.CLOSED:
+            break
+        await asyncio.sleep(0.02)
+    probe = server.requests[-1]
+    assert probe.system.startswith("You are Bedside. RULES: none here.\n\n") and probe.body["max_tokens"] == 4
+    assert metrics.counter("llm_requests") == 1  # neither the warm-up nor the probe is a caller's request
+
+
 # ---- falling back to the script ------------------------------------------------------------
 
 
@@ -245,7 +283,7 @@ async def test_total_budget_stops_streaming(server: OpenAIStandIn, make_writer, 
     long = " ".join(f"This is sentence number {n}." for n in range(1, 30))
     server.set_default(Reply.text(long, token_delay_s=0.03))
     started = time.monotonic()
-    got = await collect(make_writer(first_sentence_budget_s=0.5, total_budget_s=1.0), request())
+    got = await collect(make_writer(first_sentence_budget_s=0.5, total_budget_s=1.0, max_sentences=20), request())
     assert 1 <= len(got) < 29 and all(w.source == "llm" for w, _ in got)
     assert got[-1][1] - started < 1.5
     assert metrics.counter("llm_truncated") == 1
