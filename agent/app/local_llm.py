@@ -18,6 +18,7 @@ and a crash of the native code cannot take calls down with it."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 import time
@@ -84,6 +85,18 @@ class LocalLlmSettings:
         return [f"llm.base_url={self.base_url}", f"llm.model={MODEL_ALIAS}", "llm.prompt_detail=brief"]
 
 
+def completes(base_url: str, timeout_s: float = 30.0) -> bool:
+    """Does the server finish a one-token chat completion? (It can answer ``/models`` and still
+    die on its first inference, e.g. a build for instructions this CPU lacks.)"""
+    body = json.dumps({"model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}).encode()
+    request = urllib.request.Request(f"{base_url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - loopback URL we built
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
 def serving(base_url: str, timeout_s: float = 1.0) -> bool:
     """Does an OpenAI-compatible server answer ``GET {base_url}/models``?"""
     try:
@@ -124,7 +137,15 @@ class LocalLlmServer:
             if self._proc.poll() is not None:
                 raise LocalLlmUnavailable(f"the llama.cpp server exited with {self._proc.returncode} while starting")
             if serving(self.base_url):
-                return self
+                if completes(self.base_url) and self._proc.poll() is None:
+                    return self
+                code = self._proc.poll()
+                self.stop()
+                raise LocalLlmUnavailable(
+                    f"the llama.cpp server died on its first completion (exit {code}"
+                    + ("; SIGILL: llama-cpp-python was built for instructions this CPU lacks, rebuild it "
+                       "with scripts/install.sh's CMAKE_ARGS" if code == -4 else "") + ")"
+                )
             time.sleep(0.2)
         self.stop()
         raise LocalLlmUnavailable(f"the llama.cpp server did not answer at {self.base_url} within {timeout_s:.0f} s")
@@ -162,5 +183,6 @@ __all__ = [
     "LocalLlmSettings",
     "LocalLlmUnavailable",
     "bundled_model",
+    "completes",
     "serving",
 ]
