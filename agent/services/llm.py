@@ -11,6 +11,10 @@ line is always the safety net, and the LLM never holds a call up:
 * a sentence that says what Bedside must not say (:func:`graph.sensitive.violations`: a
   result, a diagnosis, record detail before identity verification ...) is never yielded;
   the stream is cancelled, and the scripted line is used if nothing was said yet;
+* so is a sentence with a time, day, date or number that neither the line nor anything else in
+  the prompt has (:mod:`graph.facts`: "How about tomorrow?" for "... call you back today");
+  and when the reply ends without one of the line's own (a booking's "10:30"), the line's
+  sentences that carry it are said after it;
 * ``total_budget_s`` after the request, or after ``max_sentences`` sentences, streaming stops (the
   request is cancelled, which frees a local server for the next caller);
 * ``failures_to_open`` consecutive failures (errors, first-sentence timeouts) mark the LLM
@@ -38,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from agent.services.metrics import Metrics
 from emotion.breaker import BreakerState, BreakerTransition, CircuitBreaker
+from graph.facts import facts, invented, missing, sentences_with
 from graph.prompt import WordingRequest, chat_messages, scripted_only_reason
 from graph.sensitive import detect_topics, violation_category, violations
 from tts.sentences import SentenceBuffer, split_sentences
@@ -232,6 +237,8 @@ class LlmWriter:
         messages = chat_messages(req, max_history=2 if brief else 6, brief=brief)
         allowed = set(req.node.topics)
         caller_raised = detect_topics(" ".join([req.caller_text or "", *(t for s, t in req.history if s == "caller")]))
+        known = facts(" ".join(m["content"] for m in messages))  # the line's, the clinic's, the conversation's
+        said: list[str] = []
         started = self._clock()
         queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._metrics.inc("llm_requests")
@@ -273,8 +280,15 @@ class LlmWriter:
                     outcome = "sensitive: " + violation_category(found[0])
                     log.warning("llm_violation", categories=[violation_category(v) for v in found], sentence=received)
                     break
+                new_facts = invented(item.text, known)
+                if new_facts:
+                    self._metrics.inc("llm_invented_facts")
+                    outcome = "invented_fact"
+                    log.warning("llm_invented_fact", facts=len(new_facts), sentence=received)
+                    break
                 log.debug("llm_sentence", reply_text=item.text, sentence=received)
                 yield Worded(item.text, "llm")
+                said.append(item.text)
                 yielded += 1
                 if yielded >= self._config.max_sentences:
                     outcome = "max_sentences"
@@ -287,6 +301,14 @@ class LlmWriter:
         if yielded == 0:
             async for worded in self._scripted(req, outcome, log):
                 yield worded
+            return
+        lost = missing(req.scripted, " ".join(said))
+        if lost:  # a time, day or number of the line the wording left out: the line's own sentence says it
+            restored = sentences_with(split_sentences(req.scripted), lost)
+            self._metrics.inc("llm_facts_restored")
+            log.info("llm_facts_restored", facts=len(lost), sentences=len(restored))
+            for sentence in restored:
+                yield Worded(sentence, "scripted", "kept_facts")
 
     async def _next(self, queue: asyncio.Queue[_Item], started: float | None) -> _Item | None:
         """The next item; None when ``started`` is given and the first-sentence budget ran out."""

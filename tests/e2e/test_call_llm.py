@@ -38,7 +38,10 @@ def test_a_real_llm_words_the_replies_and_its_death_leaves_the_scripted_lines(tm
             "--say", "No, that's all, thank you.", "--duration", "180",
         )
         worded = server.wait_for("llm_reply", count=2, timeout=150)
-        assert all(r["outcome"] in ("complete", "max_sentences") and r["sentences"] >= 1 for r in worded), worded
+        # The model answered within the budget (a sentence with a time or day the line lacks is cut,
+        # graph/facts.py), and its own words were said.
+        assert all(r["outcome"] in ("complete", "max_sentences", "invented_fact") for r in worded), worded
+        assert any(r["sentences"] >= 1 for r in worded), worded
         llm.kill()  # the model's server crashes mid-call
         out, err = caller.communicate(timeout=240)
         assert caller.returncode == 0, err.decode(errors="replace")[-2000:]

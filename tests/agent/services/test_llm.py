@@ -187,8 +187,29 @@ async def test_prompt_carries_emotion_guardrails_and_the_line(server: OpenAIStan
 
 async def test_a_reply_stops_after_max_sentences(server: OpenAIStandIn, make_writer) -> None:
     server.set_default(Reply.text("One. Two. Three. Four. Five.", token_delay_s=0.01))
-    got = await texts(make_writer(max_sentences=2), request())
+    got = await texts(make_writer(max_sentences=2), request(scripted="Let's find you a time. Would that suit you?"))
     assert [w.text for w in got] == ["One.", "Two."] and all(w.source == "llm" for w in got)
+
+
+async def test_a_fact_the_wording_drops_is_said_from_the_line(server: OpenAIStandIn, make_writer, metrics) -> None:
+    line = "You're booked for Tuesday at 10:30 AM. Is there anything else?"
+    server.set_default(Reply.text("Lovely, you're all booked in. Anything else I can do?"))
+    got = await texts(make_writer(), request(scripted=line))
+    assert got == [Worded("Lovely, you're all booked in.", "llm"), Worded("Anything else I can do?", "llm"),
+                   Worded("You're booked for Tuesday at 10:30 AM.", "scripted", "kept_facts")]
+    assert metrics.counter("llm_facts_restored") == 1
+    server.set_default(Reply.text("Lovely, you're all set for Tuesday, 10:30 am. Anything else?"))
+    assert {w.source for w in await texts(make_writer(), request(scripted=line))} == {"llm"}  # kept: nothing added
+
+
+async def test_a_sentence_with_an_invented_day_is_not_said(server: OpenAIStandIn, make_writer, metrics) -> None:
+    server.set_default(Reply.text("I'm so sorry. How about tomorrow? A clinician will call."))
+    got = await texts(make_writer(), request(node=RESULTS, scripted=RESULTS_LINE))
+    assert got == [Worded("I'm so sorry.", "llm"), Worded("A clinician will call you back today.", "scripted", "kept_facts")]
+    assert metrics.counter("llm_invented_facts") == 1
+    server.set_default(Reply.text("How about tomorrow at 3 pm?"))
+    got = await texts(make_writer(), request(node=RESULTS, scripted=RESULTS_LINE))
+    assert [(w.source, w.reason) for w in got] == [("scripted", "invented_fact")] * 2  # nothing of it was said
 
 
 async def test_a_brief_prompt_keeps_the_tone_notes_and_two_turns(server: OpenAIStandIn, make_writer) -> None:
@@ -269,7 +290,8 @@ async def test_drop_mid_stream_stops_without_repeating(server: OpenAIStandIn, ma
     first = "I'm sorry to hear that."
     server.set_default(Reply.text(GOOD_REPLY, token_delay_s=0.02, drop_after=9))  # 7 tokens make the first sentence
     got = await texts(make_writer(), request())
-    assert got == [Worded(first, "llm")]  # said once, and nothing scripted after it
+    # Said once, not repeated; the line's day the stream never reached is said from the line.
+    assert got == [Worded(first, "llm"), Worded("I have Tuesday at nine thirty.", "scripted", "kept_facts")]
     assert metrics.counter("llm_errors") == 1 and metrics.counter("llm_fallbacks") == 0
 
 
@@ -280,10 +302,11 @@ async def test_empty_reply_falls_back(server: OpenAIStandIn, make_writer) -> Non
 
 
 async def test_total_budget_stops_streaming(server: OpenAIStandIn, make_writer, metrics) -> None:
-    long = " ".join(f"This is sentence number {n}." for n in range(1, 30))
+    long = " ".join(["This is one more sentence."] * 29)
     server.set_default(Reply.text(long, token_delay_s=0.03))
     started = time.monotonic()
-    got = await collect(make_writer(first_sentence_budget_s=0.5, total_budget_s=1.0, max_sentences=20), request())
+    got = await collect(make_writer(first_sentence_budget_s=0.5, total_budget_s=1.0, max_sentences=20),
+                        request(scripted="Let's find you a time. Would that suit you?"))
     assert 1 <= len(got) < 29 and all(w.source == "llm" for w, _ in got)
     assert got[-1][1] - started < 1.5
     assert metrics.counter("llm_truncated") == 1
@@ -310,7 +333,8 @@ async def test_result_sentence_is_never_yielded(server: OpenAIStandIn, make_writ
 async def test_violation_after_a_good_sentence_stops_there(server: OpenAIStandIn, make_writer, metrics) -> None:
     server.set_default(Reply.text("I know waiting is hard. Your biopsy was clear. A clinician will call."))
     got = await texts(make_writer(), request(node=RESULTS, scripted=RESULTS_LINE))
-    assert got == [Worded("I know waiting is hard.", "llm")]
+    assert got == [Worded("I know waiting is hard.", "llm"),  # and the line's "today", which it never said
+                   Worded("A clinician will call you back today.", "scripted", "kept_facts")]
     assert metrics.counter("llm_violations") == 1
 
 
@@ -321,7 +345,7 @@ async def test_record_detail_before_verification_is_not_said(server: OpenAIStand
 
 
 async def test_condolences_allowed_when_the_caller_raised_a_loss(server: OpenAIStandIn, make_writer) -> None:
-    server.set_default(Reply.text("I'm so sorry for your loss. Let's find you a time."))
+    server.set_default(Reply.text("I'm so sorry for your loss. I have Tuesday at nine thirty."))
     got = await texts(make_writer(), request(caller_text="My husband passed away, I need to change things."))
     assert [w.source for w in got] == ["llm", "llm"]
     got = await texts(make_writer(), request(caller_text="I need an appointment."))
