@@ -241,11 +241,15 @@ def llm_report(events: list[dict[str, object]], settings: LocalLlmSettings) -> l
             reason = str(event.get("reason", "?"))
             fallbacks[reason] = fallbacks.get(reason, 0) + 1
     worded = sum(1 for e in replies if e.get("sentences"))  # at least one sentence of the model's was said
+    invented = sum(1 for e in events if e.get("event") == "llm_invented_fact")
+    restored = sum(1 for e in events if e.get("event") == "llm_facts_restored")
     lines = [f"LLM: the bundled llama.cpp server, SmolLM2-135M-Instruct Q4_1, {settings.threads} thread(s).", "",
              "| LLM | n | p50 ms | p95 ms |", "|---|---|---|---|",
              f"| first complete sentence after the request | {len(first)} | {pct(first, 50)} | {pct(first, 95)} |",
              "", f"Replies: {len(replies)} requests, {worded} spoken as the LLM worded them; scripted instead: "
-             + (", ".join(f"{n} {reason}" for reason, n in sorted(fallbacks.items())) or "none") + "."]
+             + (", ".join(f"{n} {reason}" for reason, n in sorted(fallbacks.items())) or "none") + ". "
+             f"Sentences cut for a time, day or number the prompt lacks: {invented}; replies completed with the "
+             f"line's own sentence for one they dropped: {restored}."]
     return lines
 
 

@@ -11,9 +11,30 @@ import sys
 
 import pytest
 
-pytestmark = [pytest.mark.call, pytest.mark.slow]
+from agent.app.bench_latency import llm_report
+from agent.app.local_llm import LocalLlmSettings
 
 
+def test_the_llm_table_counts_first_sentences_fallbacks_and_facts() -> None:
+    events = [
+        {"event": "llm_reply", "outcome": "complete", "sentences": 2, "first_sentence_ms": 1000.0},
+        {"event": "llm_reply", "outcome": "max_sentences", "sentences": 3, "first_sentence_ms": 1200.0},
+        {"event": "llm_invented_fact"}, {"event": "llm_reply", "outcome": "invented_fact", "sentences": 0,
+                                         "first_sentence_ms": 900.0},
+        {"event": "llm_fallback", "reason": "invented_fact"}, {"event": "llm_facts_restored"},
+        {"event": "llm_reply", "outcome": "first_sentence_budget", "sentences": 0, "first_sentence_ms": None},
+        {"event": "llm_fallback", "reason": "first_sentence_budget"}, {"event": "llm_fallback", "reason": "breaker_open"},
+    ]
+    table = "\n".join(llm_report(events, LocalLlmSettings(threads=2)))
+    assert "2 thread(s)" in table
+    assert "| first complete sentence after the request | 3 | 1000 | 1180 |" in table
+    assert "4 requests, 2 spoken as the LLM worded them; scripted instead: 1 breaker_open, 1 first_sentence_budget, " \
+           "1 invented_fact." in table
+    assert "the prompt lacks: 1;" in table and "for one they dropped: 1." in table
+
+
+@pytest.mark.call
+@pytest.mark.slow
 def test_one_clinic_conversation_is_measured_per_kind_of_turn() -> None:
     done = subprocess.run(
         [sys.executable, "-m", "agent.app.cli", "bench", "latency", "--calls", "1", "--no-sweep",
