@@ -31,7 +31,6 @@ only matters when a reply brings it and the line does not, which then costs natu
 
 def facts(text: str) -> frozenset[str]:
     """The times, days, dates and numbers in ``text``, in their normal form."""
-    text = text.replace("\u2019", "'")
     found: set[str] = set()
 
     def time(match: re.Match[str]) -> str:

@@ -85,11 +85,7 @@ class LocalLlmSettings:
         return [f"llm.base_url={self.base_url}", f"llm.model={MODEL_ALIAS}", "llm.prompt_detail=brief"]
 
 
-def completes(base_url: str, timeout_s: float = 30.0) -> bool:
-    """Does the server finish a one-token chat completion? (It can answer ``/models`` and still
-    die on its first inference, e.g. a build for instructions this CPU lacks.)"""
-    body = json.dumps({"model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}).encode()
-    request = urllib.request.Request(f"{base_url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+def _answers(request: urllib.request.Request | str, timeout_s: float) -> bool:
     try:
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - loopback URL we built
             return bool(response.status == 200)
@@ -97,13 +93,17 @@ def completes(base_url: str, timeout_s: float = 30.0) -> bool:
         return False
 
 
+def completes(base_url: str, timeout_s: float = 30.0) -> bool:
+    """Does the server finish a one-token chat completion? (It can answer ``/models`` and still
+    die on its first inference, e.g. a build for instructions this CPU lacks.)"""
+    body = json.dumps({"model": MODEL_ALIAS, "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 1}).encode()
+    request = urllib.request.Request(f"{base_url}/chat/completions", data=body, headers={"Content-Type": "application/json"})
+    return _answers(request, timeout_s)
+
+
 def serving(base_url: str, timeout_s: float = 1.0) -> bool:
     """Does an OpenAI-compatible server answer ``GET {base_url}/models``?"""
-    try:
-        with urllib.request.urlopen(f"{base_url}/models", timeout=timeout_s) as response:  # noqa: S310 - loopback URL we built
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
+    return _answers(f"{base_url}/models", timeout_s)
 
 
 class LocalLlmServer:
@@ -169,12 +169,6 @@ class LocalLlmServer:
         if self._proc is not None and self._proc.poll() is None:
             self._proc.kill()
             self._proc.wait()
-
-    def __enter__(self) -> LocalLlmServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 __all__ = [

@@ -380,7 +380,7 @@ class LlmWriter:
     def _probe_messages(self) -> list[dict[str, str]]:
         if not self._prefix:
             return list(PROBE_MESSAGES)
-        return [{"role": "system", "content": f"{self._prefix}\n\n{PROBE_INSTRUCTION}"}, {"role": "user", "content": "ping"}]
+        return [{"role": "system", "content": f"{self._prefix}\n\n{PROBE_INSTRUCTION}"}, *PROBE_MESSAGES[1:]]
 
     async def _warm(self) -> None:
         started = self._clock()
