@@ -22,6 +22,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import structlog
+from opentelemetry import context as otel_context
+from opentelemetry.context import Context
+from opentelemetry.trace import NoOpTracer, Tracer
 
 from agent.call.call_phase import CallPhaseConfig, CallPhaseTracker
 from agent.call.escalation import EscalationConfig, Escalator
@@ -141,6 +144,7 @@ class CallAgent:
         journal: Journal | None = None,
         turns_in_flight: TurnsInFlight | None = None,
         turn_model: TurnEndModel | None = None,
+        tracer: Tracer | None = None,
     ) -> None:
         self.session = session
         self.config = config
@@ -149,6 +153,8 @@ class CallAgent:
         self.speaker = speaker
         self.emotion = emotion
         self.metrics = metrics
+        self.tracer: Tracer = tracer if tracer is not None else NoOpTracer()  # telemetry.traces off: nothing recorded
+        self._trace_parent: Context | None = None  # the call's span (made by the server around run())
         self.clock = clock
         self.webhooks = webhooks
         self.escalator = escalator
@@ -191,6 +197,7 @@ class CallAgent:
         self.log.info("call_started", caller=self.session.remote_uri, codec=self.session.stats.codec,
                       sip_call_id=self.session.sip_call_id or None)
         self.metrics.inc("calls")
+        self._trace_parent = otel_context.get_current()  # turn spans are children of the call's
         self.emotion.start()
         call_id = self.session.call_id
         pumps = [  # the three sources of a call's frames, into its one inbox
@@ -606,6 +613,7 @@ class CallAgent:
             in_flight()
             trace.mark("first_audio_ms", at)
             timings = trace.report(self.metrics, self.log)
+            trace.record_span(self.tracer, self._trace_parent, timings)
             self.journal.write(TurnTimed(self.session.call_id, trace.turn, trace.speech_s, timings))
 
         return first_audio
@@ -634,7 +642,7 @@ class CallAgent:
                 # Scripted replies did not wait; keep the transcript for the record and the log.
                 await asyncio.shield(stt_task)
                 transcript_ms = round((self.clock() - ended.end_of_speech) * 1000)
-                self.metrics.observe_ms("transcript_ms", transcript_ms)
+                self.metrics.observe_turn_ms("transcript_ms", transcript_ms)
                 self.log.info("turn_transcript", turn=index, transcript_ms=transcript_ms)
             await spoken_task
         finally:

@@ -15,9 +15,13 @@ before it played) is logged as null and not observed."""
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+
+from opentelemetry.context import Context
+from opentelemetry.trace import Tracer
 
 from agent.services.metrics import Metrics
 
@@ -52,16 +56,40 @@ class TurnTrace:
         timings = self.timings_ms()
         for stage, ms in timings.items():
             if ms is not None:
-                metrics.observe_ms(stage, ms)
+                metrics.observe_turn_ms(stage, ms)
         first_audio = timings.get("first_audio_ms")
         if first_audio is not None and self.reply is not None:
-            metrics.observe_ms(f"first_audio_{self.reply}_ms", first_audio)
+            metrics.observe_turn_ms(f"first_audio_{self.reply}_ms", first_audio)
+        metrics.inc("turns")
         log.info(
             "turn", turn=self.turn, input=str(self.input), reply=self.reply, speech_s=round(self.speech_s, 2),
             waited_for_transcript=self.waited_for_transcript, early_transcript=self.early_transcript,
             ended_by_model=self.ended_by_model, **timings,
         )
         return timings
+
+    def record_span(self, tracer: Tracer, parent: Context | None, timings: dict[str, int | None]) -> None:
+        """The turn as a child span of its call's, from the end of the caller's input to its last
+        stage. Numbers and kinds only: never the words, the digits or a slot's value (PHI)."""
+        attributes: dict[str, str | int | float | bool] = {
+            "bedside.turn": self.turn, "bedside.turn.input": str(self.input), "bedside.turn.speech_s": round(self.speech_s, 2),
+            "bedside.turn.waited_for_transcript": self.waited_for_transcript,
+        }
+        if self.reply is not None:
+            attributes["bedside.turn.reply"] = self.reply
+        if self.early_transcript is not None:
+            attributes["bedside.turn.early_transcript"] = self.early_transcript
+        if self.ended_by_model is not None:
+            attributes["bedside.turn.ended_by_model"] = self.ended_by_model
+        done = [ms for ms in timings.values() if ms is not None]
+        for stage, ms in timings.items():
+            if ms is not None:
+                attributes[f"bedside.turn.{stage}"] = ms
+        # Wall-clock span times from the turn's own length: the trace's clock may be a test's fake one.
+        end_ns = time.time_ns()
+        start_ns = end_ns - max(0, max(done, default=0)) * 1_000_000
+        span = tracer.start_span(f"turn {self.turn}", context=parent, attributes=attributes, start_time=start_ns)
+        span.end(end_time=end_ns)
 
 
 __all__ = ["TurnInput", "TurnTrace"]

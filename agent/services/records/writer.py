@@ -222,6 +222,7 @@ class RecordWriter:
                 self._went_down(exc)
             else:
                 self.status.committed += len(writes)
+                self.metrics.inc("records_committed", len(writes))
                 self.metrics.observe_ms("records_commit_ms", (time.perf_counter() - started) * 1000)
                 if self.on_committed is not None:
                     self.on_committed(writes)
