@@ -234,15 +234,24 @@ def _configure_logging(config: BedsideConfig) -> None:
 
 
 async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | None = None) -> int:
-    from agent.app.server import BedsideServer
+    from agent.app.metrics_dir import MetricsDirectory
 
-    if worker is not None:
-        import structlog
+    # The front's metrics directory, before prometheus_client is imported (it picks its mode then);
+    # workers inherit it through the environment.
+    metrics_dir = MetricsDirectory.create() if worker is None else None
+    try:
+        from agent.app.server import BedsideServer
 
-        structlog.contextvars.bind_contextvars(worker=worker)
-    server = BedsideServer(config, worker_index=worker, ticket_key=ticket_key)
-    await server.start()
-    await server.serve_forever()
+        if worker is not None:
+            import structlog
+
+            structlog.contextvars.bind_contextvars(worker=worker)
+        server = BedsideServer(config, worker_index=worker, ticket_key=ticket_key, metrics_dir=metrics_dir)
+        await server.start()
+        await server.serve_forever()
+    finally:
+        if metrics_dir is not None:
+            metrics_dir.remove()
     return EXIT_OK
 
 

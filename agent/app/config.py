@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from agent.app.console.config import ConsoleConfig
+from agent.app.telemetry import TelemetryConfig
 from agent.call.call_phase import CallPhaseConfig
 from agent.call.escalation import EscalationConfig
 from agent.call.turn_config import TurnConfig
@@ -54,6 +55,7 @@ class BedsideConfig(_Strict):
     console: ConsoleConfig = Field(default_factory=ConsoleConfig)
     webrtc: WebRtcConfig = Field(default_factory=WebRtcConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    telemetry: TelemetryConfig = Field(default_factory=TelemetryConfig)
 
 
 ENV_PREFIX = "BEDSIDE_"

@@ -7,7 +7,9 @@ and the webhook sender when configured, and (in the
 front process, by default) the emotion service, which every call of every process reaches over
 its own WebSocket (``emotion.service.mode``: in_process, remote or off).
 SIGTERM/SIGINT stop new calls (503) and let calls in progress finish, up to
-``sip.drain_timeout_s``."""
+``sip.drain_timeout_s``. The front answers ``/health`` and ``/metrics`` on the node's HTTP port
+(agent/app/node_http.py) from the start of start-up to the end of draining; every process traces
+its calls when ``telemetry.traces`` is on (agent/app/telemetry.py)."""
 
 from __future__ import annotations
 
@@ -17,9 +19,16 @@ import signal
 import socket
 import time
 
+from opentelemetry import trace as otel_trace
+
 from agent.app.config import BedsideConfig
+from agent.app.console.similar_search import SimilarSearch
 from agent.app.expression_file import load_expressions
 from agent.app.logs import get_logger
+from agent.app.metrics_dir import MetricsDirectory
+from agent.app.node_http import Health, NodeHttp, NodeState
+from agent.app.node_metrics import CONTENT_TYPE, REFRESH_S, NodeCollector, NodeMetrics, ProcessReadings
+from agent.app.telemetry import start_tracing
 from agent.app.workers import (
     WorkerPool,
     exit_when_front_dies,
@@ -72,9 +81,12 @@ RETENTION_EVERY_S = 6 * 3600  # how often the front deletes calls past records.r
 
 
 class BedsideServer:
-    def __init__(self, config: BedsideConfig, worker_index: int | None = None, ticket_key: bytes | None = None) -> None:
+    def __init__(self, config: BedsideConfig, worker_index: int | None = None, ticket_key: bytes | None = None,
+                 metrics_dir: MetricsDirectory | None = None) -> None:
         """``worker_index``/``ticket_key``: this process is a sibling SIP worker of a front that
-        redirects callers to it with tickets signed by that key."""
+        redirects callers to it with tickets signed by that key. ``metrics_dir``: the front's
+        multiprocess metrics directory (agent/app/metrics_dir.py; workers write to it through the
+        environment they inherit), so its ``/metrics`` counts the workers' calls."""
         self.worker_index = worker_index
         processes = 1 if worker_index is not None else process_count(config)
         self.pool: WorkerPool | None = None
@@ -85,7 +97,8 @@ class BedsideServer:
         elif processes > 1:
             key = new_key()
             tickets = RedirectTickets(key, config.sip.redirect_ttl_s)
-            self.pool = WorkerPool(config, processes, tickets, key)
+            self.pool = WorkerPool(config, processes, tickets, key,
+                                   on_exit=metrics_dir.forget if metrics_dir is not None else None)
             config = worker_config(config, 0, processes)
             admission = Admission(config.sip, Role.FRONT, tickets, self.pool.pick, self.pool.load)
         else:
@@ -95,6 +108,11 @@ class BedsideServer:
                                           partial_max_s=config.stt.encoder_window_s)
         self.log = get_logger("server")
         self.metrics = Metrics()
+        self.metrics_dir = metrics_dir
+        self.state = NodeState.STARTING  # what /health says
+        self.node_http: NodeHttp | None = None  # the front's /health, /metrics and console port
+        self._node_http_error: str | None = None  # why it did not open
+        self._readings_task: asyncio.Task[None] | None = None
         self.graphs: GraphStore | None = None  # the conversation graph and its hot reload (responder: graph)
         self.wording: LlmWriter | None = LlmWriter(config.llm, self.metrics) if config.llm.base_url else None
         self.responders: ResponderFactory | None = None
@@ -102,6 +120,7 @@ class BedsideServer:
         self._graph_watch: asyncio.Task[None] | None = None
         self.stt = SttWorker(config.stt)
         self.host = socket.gethostname()
+        self.tracing = start_tracing(config.telemetry, self.host, worker_index or 0)
         # The records key is read (the front creates it on first start) before any worker starts:
         # a malformed or unreadable key stops start-up with its file named, like a bad graph.
         self.records_keys = KeyRing.load(config.records.key_path(), create=worker_index is None) if config.records.enabled else None
@@ -114,7 +133,7 @@ class BedsideServer:
         self.bursts = load_burst_table(config.voice_style.burst_table)  # validated now: a bad table stops startup
         self.burst_meanings = self.bursts.meanings()
         self.emotion_service = None
-        self.console = None  # the QA console, when console.enabled (front process only)
+        self.console_search: SimilarSearch | None = None  # the console's similar-call search, when console.enabled
         self.browser: WebRtcGateway | None = None  # browser calls from the console's softphone page
         self.emotion_url = config.emotion.service.url if config.emotion.service.mode is ServiceMode.REMOTE else None
         self.vad_model = None
@@ -126,11 +145,16 @@ class BedsideServer:
             on_load=self._report_load if worker_index is not None else None,
         )
         self._calls: set[asyncio.Task[object]] = set()
+        self._emotion_clients: set[EmotionClient] = set()  # the live calls' (their breakers, for /metrics)
+        self.readings = ProcessReadings(self.metrics, self.wording, lambda: self.records, lambda: self._emotion_clients)
         self.turns_in_flight = TurnsInFlight()  # this process's callers awaiting a reply
         self._stop = asyncio.Event()
 
     async def start(self) -> None:
         started = time.monotonic()
+        if self.worker_index is None and (self.config.telemetry.http or self.config.console.enabled):
+            await self._start_node_http()  # first: /health answers "starting" while the models load
+        self._readings_task = asyncio.create_task(self._keep_readings(), name="metrics-readings")
         if self.config.emotion.service.mode is ServiceMode.IN_PROCESS:
             try:
                 await self._start_emotion_service()
@@ -179,6 +203,7 @@ class BedsideServer:
                 if self.config.console.enabled:
                     await self._start_console()
         await self.ua.start()
+        self.state = NodeState.READY
         if self.worker_index is not None:
             print_status("ready", self.ua.port, self.ua.active_calls)
         self.log.info(
@@ -194,24 +219,66 @@ class BedsideServer:
             startup_s=round(time.monotonic() - started, 2),
         )
 
+    async def _start_node_http(self) -> None:
+        """The node's HTTP port (console.host:console.port). It never keeps calls out: a taken port
+        or a refused address is logged and the server goes on without it."""
+        console = self.config.console
+        collector = NodeCollector(self.config.sip.max_calls, lambda: self.emotion_service,
+                                  lambda: self.records.store if self.records is not None else None)
+        self._node_metrics = NodeMetrics(self.metrics, collector, self.metrics_dir)
+        try:
+            node = NodeHttp(console.host, console.port, self.health, self._scrape, console.certfile, console.keyfile)
+            await node.start()
+        except (OSError, RuntimeError, TimeoutError) as exc:
+            self._node_http_error = f"{type(exc).__name__}: {exc}"
+            self.log.error("node_http_unavailable", error=self._node_http_error, port=console.port)
+            return
+        self.node_http = node
+        self.log.info("node_http_ready", url=node.url, health=f"{node.url}health", metrics=f"{node.url}metrics")
+
+    def health(self) -> Health:
+        """The node as ``/health`` tells it: counts only, no PHI."""
+        workers = self.pool.snapshot() if self.pool is not None else []
+        active = self.ua.active_calls + (self.pool.load() if self.pool is not None else 0)
+        if self.browser is not None:
+            active += self.browser.active_calls
+        return Health(self.state, active, self.config.sip.max_calls, sum(1 for w in workers if w["alive"]))
+
+    async def _scrape(self) -> tuple[bytes, str]:
+        self.readings.refresh()  # this process's breakers and writer, as of now
+        return await asyncio.to_thread(self._node_metrics.render), CONTENT_TYPE
+
+    async def _keep_readings(self) -> None:
+        """Copies this process's breaker and writer state into its gauges: a worker's reach the
+        front's ``/metrics`` only through the shared directory."""
+        while True:
+            self.readings.refresh()
+            await asyncio.sleep(REFRESH_S)
+
     async def _start_console(self) -> None:
-        """The QA console in this process (console.enabled). It never keeps calls out: a taken
-        port or a refused address is logged and the server goes on without it."""
-        from agent.app.console.app import EmbeddedConsole
+        """The QA console on the node's HTTP port (console.enabled). It never keeps calls out: a
+        port that did not open or a refused address is logged and the server goes on without it."""
+        from agent.app.console.app import check_exposure, create_app
         from agent.app.console.similar_search import ChildProcessSearch
 
         assert self.records is not None
+        if self.node_http is None:
+            self.log.error("console_unavailable", error=self._node_http_error or "the node's HTTP port is off")
+            return
+        console = self.config.console
         webrtc = self.config.webrtc  # with max_calls 0 the gateway refuses every offer, and says why
-        browser = WebRtcGateway(webrtc, self._on_browser_call, host_addresses_for(self.config.console.host, webrtc.ice_addresses))
+        browser = WebRtcGateway(webrtc, self._on_browser_call, host_addresses_for(console.host, webrtc.ice_addresses))
         try:
-            console = EmbeddedConsole(self.config.console, self.records.store, browser, graph_path=self.config.graph.file,
-                                      similar_search=ChildProcessSearch(self.config.records))
-            await console.start()
-        except (OSError, ValueError, RuntimeError, TimeoutError) as exc:
+            check_exposure(console, console.certfile)
+            search = ChildProcessSearch(self.config.records)
+            app = create_app(console, self.records.store, browser_calls=browser, graph_path=self.config.graph.file,
+                             similar_search=search)
+        except (OSError, ValueError, RuntimeError) as exc:
             self.log.error("console_unavailable", error=f"{type(exc).__name__}: {exc}")
             return
-        self.console, self.browser = console, browser
-        self.log.info("console_ready", url=console.url, browser_calls=webrtc.max_calls)
+        self.node_http.attach_console(app)
+        self.console_search, self.browser = search, browser
+        self.log.info("console_ready", url=self.node_http.url, browser_calls=webrtc.max_calls)
 
     async def _presynthesize(self, sentences: list[str], expressions: list[Expression]) -> None:
         """Every scripted sentence in every other expression, one at a time and only while no call
@@ -286,6 +353,7 @@ class BedsideServer:
         await self._stop.wait()
         if watcher is not None:
             watcher.cancel()
+        self.state = NodeState.DRAINING  # /health: 503 from now on, while calls finish
         self.log.info("draining", active_calls=self.ua.active_calls)
         timeout = self.config.sip.drain_timeout_s
         drains = [self._drain_calls(timeout)]
@@ -309,8 +377,9 @@ class BedsideServer:
         self._stop.set()
 
     async def stop(self) -> None:
-        if self.console is not None:
-            await self.console.stop()
+        self.state = NodeState.DRAINING
+        if self.console_search is not None:  # a child process (FAISS stays out of this one)
+            await asyncio.to_thread(self.console_search.close)
         if self.browser is not None:
             await self.browser.stop()  # browser calls still up are hung up and wrap up their records
         if self._retention is not None:
@@ -341,6 +410,12 @@ class BedsideServer:
         if self.emotion_service is not None:
             await self.emotion_service.stop()
             self.emotion_service.engine.close()
+        if self._readings_task is not None:
+            self._readings_task.cancel()
+            await asyncio.gather(self._readings_task, return_exceptions=True)
+        if self.node_http is not None:
+            await self.node_http.stop()  # last: /health said "draining" until the calls were done
+        await asyncio.to_thread(self.tracing.shutdown)  # sends the spans still batched
         self.log.info("stopped", metrics=json.dumps(self.metrics.snapshot()))
 
     def _speaker(self, session: CallSession) -> Speaker:
@@ -353,10 +428,12 @@ class BedsideServer:
     def _emotion_client(self, call_id: str) -> EmotionClient:
         emotion = self.config.emotion
         token = emotion.service.token.get_secret_value() if emotion.service.token else None
-        return EmotionClient(
+        client = EmotionClient(
             call_id, self.emotion_url, self.burst_meanings, emotion.client, RollingWindow(emotion.window, emotion.defaults),
             self.metrics, token=token,
         )
+        self._emotion_clients.add(client)
+        return client
 
     async def _on_browser_call(self, call: WebRtcCall) -> None:
         """A call from the console's softphone page: the same runtime as a SIP call, with its
@@ -370,12 +447,20 @@ class BedsideServer:
         task = asyncio.current_task()
         assert task is not None
         self._calls.add(task)
+        self.metrics.calls_active.inc()
+        emotion: EmotionClient | None = None
+        # The call's span; its turns are child spans (agent/call/turn_trace.py). Ids and counts only: no PHI.
+        span = self.tracing.tracer.start_span("call", attributes={
+            "bedside.call_id": session.call_id, "host.name": self.host, "bedside.worker": self.worker_index or 0,
+            "bedside.browser": journal is not None,
+        })
         try:
             if self.records is not None:
                 self.records.write(CallOpened(
                     session.call_id, utc_now(), self.host, self.worker_index or 0,
                     self.graphs.current.version if self.graphs else None, session.remote_uri,
                 ))
+            emotion = self._emotion_client(session.call_id)
             agent = CallAgent(
                 session=session,
                 config=self.call_settings,
@@ -383,7 +468,7 @@ class BedsideServer:
                 stt=self.stt,
                 speaker=self._speaker(session),
                 segmenter=Segmenter(self.config.segmentation, create_vad(self.config.segmentation, self.vad_model)),
-                emotion=self._emotion_client(session.call_id),
+                emotion=emotion,
                 metrics=self.metrics,
                 webhooks=self.webhooks,
                 escalator=Escalator(
@@ -392,10 +477,20 @@ class BedsideServer:
                 journal=journal or self.records,
                 turns_in_flight=self.turns_in_flight,
                 turn_model=self.turn_model,
+                tracer=self.tracing.tracer,
             )
-            await agent.run()
+            with otel_trace.use_span(span, end_on_exit=False):
+                record = await agent.run()
+            span.set_attribute("bedside.outcome", record.end_reason or "ended")
+            span.set_attribute("bedside.turns", record.turns)
         except Exception:  # noqa: BLE001 - one call's bug must not take the server down
             self.log.exception("call_failed", call_id=session.call_id)
+            span.set_attribute("bedside.outcome", "internal error")
             await session.hangup("internal error")
         finally:
+            span.end()
             self._calls.discard(task)
+            if emotion is not None:
+                self._emotion_clients.discard(emotion)
+            self.metrics.calls_active.dec()
+            self.metrics.inc("calls_ended")

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agent.app.config import BedsideConfig, load_config
@@ -111,8 +112,11 @@ class _Worker:
 
 
 class WorkerPool:
-    def __init__(self, config: BedsideConfig, count: int, tickets: RedirectTickets, ticket_key: bytes) -> None:
+    def __init__(self, config: BedsideConfig, count: int, tickets: RedirectTickets, ticket_key: bytes,
+                 on_exit: Callable[[int], None] | None = None) -> None:
+        """``on_exit``: told a worker's pid when it exits (its live metrics are dropped)."""
         self.config = config
+        self.on_exit = on_exit
         self.count = count
         self.tickets = tickets
         self._ticket_key = ticket_key
@@ -160,6 +164,8 @@ class WorkerPool:
         while True:
             assert worker.proc is not None
             code = await worker.proc.wait()
+            if self.on_exit is not None:
+                self.on_exit(worker.proc.pid)
             if self._stopping:
                 return
             with self._lock:
