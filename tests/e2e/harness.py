@@ -45,6 +45,9 @@ def start_server(tmp_path: Path, *settings: str, port: int | None = None, timeou
     cmd = [*BEDSIDE, "serve", "--sip-port", str(port), "--set", "logging.log_transcripts=true",
            "--set", f"sip.rtp_port={free_port()}", "--set", "sip.rtp_port_range=200",
            "--set", "emotion.service.port=0",  # the in-process emotion service on any free port
+           # The node's HTTP port (/health, /metrics; the console when enabled) on a free port, never
+           # the default 8080 another test's server (or a developer's) may hold; tests may set their own.
+           "--set", f"console.port={free_port(socket.SOCK_STREAM)}",
            "--set", "turn.responder=scripted",  # fixed lines the call tests check; graph tests set graph
            # Background pre-synthesis of every expression would compete for the two cores with the
            # test's own caller; tests/e2e/test_call_delivery.py checks it with it on.
