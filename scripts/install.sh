@@ -14,8 +14,11 @@ APT_PACKAGES=(python3-venv libsndfile1 espeak-ng sox libsox-fmt-all ffmpeg sip-t
   cmake g++  # llama-cpp-python (the bundled local LLM's server) builds llama.cpp from source
 )
 # --tests only: the call store's tests start a real PostgreSQL (initdb, postgres, pg_dump); the console's
-# browser tests drive Debian's Chromium through its chromedriver (selenium, requirements-test.txt).
-TEST_APT_PACKAGES=(postgresql postgresql-client chromium chromium-driver)
+# browser tests drive Debian's Chromium through its chromedriver (selenium, requirements-test.txt); the
+# front's tests run Kamailio (configs/kamailio/kamailio.cfg) before two nodes in network namespaces
+# (iproute2), with a TLS certificate made by openssl.
+TEST_APT_PACKAGES=(postgresql postgresql-client chromium chromium-driver
+  kamailio kamailio-tls-modules iproute2 openssl)
 SUDO=""
 [[ $(id -u) -ne 0 ]] && SUDO="sudo"
 
@@ -32,6 +35,11 @@ if ((${#missing[@]})); then
   echo "install: apt packages: ${missing[*]}"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  # Debian's kamailio service would take port 5060 with its sample config: the tests start their own
+  # Kamailio, and a front machine runs the shipped config (docs/deployment.md).
+  if [[ " ${missing[*]} " == *" kamailio "* ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+    $SUDO systemctl disable --now kamailio >/dev/null 2>&1 || true
+  fi
 fi
 
 PY=${PYTHON:-python3.11}

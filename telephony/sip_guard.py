@@ -98,8 +98,11 @@ class GateAnswer:
 # Admission for new calls, asked for each out-of-dialog INVITE the policy passed, with the
 # message text: a refusal (302, 401, 403, 404, 503 ...) is answered statelessly, so the INVITE
 # never becomes a pjsua call (no slot held, no pjsua 486, no answer from inside pjsua's
-# incoming-call callback); None lets pjsua take it. Runs on the pjsip thread: keep it quick.
+# incoming-call callback); None lets pjsua take it. Also asked for out-of-dialog OPTIONS, the
+# health probe of a SIP front (Kamailio's dispatcher): a draining server answers it 503, so the
+# front stops sending it calls; None lets pjsua answer 200. Runs on the pjsip thread: keep it quick.
 InviteGate = Callable[[RequestFacts, str], GateAnswer | None]
+GATED_METHODS = frozenset({"INVITE", "OPTIONS"})
 
 
 def _network(value: object) -> IpNetwork:
@@ -334,7 +337,7 @@ class SipGuard:
             return self._callback_failed("on_rx_request")
 
     def _ask_invite_gate(self, request: RequestFacts, rdata: int) -> Verdict | None:
-        if self.invite_gate is None or request.in_dialog or request.method.upper() != "INVITE":
+        if self.invite_gate is None or request.in_dialog or request.method.upper() not in GATED_METHODS:
             return None
         try:
             answer = self.invite_gate(request, abi.rdata_message(rdata).decode("utf-8", "replace"))

@@ -253,6 +253,8 @@ class SipUserAgent:
         pjsua's own 486) nor an answer from inside pjsua's callback. An admission is remembered
         for ``_on_incoming``, which pjsip calls next on this same thread: deciding twice would
         spend a worker's single-use ticket twice."""
+        if facts.method.upper() == "OPTIONS":
+            return self._options_answer()
         invite = IncomingInvite.parse(message, facts.source_ip)
         decision = self._decide(invite)
         if not decision.accepted:
@@ -266,6 +268,14 @@ class SipUserAgent:
             self._admitted = {k: v for k, v in self._admitted.items() if now - v[0] < 5.0}
         self._admitted[invite.call_id] = (now, decision)
         return None
+
+    def _options_answer(self) -> GateAnswer | None:
+        """OPTIONS is a SIP front's health probe: while this process takes calls pjsua answers
+        200; once it drains (SIGTERM) the answer is 503, which takes it out of the front's
+        dispatcher (configs/kamailio/kamailio.cfg) while its calls in progress go on."""
+        if self._accepting:
+            return None
+        return GateAnswer(503, (("Retry-After", str(self.config.retry_after_s)),), "draining")
 
     def _decide(self, invite: IncomingInvite) -> Decision:
         if self._admission is None:

@@ -39,7 +39,19 @@ class LoggingConfig(_Strict):
     log_transcripts: bool = Field(False, description="log transcript text and caller numbers at INFO (PHI!)")
 
 
+class NodeConfig(_Strict):
+    """Which Bedside node this is, when several run behind one SIP front (docs/deployment.md)."""
+
+    name: str | None = Field(
+        None, min_length=1, max_length=63, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="this node's name in call records, the webhook outbox, metrics and traces; null = the host name. "
+        "Nodes that share one records database must have different names (a starting node marks its own "
+        "unfinished calls interrupted)",
+    )
+
+
 class BedsideConfig(_Strict):
+    node: NodeConfig = Field(default_factory=NodeConfig)
     sip: SipConfig = Field(default_factory=SipConfig)
     segmentation: SegmentationConfig = Field(default_factory=SegmentationConfig)
     stt: SttConfig = Field(default_factory=SttConfig)

@@ -119,7 +119,7 @@ class BedsideServer:
         self.webhooks: WebhookSender | None = None  # created on the loop, in start()
         self._graph_watch: asyncio.Task[None] | None = None
         self.stt = SttWorker(config.stt)
-        self.host = socket.gethostname()
+        self.host = config.node.name or socket.gethostname()  # this node in records, outbox claims and traces
         self.tracing = start_tracing(config.telemetry, self.host, worker_index or 0)
         # The records key is read (the front creates it on first start) before any worker starts:
         # a malformed or unreadable key stops start-up with its file named, like a bad graph.

@@ -2,7 +2,8 @@
 from callers that pass digest authentication, attacked with SIPVicious (svmap, svwar, svcrack)
 and hand-made SIP from another loopback address, and called by a real pjsua2 client that knows
 the password. Ends with the draining reproducer: a late-offer INVITE refused with 503 while
-SIGTERM waits for a call in progress (this aborted the process before).
+SIGTERM waits for a call in progress (this aborted the process before), and the OPTIONS health
+probe a SIP front sends answered 200, then 503 once draining.
 
 Real: the server, pjsua2 on both sides, SIPVicious from PyPI, loopback UDP (127.0.0.5 is a
 second loopback address, so "another host" needs no network namespace)."""
@@ -100,6 +101,10 @@ def test_sipvicious_finds_nothing_from_outside_and_cannot_enumerate_or_crack_ins
 
 def test_a_late_offer_refused_while_draining_does_not_abort_the_server(server: Server) -> None:
     # a call in progress keeps the server draining; the late offer gets 503, not a crash
+    with RawSip(server.port) as sip:  # taking calls: pjsua answers the probe, no authentication asked
+        sip.send(sip.request("OPTIONS", Dialog(), uri=f"sip:127.0.0.1:{server.port}"))
+        probe = sip.final()
+    assert probe is not None and probe.status == 200
     before = len(server.events_named("media_active"))
     call = subprocess.Popen(
         [sys.executable, "-m", "agent.app.cli", "call", server.uri, "--json", "--duration", "12",
@@ -118,6 +123,10 @@ def test_a_late_offer_refused_while_draining_does_not_abort_the_server(server: S
             sip.invite(Dialog(), extra=digest_authorization(challenge.header("www-authenticate"), USER, PASSWORD, uri))
             final = sip.final()
         assert final is not None and final.status == 503 and final.header("retry-after") == "9"
+        with RawSip(server.port) as sip:  # a SIP front's health probe: draining answers 503 (out of its dispatcher)
+            sip.send(sip.request("OPTIONS", Dialog(), uri=f"sip:127.0.0.1:{server.port}"))
+            probe = sip.final()
+        assert probe is not None and probe.status == 503 and probe.header("retry-after") == "9"
         time.sleep(0.5)
         assert server.proc.poll() is None, server.log_path.read_text()[-2000:]
     finally:
