@@ -14,9 +14,11 @@ import tempfile
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import torch
-from torch import nn
+if TYPE_CHECKING:  # torch is needed to export, not to run: a SIP worker opens sessions without it
+    import torch
+    from torch import nn
 
 from emotion.model_cache import model_cache_dir
 
@@ -42,6 +44,8 @@ def export(
     dynamic_axes: dict[str, dict[int, str]],
 ) -> None:
     """Write the graph atomically, so a concurrent reader never opens half a file."""
+    import torch
+
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".onnx.tmp")
     os.close(fd)

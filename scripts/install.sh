@@ -80,8 +80,10 @@ if [[ ! -f "$RUNTIME_STAMP" ]]; then
     || echo "install: warning: YAMNet not prepared (no ../shared/models/yamnet); set BEDSIDE_YAMNET"
   # The Whisper encoder (audio emotion models) and MiniLM (language) run on onnxruntime; their
   # graphs are exported once, here, into the model cache (a missing one is exported on first use).
+  # The graph's sentence encoder (MiniLM) likewise: SIP processes run it on onnxruntime without torch.
   .venv/bin/python -c "from emotion.speech_features import SpeechFeatures; from emotion.models.language import LanguageModel; \
-print('install: emotion encoders on', SpeechFeatures().backend, '/', LanguageModel.load().backend)"
+from emotion.onnx_sentence import OnnxSentenceEncoder; \
+print('install: emotion encoders on', SpeechFeatures().backend, '/', LanguageModel.load().backend, '/', OnnxSentenceEncoder.load().backend)"
   rm -f .venv/.bedside-runtime-*
   touch "$RUNTIME_STAMP"
 fi

@@ -1,4 +1,4 @@
-"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench`` (latency, emotion, expressions, records), ``emotion``, ``graph``, ``records``."""
+"""The ``bedside`` command line: ``serve``, ``call``, ``config``, ``bench`` (latency, emotion, expressions, records, memory), ``emotion``, ``graph``, ``records``."""
 
 from __future__ import annotations
 
@@ -108,6 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
     console_bench.add_argument("--requests", type=int, default=50, help="requests per page, one at a time")
     console_bench.add_argument("--workdir", help="where the scratch SQLite file goes (default: the system temp dir)")
     _config_args(console_bench)
+    memory_bench = bench_sub.add_parser("memory", help="a node's resident memory idle and with N calls up (RSS and PSS)")
+    memory_bench.add_argument("--calls", default="8,16", help="comma-separated call counts (sip.max_calls for each run)")
+    memory_bench.add_argument("--hold", type=float, default=12.0, help="seconds the calls stay up before memory is read")
+    memory_bench.add_argument("--server-cwd", help="run bedside serve from this checkout (same Python): a before/after")
+    memory_bench.add_argument("--output", help="also write the table (markdown) to this file")
     expressions_bench = bench_sub.add_parser("expressions", help="pace, loudness and spectral tilt of every expression preset")
     expressions_bench.add_argument("--repeats", type=int, default=5, help="renders per expression (piper samples noise)")
     expressions_bench.add_argument("--output", help="also write the table (markdown) to this file")
@@ -380,6 +385,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             _configure_logging(_quiet(_load(args)))
             return run_console_bench(args)
+        if args.command == "bench" and args.bench == "memory":
+            from agent.app.bench_memory import run_memory_bench
+
+            return run_memory_bench(args)
         if args.command == "bench" and args.bench == "expressions":
             from tts.bench import run_expression_bench
 

@@ -19,14 +19,11 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
-
-from agent.app.console.app import listening_socket
+if TYPE_CHECKING:  # the web stack is imported where the port opens (the front), never by a SIP worker
+    from starlette.applications import Starlette
+    from starlette.types import ASGIApp, Receive, Scope, Send
 
 
 class NodeState(StrEnum):
@@ -60,6 +57,8 @@ class _Console:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.app is None:
+            from starlette.responses import PlainTextResponse
+
             if scope["type"] == "http":
                 await PlainTextResponse("not found\n", status_code=404)(scope, receive, send)
             return  # a websocket without the console: closed unanswered
@@ -68,6 +67,11 @@ class _Console:
 
 def create_node_app(health: Callable[[], Health], metrics: Callable[[], Awaitable[tuple[bytes, str]]]) -> tuple[Starlette, _Console]:
     """The app and the slot the console's app goes in."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Mount, Route
+
     console = _Console()
 
     async def health_route(request: Request) -> Response:
@@ -91,6 +95,8 @@ class NodeHttp:
                  metrics: Callable[[], Awaitable[tuple[bytes, str]]], certfile: str | None = None,
                  keyfile: str | None = None) -> None:
         import uvicorn
+
+        from agent.app.console.app import listening_socket
 
         class Server(uvicorn.Server):
             @contextlib.contextmanager

@@ -18,6 +18,7 @@ import json
 import signal
 import socket
 import time
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace as otel_trace
 
@@ -26,7 +27,7 @@ from agent.app.console.similar_search import SimilarSearch
 from agent.app.expression_file import load_expressions
 from agent.app.logs import get_logger
 from agent.app.metrics_dir import MetricsDirectory
-from agent.app.node_http import Health, NodeHttp, NodeState
+from agent.app.node_http import Health, NodeState
 from agent.app.node_metrics import CONTENT_TYPE, REFRESH_S, NodeCollector, NodeMetrics, ProcessReadings
 from agent.app.telemetry import start_tracing
 from agent.app.workers import (
@@ -69,13 +70,15 @@ from telephony.segmenter import Segmenter
 from telephony.turn_end import TurnEndModel
 from telephony.user_agent import SipUserAgent
 from telephony.vad import create_vad, load_shared_vad_model
-from telephony.webrtc_call import WebRtcCall
-from telephony.webrtc_gateway import WebRtcGateway
-from telephony.webrtc_ice import host_addresses_for
 from tts.expression import Expression
 from tts.phrase_cache import PhraseCache
 from tts.sentences import split_sentences
 from tts.synthesizer import PiperSynthesizer
+
+if TYPE_CHECKING:  # browser calls and the node's HTTP port are the front's: a SIP worker never imports aiortc or uvicorn
+    from agent.app.node_http import NodeHttp
+    from telephony.webrtc_call import WebRtcCall
+    from telephony.webrtc_gateway import WebRtcGateway
 
 RETENTION_EVERY_S = 6 * 3600  # how often the front deletes calls past records.retention_days
 
@@ -226,6 +229,8 @@ class BedsideServer:
         collector = NodeCollector(self.config.sip.max_calls, lambda: self.emotion_service,
                                   lambda: self.records.store if self.records is not None else None)
         self._node_metrics = NodeMetrics(self.metrics, collector, self.metrics_dir)
+        from agent.app.node_http import NodeHttp
+
         try:
             node = NodeHttp(console.host, console.port, self.health, self._scrape, console.certfile, console.keyfile)
             await node.start()
@@ -260,6 +265,8 @@ class BedsideServer:
         port that did not open or a refused address is logged and the server goes on without it."""
         from agent.app.console.app import check_exposure, create_app
         from agent.app.console.similar_search import ChildProcessSearch
+        from telephony.webrtc_gateway import WebRtcGateway
+        from telephony.webrtc_ice import host_addresses_for
 
         assert self.records is not None
         if self.node_http is None:
@@ -319,10 +326,11 @@ class BedsideServer:
         kind = ResponderKind(self.config.turn.responder)
         if kind is not ResponderKind.GRAPH:
             return create_responder_factory(kind, self.config.turn)
-        from emotion.text_encoder import TextEncoder
+        from emotion.onnx_sentence import load_sentence_encoder
 
         graph = self.config.graph
-        embedder = await asyncio.to_thread(TextEncoder.load)
+        # ONNX, not torch: importing torch alone costs each SIP process ~330 MB (docs/benchmarks.md)
+        embedder = await asyncio.to_thread(load_sentence_encoder)
         notice = {"records.notice": self.config.records.notice()}  # what callers are told is kept
         self.graphs = await asyncio.to_thread(GraphStore, graph.file, embedder, None, notice)  # a bad graph stops start-up
         if graph.reload:

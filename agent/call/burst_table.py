@@ -16,7 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from emotion.burst_meaning import BurstMeaning
-from emotion.models.burst import EMOGATOR_CATEGORIES, NONE, output_labels
+from emotion.models.burst_labels import EMOGATOR_CATEGORIES, NONE, output_labels  # torch-free: every SIP process loads this
 from graph.yaml_source import load_model
 from tts.expression import Expression
 
