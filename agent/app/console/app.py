@@ -9,8 +9,6 @@ which FastAPI runs on its thread pool. No PHI goes into a URL or a log line; uvi
 is off (the audit log records sign-ins and reads)."""
 
 # No `from __future__ import annotations`: FastAPI reads the endpoints' annotations at definition.
-import asyncio
-import contextlib
 import json
 import socket
 from collections.abc import Sequence
@@ -725,60 +723,4 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-class EmbeddedConsole:
-    """The console inside ``bedside serve``'s event loop (console.enabled): started and stopped by
-    the server, on a socket bound before uvicorn sees it, so that a taken port or a refused
-    address is an error the server logs and calls go on without the console (uvicorn would exit
-    the process), and with the server's own signal handling (uvicorn's would replace it).
-
-    The similar-call search runs in a child process (``similar_search``, a ChildProcessSearch):
-    its index is FAISS, and FAISS loaded beside pjsua2 in the process that answers calls stopped
-    the calls being answered and crashed it (agent/app/console/similar_search.py); it is closed
-    with the console."""
-
-    def __init__(self, config: ConsoleConfig, store: RecordStore, browser_calls: BrowserCalls | None = None,
-                 graph_path: Path | None = None, similar_search: SimilarSearch | None = None) -> None:
-        import uvicorn
-
-        check_exposure(config, config.certfile)
-
-        class Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self):  # the host process handles SIGTERM/SIGINT and stops us
-                yield
-
-        self.config = config
-        self.similar_search = similar_search
-        self.server = Server(_uvicorn_config(config, store, config.certfile, config.keyfile, browser_calls,
-                                             graph_path=graph_path, similar_search=similar_search))
-        self.socket = listening_socket(config.host, config.port)  # OSError: port taken
-        self.url = f"{'https' if config.certfile else 'http'}://{config.host}:{self.socket.getsockname()[1]}/"
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self, timeout_s: float = 10.0) -> None:
-        """Serve; a console that does not come up is stopped (its task and socket gone) and the
-        error raised."""
-        self._task = asyncio.create_task(self.server.serve(sockets=[self.socket]), name="console")
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        try:
-            while not self.server.started:
-                if self._task.done():
-                    self._task.result()
-                    raise RuntimeError("the console stopped while starting")
-                if asyncio.get_running_loop().time() > deadline:
-                    raise TimeoutError("the console did not start")
-                await asyncio.sleep(0.05)
-        except BaseException:
-            await self.stop()
-            raise
-
-    async def stop(self) -> None:
-        self.server.should_exit = True
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
-        self.socket.close()
-        if self.similar_search is not None:
-            await asyncio.to_thread(self.similar_search.close)
-
-
-__all__ = ["BrowserCalls", "EmbeddedConsole", "check_exposure", "create_app", "listening_socket", "serve"]
+__all__ = ["BrowserCalls", "check_exposure", "create_app", "listening_socket", "serve"]

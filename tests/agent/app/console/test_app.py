@@ -348,20 +348,18 @@ def test_a_console_without_the_index_says_the_search_is_not_configured(console: 
 
 def test_the_console_inside_bedside_serve_searches_in_a_child_and_never_loads_faiss(tmp_path: Path) -> None:
     """FAISS beside pjsua2 (both SWIG) in ``bedside serve``'s front made it stop answering calls and
-    crash: the embedded console is built as the server builds it, in a fresh interpreter that has
+    crash: the console's app is built as the server builds it, in a fresh interpreter that has
     loaded the server (and so pjsua2); its similar-call search answers from a child process, and
     FAISS is never among the interpreter's own modules."""
-    import socket
     import subprocess
     import sys
 
-    from tests.processes import free_port
 
     script = f"""
 import socket, sys
 import agent.app.server
 from agent.app.config import load_config
-from agent.app.console.app import EmbeddedConsole
+from agent.app.console.app import create_app
 from agent.app.console.config import ConsoleConfig
 from agent.app.console.similar_search import ChildProcessSearch
 from agent.app.records_cli import open_store
@@ -371,8 +369,7 @@ store = open_store(records, create=True)
 store.migrate()
 clinic(store)
 search = ChildProcessSearch(records)
-console = EmbeddedConsole(ConsoleConfig(port={free_port(socket.SOCK_STREAM)}), store, None, similar_search=search)
-console.socket.close()
+app = create_app(ConsoleConfig(), store, similar_search=search)
 found = search.search("query", 5)
 search.close()
 print([c.call_id for c in found.calls], "faiss" in sys.modules, "pjsua2" in sys.modules)
