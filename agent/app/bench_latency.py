@@ -133,6 +133,7 @@ async def _wait_for_presynthesis(server: asyncio.subprocess.Process, log_path: P
         await asyncio.sleep(0.5)
 
 
+CALLER_HOST_ENV = "BEDSIDE_BENCH_CALLER_HOST"
 CALLS_PER_CALLER_PROCESS = 4  # pjsua2's per-process limit applies to the caller side too
 
 
@@ -185,7 +186,10 @@ def voice_ms(calls: list[CallerTiming]) -> list[float]:
 async def _caller_process(uri: str, scripts: Scripts, call_numbers: list[int]) -> list[CallerTiming]:
     # The caller's own jitter buffer is kept minimal: on loopback there is no jitter, and its
     # prefetch would be counted against the agent ("first agent audio packet on the wire").
-    caller_sip = SipConfig(port=0, rtp_port=0, transports=["udp"], jitter_buffer_init_ms=0, jitter_buffer_min_ms=0)
+    # BEDSIDE_BENCH_CALLER_HOST: the address the callers bind to when the server is not on loopback
+    # (scripts/bench_front.py calls a Kamailio front in a network namespace).
+    caller_sip = SipConfig(host=os.environ.get(CALLER_HOST_ENV, "127.0.0.1"), port=0, rtp_port=0, transports=["udp"],
+                           jitter_buffer_init_ms=0, jitter_buffer_min_ms=0)
     async with dialer_for(uri, caller_sip, "bench-caller", BENCH_USER, lambda: os.environ["BEDSIDE_CONSOLE_PASSWORD"]) as dialer:
 
         async def one(call_no: int) -> CallerTiming:
