@@ -86,7 +86,6 @@ class Topology:
         for item in reversed(self.made):
             kind, _, name = item.partition(":")
             if kind == "netns":
-                _ip("netns", "pids", name, check=False)
                 pids = _ip("netns", "pids", name, check=False).stdout.split()
                 for pid in pids:  # whatever a failed test left running in it
                     try:
