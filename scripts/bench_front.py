@@ -31,10 +31,9 @@ sys.path.insert(0, str(REPO))
 from agent.app.bench_latency import CALLER_HOST_ENV, bench_scripts, pct, run_calls, voice_ms, write_scripts  # noqa: E402
 from agent.app.bench_memory import tree_pids  # noqa: E402
 from agent.app.config import load_config  # noqa: E402
-from tests.e2e.front import SIP_PORT, Topology, start_kamailio, start_node  # noqa: E402
+from tests.e2e.front import NODES, SIP_PORT, Topology, start_kamailio, start_node, write_lists  # noqa: E402
 
 CGROUP_CPU = Path("/sys/fs/cgroup/cpu")  # cgroup v1 here; v2 would be cpu.max under /sys/fs/cgroup
-NODES = ("node-a", "node-b")
 NODE_SETTINGS = ("turn.responder=graph", "emotion.service.mode=in_process", "sip.max_calls=8", "sip.rtp_timeout_s=60")
 
 
@@ -50,14 +49,6 @@ def limit_cpu(name: str, pid: int, share: float, core: int) -> Path:
         (group / "cgroup.procs").write_text(str(process))  # v1: the whole thread group moves
         subprocess.run(["taskset", "-a", "-p", "-c", str(core), str(process)], check=True, capture_output=True)
     return group
-
-
-def write_lists(directory: Path, topo: Topology, nodes: tuple[str, ...]) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "dispatcher.list").write_text("".join(
-        f"1 sip:{topo.address(n)}:{SIP_PORT} 0 0 duid={n};maxload=8\n" for n in nodes))
-    (directory / "address.list").write_text(
-        f"1 {topo.address('pbx')} 32\n" + "".join(f"2 {topo.address(n)} 32\n" for n in NODES))
 
 
 async def sweep(uri: str, nodes: int, levels: list[int], scripts: Path, rounds: int) -> list[tuple[int, int, int, int]]:
@@ -81,7 +72,7 @@ def run_setup(nodes: tuple[str, ...], share: float, levels: list[int], scripts: 
     kamailio, started, groups = None, [], []
     try:
         cfg = workdir / f"kamailio-{len(nodes)}"
-        write_lists(cfg, topo, nodes)
+        write_lists(cfg, topo, 8, dispatched=nodes)  # maxload = NODE_SETTINGS' sip.max_calls
         kamailio = start_kamailio(topo, cfg, None, probe_interval=1)
         for core, name in enumerate(nodes):
             began = time.monotonic()

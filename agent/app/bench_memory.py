@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.app.child_process import free_port, read_events
+
 SDP = ("v=0\r\no=bench 1 1 IN IP4 127.0.0.1\r\ns=bench\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
 
@@ -64,12 +66,6 @@ def tree_memory(root: int) -> TreeMemory:
         except FileNotFoundError:
             continue
     return TreeMemory(len(pids), rss / 1024, pss / 1024)
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Caller:
@@ -147,23 +143,19 @@ def place(port: int, count: int, timeout: float = 20.0) -> list[Caller]:
     return callers
 
 
-def _events(log: Path) -> list[str]:
-    return re.findall(r'"event": "([a-z_]+)"', log.read_text(errors="replace")) if log.exists() else []
-
-
 def measure(calls: int, cwd: Path, workdir: Path, hold_s: float) -> dict[str, object]:
-    port = _free_port()
+    port = free_port()
     log = workdir / f"serve-{calls}.log"
     cmd = [sys.executable, "-m", "agent.app.cli", "serve", "--sip-port", str(port), "--set", f"sip.max_calls={calls}",
-           "--set", f"sip.rtp_port={_free_port()}", "--set", "sip.rtp_port_range=400", "--set", "emotion.service.port=0",
+           "--set", f"sip.rtp_port={free_port()}", "--set", "sip.rtp_port_range=400", "--set", "emotion.service.port=0",
            "--set", "tts.presynthesize=false", "--set", f"records.data_dir={workdir / f'records-{calls}'}",
-           "--set", f"console.port={_free_port()}", "--set", "sip.rtp_timeout_s=120"]
+           "--set", f"console.port={free_port(socket.SOCK_STREAM)}", "--set", "sip.rtp_timeout_s=120"]
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         deadline = time.monotonic() + 300
-        while "ready" not in _events(log):
+        while not any(e.get("event") == "ready" for e in read_events(log)):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"bedside serve did not start (see {log})")
             time.sleep(0.5)

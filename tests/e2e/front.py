@@ -126,13 +126,17 @@ class Kamailio:
                 self.proc.wait()
 
 
-def write_lists(directory: Path, topo: Topology, node_capacity: int) -> None:
+NODES = ("node-a", "node-b")
+
+
+def write_lists(directory: Path, topo: Topology, node_capacity: int, dispatched: tuple[str, ...] = NODES) -> None:
+    """The front's lists: ``dispatched`` nodes take calls (scripts/bench_front.py uses one of them);
+    the PBX and trunk2 may place calls and every node may register."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "dispatcher.list").write_text("".join(
-        f"1 sip:{topo.address(n)}:{SIP_PORT} 0 0 duid={n};maxload={node_capacity}\n" for n in ("node-a", "node-b")))
+        f"1 sip:{topo.address(n)}:{SIP_PORT} 0 0 duid={n};maxload={node_capacity}\n" for n in dispatched))
     (directory / "address.list").write_text(
-        f"1 {topo.address('pbx')} 32\n1 {topo.address('trunk2')} 32\n"
-        f"2 {topo.address('node-a')} 32\n2 {topo.address('node-b')} 32\n")
+        f"1 {topo.address('pbx')} 32\n1 {topo.address('trunk2')} 32\n" + "".join(f"2 {topo.address(n)} 32\n" for n in NODES))
 
 
 def make_certificate(directory: Path, common_name: str) -> tuple[Path, Path]:
