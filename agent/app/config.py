@@ -48,6 +48,11 @@ class NodeConfig(_Strict):
         "Nodes that share one records database must have different names (a starting node marks its own "
         "unfinished calls interrupted)",
     )
+    shared_models: bool = Field(
+        True, description="SIP worker processes (sip.max_calls over 3) use the front process's Whisper, piper voice, "
+        "sentence encoder and pre-synthesized sentences over a local socket instead of loading their own "
+        "(about 600 MB less per worker; docs/benchmarks.md). false: every process loads its own",
+    )
 
 
 class BedsideConfig(_Strict):

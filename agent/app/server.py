@@ -5,7 +5,9 @@ Shared, loaded once: the STT worker (bounded queue), the piper voice and its phr
 conversation graph (validated, compiled, watched for edits: ``graph.store``), the LLM writer
 and the webhook sender when configured, and (in the
 front process, by default) the emotion service, which every call of every process reaches over
-its own WebSocket (``emotion.service.mode``: in_process, remote or off).
+its own WebSocket (``emotion.service.mode``: in_process, remote or off). With SIP workers, the
+front also serves its Whisper, piper voice, sentence encoder and pre-synthesized sentences to
+them (``node.shared_models``, agent/services/model_host.py): a worker loads only its VAD.
 SIGTERM/SIGINT stop new calls (503) and let calls in progress finish, up to
 ``sip.drain_timeout_s``. The front answers ``/health`` and ``/metrics`` on the node's HTTP port
 (agent/app/node_http.py) from the start of start-up to the end of draining; every process traces
@@ -18,6 +20,7 @@ import json
 import signal
 import socket
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from opentelemetry import trace as otel_trace
@@ -51,11 +54,16 @@ from agent.call.turns_in_flight import TurnsInFlight
 from agent.call.webhooks import WebhookSender
 from agent.services.llm import LlmWriter
 from agent.services.metrics import Metrics
+from agent.services.model_client import ModelHostClient
+from agent.services.model_host import ModelHost, ModelHostAddress
 from agent.services.records.crypto import KeyRing
 from agent.services.records.entries import CallOpened, Journal, NullJournal
 from agent.services.records.outbox import WebhookOutbox
 from agent.services.records.rows import utc_now
 from agent.services.records.writer import RecordWriter
+from agent.services.remote_embedder import RemoteEmbedder
+from agent.services.remote_stt import RemoteStt
+from agent.services.remote_tts import RemoteSynthesizer
 from agent.services.stt import SttWorker
 from emotion.client import EmotionClient
 from emotion.config import ServiceMode
@@ -73,6 +81,7 @@ from telephony.vad import create_vad, load_shared_vad_model
 from tts.expression import Expression
 from tts.phrase_cache import PhraseCache
 from tts.sentences import split_sentences
+from tts.shared_phrases import PhraseEntry, SharedPhrases
 from tts.synthesizer import PiperSynthesizer
 
 if TYPE_CHECKING:  # browser calls and the node's HTTP port are the front's: a SIP worker never imports aiortc or uvicorn
@@ -85,11 +94,12 @@ RETENTION_EVERY_S = 6 * 3600  # how often the front deletes calls past records.r
 
 class BedsideServer:
     def __init__(self, config: BedsideConfig, worker_index: int | None = None, ticket_key: bytes | None = None,
-                 metrics_dir: MetricsDirectory | None = None) -> None:
+                 metrics_dir: MetricsDirectory | None = None, model_host: ModelHostAddress | None = None) -> None:
         """``worker_index``/``ticket_key``: this process is a sibling SIP worker of a front that
         redirects callers to it with tickets signed by that key. ``metrics_dir``: the front's
         multiprocess metrics directory (agent/app/metrics_dir.py; workers write to it through the
-        environment they inherit), so its ``/metrics`` counts the workers' calls."""
+        environment they inherit), so its ``/metrics`` counts the workers' calls. ``model_host``:
+        (a worker) the front's shared speech models; without it the process loads its own."""
         self.worker_index = worker_index
         processes = 1 if worker_index is not None else process_count(config)
         self.pool: WorkerPool | None = None
@@ -121,7 +131,16 @@ class BedsideServer:
         self.responders: ResponderFactory | None = None
         self.webhooks: WebhookSender | None = None  # created on the loop, in start()
         self._graph_watch: asyncio.Task[None] | None = None
-        self.stt = SttWorker(config.stt)
+        # The speech models: this process's own, or (a worker of a front that shares them) the front's.
+        self.model_client: ModelHostClient | None = None
+        self.model_host: ModelHost | None = None  # (the front) serving its models to the workers
+        self.remote_embedder: RemoteEmbedder | None = None
+        self.shared_phrases: SharedPhrases | None = None
+        if model_host is not None:
+            self.shared_phrases = phrases = SharedPhrases(Path(model_host.phrase_path))
+            self.model_client = ModelHostClient(model_host, lambda frame: phrases.add(PhraseEntry.from_fields(frame.fields)))
+            self.remote_embedder = RemoteEmbedder(model_host)
+        self.stt: SttWorker | RemoteStt = SttWorker(config.stt) if self.model_client is None else RemoteStt(self.model_client)
         self.host = config.node.name or socket.gethostname()  # this node in records, outbox claims and traces
         self.tracing = start_tracing(config.telemetry, self.host, worker_index or 0)
         # The records key is read (the front creates it on first start) before any worker starts:
@@ -130,8 +149,17 @@ class BedsideServer:
         self.records: RecordWriter | None = None
         self._retention: asyncio.Task[None] | None = None
         self.outbox: WebhookOutbox | None = None  # durable webhook delivery, one per process
-        self.synth = PiperSynthesizer(config.tts, load_expressions(config.tts.expressions))
-        self.phrases = PhraseCache(self.synth)
+        expressions = load_expressions(config.tts.expressions)
+        self.synth: PiperSynthesizer | RemoteSynthesizer
+        self.phrases: PhraseCache | SharedPhrases
+        if self.model_client is not None:
+            assert self.shared_phrases is not None
+            self.synth, self.phrases = RemoteSynthesizer(self.model_client, config.tts, expressions), self.shared_phrases
+        else:
+            synth = self.synth = PiperSynthesizer(config.tts, expressions)
+            if self.pool is not None and config.node.shared_models:
+                self.model_host = ModelHost(self.stt, synth, None, round(config.tts.cache_mb * 1_000_000))
+            self.phrases = PhraseCache(synth, on_added=self.model_host.phrase_added if self.model_host else None)
         self._presynthesis: asyncio.Task[None] | None = None
         self.bursts = load_burst_table(config.voice_style.burst_table)  # validated now: a bad table stops startup
         self.burst_meanings = self.bursts.meanings()
@@ -171,8 +199,8 @@ class BedsideServer:
             self.records.on_committed = self.outbox.committed  # a new webhook goes out at once, not at the next poll
             self.outbox.start()
             self.records.start()  # connects and migrates on its own thread, beside the model loading
-        if self.pool is not None:
-            await self.pool.spawn(self.emotion_url)
+        if self.pool is not None and self.model_host is None:
+            await self.pool.spawn(self.emotion_url)  # they load their own models, beside the front's
         self.vad_model = await asyncio.to_thread(load_shared_vad_model, self.config.segmentation)
         if self.config.turn.end_model == "smart_turn":
             self.turn_model = await asyncio.to_thread(TurnEndModel)
@@ -181,20 +209,11 @@ class BedsideServer:
             self.wording.warm(static_prefix(self.graphs.current.spec.clinic))  # the LLM reads the shared prompt start now
         self.webhooks = WebhookSender(self.metrics)
         await self.stt.start()
-        await asyncio.to_thread(self.synth.warm)
-        turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
-        escalation = self.config.escalation  # ... and the hand-off's
-        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.not_understood, escalation.urgent_line,
-               escalation.hold_message, escalation.no_answer]
-        # Cached by sentence: the speaker plays fixed lines sentence by sentence.
-        lines = [*self.responders.scripted_lines(), *own]
-        sentences = list(dict.fromkeys(s for line in lines for s in split_sentences(line)))
-        # The default expression is ready before the first call; the others follow in the background.
-        default = self.config.voice_style.default_expression
-        await self.phrases.warm(sentences, self.synth.params_for(default))
-        if self.config.tts.presynthesize:
-            others = [e for e in Expression if e != default]
-            self._presynthesis = asyncio.create_task(self._presynthesize(sentences, others), name="presynthesis")
+        if self.model_client is None:
+            await self._warm_speech()
+        if self.model_host is not None and self.pool is not None:
+            await self.model_host.start()  # the default expression's sentences are in its file now
+            await self.pool.spawn(self.emotion_url, self.model_host.address)
         if self.pool is not None:
             await self.pool.wait_ready()
         records_ready = None
@@ -218,9 +237,29 @@ class BedsideServer:
             stt_model=self.config.stt.model.value,
             emotion=self.emotion_url is not None,
             presynthesis=self._presynthesis is not None,  # the other expressions follow in the background
+            speech_models="front's" if self.model_client is not None else "own, shared" if self.model_host else "own",
             records=records_ready,  # None: off; False: the store is not answering, records are spooled
             startup_s=round(time.monotonic() - started, 2),
         )
+
+    async def _warm_speech(self) -> None:
+        """This process's own voice: warmed, every fixed sentence in the default expression
+        synthesized before the first call, the other expressions in the background."""
+        assert isinstance(self.synth, PiperSynthesizer) and isinstance(self.phrases, PhraseCache) and self.responders
+        await asyncio.to_thread(self.synth.warm)
+        turn = self.config.turn  # the turn loop's own lines: reprompts, goodbyes, a failed transfer
+        escalation = self.config.escalation  # ... and the hand-off's
+        own = [turn.reprompt, turn.goodbye, turn.max_call_goodbye, turn.not_understood, escalation.urgent_line,
+               escalation.hold_message, escalation.no_answer]
+        # Cached by sentence: the speaker plays fixed lines sentence by sentence.
+        lines = [*self.responders.scripted_lines(), *own]
+        sentences = list(dict.fromkeys(s for line in lines for s in split_sentences(line)))
+        # The default expression is ready before the first call; the others follow in the background.
+        default = self.config.voice_style.default_expression
+        await self.phrases.warm(sentences, self.synth.params_for(default))
+        if self.config.tts.presynthesize:
+            others = [e for e in Expression if e != default]
+            self._presynthesis = asyncio.create_task(self._presynthesize(sentences, others), name="presynthesis")
 
     async def _start_node_http(self) -> None:
         """The node's HTTP port (console.host:console.port). It never keeps calls out: a taken port
@@ -289,7 +328,9 @@ class BedsideServer:
 
     async def _presynthesize(self, sentences: list[str], expressions: list[Expression]) -> None:
         """Every scripted sentence in every other expression, one at a time and only while no call
-        is up: a live call's sentences must never queue behind pre-synthesis on the TTS worker."""
+        is up (on the node, when the workers share this voice): a live call's sentences must never
+        queue behind pre-synthesis on the TTS worker."""
+        assert isinstance(self.synth, PiperSynthesizer) and isinstance(self.phrases, PhraseCache)
         started = time.monotonic()
         made = 0
         for expression in expressions:
@@ -320,7 +361,8 @@ class BedsideServer:
             await asyncio.sleep(RETENTION_EVERY_S)
 
     def _busy(self) -> bool:
-        return self.ua.active_calls > 0 or (self.browser is not None and self.browser.active_calls > 0)
+        workers_busy = self.model_host is not None and self.pool is not None and self.pool.load() > 0
+        return self.ua.active_calls > 0 or workers_busy or (self.browser is not None and self.browser.active_calls > 0)
 
     async def _responders(self) -> ResponderFactory:
         kind = ResponderKind(self.config.turn.responder)
@@ -330,7 +372,9 @@ class BedsideServer:
 
         graph = self.config.graph
         # ONNX, not torch: importing torch alone costs each SIP process ~330 MB (docs/benchmarks.md)
-        embedder = await asyncio.to_thread(load_sentence_encoder)
+        embedder = self.remote_embedder or await asyncio.to_thread(load_sentence_encoder)
+        if self.model_host is not None:
+            self.model_host.embedder = embedder
         notice = {"records.notice": self.config.records.notice()}  # what callers are told is kept
         self.graphs = await asyncio.to_thread(GraphStore, graph.file, embedder, None, notice)  # a bad graph stops start-up
         if graph.reload:
@@ -414,7 +458,15 @@ class BedsideServer:
             status = self.records.status
             self.log.info("records_closed", committed=status.committed, spooled=status.spooled, lost=status.lost,
                           healthy=status.healthy)
+        if self.model_host is not None:
+            await self.model_host.stop()  # the workers are gone by now
         await self.stt.stop()
+        if self.model_client is not None:
+            await self.model_client.close()
+        if self.remote_embedder is not None:
+            self.remote_embedder.close()
+        if self.shared_phrases is not None:
+            self.shared_phrases.close()
         if self.emotion_service is not None:
             await self.emotion_service.stop()
             self.emotion_service.engine.close()

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from agent.app.config import BedsideConfig, load_config
 from agent.app.logs import get_logger
+from agent.services.model_host import ModelHostAddress
 from emotion.config import ServiceMode
 from telephony.redirect_ticket import RedirectTickets
 
@@ -76,18 +77,36 @@ def config_json(config: BedsideConfig) -> str:
     return json.dumps(data)
 
 
-def worker_handoff(config: BedsideConfig, ticket_key: bytes) -> bytes:
+@dataclass(frozen=True, slots=True)
+class WorkerHandoff:
+    """What the front hands a worker on stdin: its config, the key of the front's redirect
+    tickets, and where the node's shared models are (None: the worker loads its own)."""
+
+    config: BedsideConfig
+    ticket_key: bytes
+    model_host: ModelHostAddress | None = None
+
+    def line(self) -> bytes:
+        data: dict[str, object] = {"config": json.loads(config_json(self.config)), "ticket_key": self.ticket_key.hex()}
+        if self.model_host is not None:
+            data["model_host"] = self.model_host.fields()
+        return (json.dumps(data) + "\n").encode()
+
+
+def worker_handoff(config: BedsideConfig, ticket_key: bytes, model_host: ModelHostAddress | None = None) -> bytes:
     """The one line a worker reads on stdin."""
-    return (json.dumps({"config": json.loads(config_json(config)), "ticket_key": ticket_key.hex()}) + "\n").encode()
+    return WorkerHandoff(config, ticket_key, model_host).line()
 
 
-def read_worker_handoff() -> tuple[BedsideConfig, bytes]:
-    """In a worker: its config and the front's ticket key, from the first line of stdin."""
+def read_worker_handoff() -> WorkerHandoff:
+    """In a worker: the front's handoff, from the first line of stdin."""
     line = sys.stdin.buffer.readline()
     if not line:
         raise SystemExit("worker: no configuration on stdin (workers are started by `bedside serve`)")
     data = json.loads(line)
-    return load_config(overrides=data["config"], environ={}), bytes.fromhex(data["ticket_key"])
+    host = data.get("model_host")
+    return WorkerHandoff(load_config(overrides=data["config"], environ={}), bytes.fromhex(data["ticket_key"]),
+                         ModelHostAddress.from_fields(host) if host else None)
 
 
 @dataclass
@@ -125,12 +144,14 @@ class WorkerPool:
         self._lock = threading.Lock()  # pick() and load() run on the pjsip thread
         self._tasks: set[asyncio.Task[None]] = set()
         self._emotion_url: str | None = None
+        self._model_host: ModelHostAddress | None = None
         self._stopping = False
 
-    async def spawn(self, emotion_url: str | None = None) -> None:
-        """Start the worker processes (they load their models in parallel with the front) and
-        watch over them."""
+    async def spawn(self, emotion_url: str | None = None, model_host: ModelHostAddress | None = None) -> None:
+        """Start the worker processes and watch over them. ``model_host``: the front's shared
+        models (agent/services/model_host.py); without it each worker loads its own."""
         self._emotion_url = emotion_url
+        self._model_host = model_host
         for worker in self._workers:
             await self._start(worker)
             self._track(self._supervise(worker))
@@ -145,7 +166,7 @@ class WorkerPool:
             env={k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k in _PASSED_ENV},
         )
         assert proc.stdin is not None
-        proc.stdin.write(worker_handoff(cfg, self._ticket_key))
+        proc.stdin.write(worker_handoff(cfg, self._ticket_key, self._model_host))
         await proc.stdin.drain()
         with self._lock:
             worker.proc, worker.ready, worker.active = proc, False, 0

@@ -53,7 +53,7 @@ from agent.call.record import (
 )
 from agent.call.responder import AgentReply, CallerTurn, Responder
 from agent.call.speaker import Speaker, Spoken
-from agent.call.transcription import StreamingTranscription
+from agent.call.transcription import StreamingTranscription, Stt
 from agent.call.turn_config import TurnConfig
 from agent.call.turn_end import TurnEndJudge, TurnEndModel
 from agent.call.turn_timers import TimerDue, TurnTimers
@@ -73,7 +73,6 @@ from agent.services.records.entries import (
     UtteranceScored,
 )
 from agent.services.records.rows import utc_now
-from agent.services.stt import SttWorker
 from emotion.events import EmotionUpdate, Trend
 from emotion.timeline import Timeline
 from graph.schema import TransferAction
@@ -133,7 +132,7 @@ class CallAgent:
         session: CallSession,
         config: CallSettings,
         responder: Responder,
-        stt: SttWorker,
+        stt: Stt,
         speaker: Speaker,
         segmenter: Segmenter,
         emotion: EmotionSink,

@@ -153,3 +153,15 @@ async def test_real_cache_hit_skips_piper(synth: PiperSynthesizer) -> None:
     assert synth.sentences_synthesized == made  # no piper run on a hit
     assert pcm == cache.get("Thank you for calling.") and len(pcm) > 16_000
     assert (cache.hits, cache.misses) == (1, 1)
+
+
+async def test_each_new_entry_is_told_to_on_added_with_its_params() -> None:
+    added: list[tuple[str, VoiceParams, bytes]] = []
+    synth = FakeSynth()
+    cache = PhraseCache(synth, on_added=lambda text, params, pcm: added.append((text, params, pcm)))  # type: ignore[arg-type]
+    calm = dataclasses.replace(synth.params, length_scale=1.3)
+    await cache.warm(["Please  hold.", "Goodbye."], calm)
+    await cache.get_or_synthesize("Please hold.", calm)  # a hit: nothing new
+    await cache.get_or_synthesize("  ")  # nothing synthesized: nothing cached, nothing told
+    assert [(text, params) for text, params, _ in added] == [("Please hold.", calm), ("Goodbye.", calm)]
+    assert added[0][2] == cache.get("Please hold.", calm)

@@ -54,7 +54,8 @@ def test_workers_use_the_fronts_emotion_service():
 
 
 def test_the_handoff_carries_every_secret_over_the_pipe_and_round_trips():
-    from agent.app.workers import worker_handoff
+    from agent.app.workers import WorkerHandoff, worker_handoff
+    from agent.services.model_host import ModelHostAddress
 
     config = load_config(overrides={"sip": {"max_calls": 8, "inbound_auth": {"username": "pbx", "password": "pw"},
                                             "registration": {"password": "regpw"}},
@@ -68,6 +69,11 @@ def test_the_handoff_carries_every_secret_over_the_pipe_and_round_trips():
     assert again.sip.registration.password.get_secret_value() == "regpw"
     assert again.emotion.service.token.get_secret_value() == "tok"
     assert again.sip.port == config.sip.port + 1
+    assert "model_host" not in data  # the worker loads its own models
+    address = ModelHostAddress("/run/x/models.sock", "/run/x/phrases.pcm", "t0ken")
+    shared = json.loads(worker_handoff(worker_config(config, 1, 3), b"\x01" * 32, address))
+    assert ModelHostAddress.from_fields(shared["model_host"]) == address
+    assert WorkerHandoff(config, b"\x01" * 32, address).line().count(b"\n") == 1
 
 
 def test_redirect_promises_expire_and_arrivals_consume_them():

@@ -1,0 +1,60 @@
+"""A node's SIP worker runs its calls on the front's speech models (``node.shared_models``,
+agent/services/model_host.py): real Whisper, piper and MiniLM loaded once, in the front; the
+worker's caller is greeted from the shared phrase file, heard by the front's Whisper and answered
+by its piper voice, and the worker process holds none of the models."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.harness import start_call, start_server
+from tests.e2e.test_sip_hardening import children
+from tests.processes import rss_kb
+
+pytestmark = [pytest.mark.call, pytest.mark.slow]
+
+# A worker with its own Whisper, piper voice (its arena grown by synthesis) and MiniLM held
+# about 850 MB (docs/benchmarks.md); with the front's it is its imports, pjsua2 and the VAD.
+WORKER_RSS_LIMIT_KB = 520_000
+
+
+def test_a_workers_call_is_heard_and_answered_by_the_fronts_models(tmp_path, shared) -> None:
+    # calls_per_process 2: the front takes one call (one slot kept for refusals), the next goes to worker 1.
+    # The echo responder says the transcript back: the worker's reply is synthesized by the front's voice.
+    server = start_server(tmp_path, "sip.max_calls=3", "sip.calls_per_process=2", "emotion.service.mode=off",
+                          "turn.responder=echo")
+    sentence = shared / "data" / "noizeus" / "clean" / "sp07.flac"
+    callers = []
+    try:
+        ready = server.wait_for("worker_ready", timeout=60)[0]
+        assert ready["speech_models"] == "front's"
+        front_ready = server.events_named("ready")[0]
+        assert front_ready["speech_models"] == "own, shared"
+        # Loaded once on the node: the worker logged no model loading of its own.
+        assert len(server.events_named("stt_started")) == 1 and "worker" not in server.events_named("stt_started")[0]
+        assert len(server.events_named("tts voice loaded")) == 1
+        worker_pid = children(server.proc.pid)[0]
+        assert rss_kb(worker_pid) < WORKER_RSS_LIMIT_KB, rss_kb(worker_pid)
+
+        callers.append(start_call(server.uri, "--play", str(sentence), "--no-transcribe", "--duration", "12"))
+        server.wait_for("call_started", timeout=20)
+        callers.append(start_call(server.uri, "--play", str(sentence), "--no-transcribe", "--duration", "12"))
+        on_worker = server.wait_for("call_started", count=2, timeout=20)[1]["call_id"]
+        assert [e["decision"] for e in server.events_named("call_incoming")].count(302) == 1  # the second went to the worker
+        # The worker's caller was heard by Whisper: only the front has one (stt_started once), so it decoded it ...
+        done = server.wait_for("stt_done", count=2, timeout=40)
+        heard = [e for e in done if e.get("call_id") == on_worker]
+        assert heard and not heard[-1]["empty"], done
+        # ... and its echo was synthesized by the front's piper and played on the worker's call.
+        server.wait_for("turn", count=2, timeout=40)
+        turns = [e for e in server.events_named("turn") if e.get("call_id") == on_worker]
+        assert turns and turns[0]["reply"] == "synthesized" and turns[0]["first_audio_ms"] > 0, turns
+        for caller in callers:
+            assert caller.wait(40) == 0
+        assert rss_kb(worker_pid) < WORKER_RSS_LIMIT_KB  # after a call with speech both ways
+        assert not server.events_named("model_host_lost") and not server.events_named("tts_remote_failed")
+    finally:
+        for caller in callers:
+            if caller.poll() is None:
+                caller.kill()
+        assert server.stop() == 0, server.log_path.read_text()[-3000:]
