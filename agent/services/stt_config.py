@@ -24,8 +24,9 @@ class SttConfig(_Strict):
         description="threads per STT worker: 1 decodes a 2.5-s turn as fast as 2 here (52 vs 60 ms) and leaves a core to "
         "the call's media while decodes run during caller speech (docs/stt.md)",
     )
-    workers: int = Field(1, ge=1, le=8, description="STT workers shared by all calls")
-    queue_size: int = Field(16, ge=1, description="pending utterances across calls; beyond it, reject")
+    workers: int = Field(1, ge=1, le=8, description="STT workers shared by all calls (all the node's, with node.shared_models)")
+    queue_size: int = Field(16, ge=1, description="pending utterances across calls (the node's, with node.shared_models); "
+                            "beyond it, reject")
     beam_size: int = Field(1, ge=1, le=8, description="1 = greedy decoding (latency); more = beam search")
     language: str = Field("en", description="language forced on multilingual models")
     encoder_window_s: float = Field(
