@@ -6,7 +6,8 @@ does that: every process writes its metric values to memory-mapped files in one 
 the front adds them up at scrape time (counters and histograms summed, gauges per their mode).
 The front makes the directory in the temp dir and sets ``PROMETHEUS_MULTIPROC_DIR`` before the
 library is first imported (it picks the mode then) and before any worker starts (they inherit
-the environment); it removes the directory at exit. A dead worker's live gauges (its active
+the environment); it removes the directory at exit, and a front starting removes those of
+fronts that were killed (agent/services/private_dirs.py). A dead worker's live gauges (its active
 calls) are dropped with ``forget``; its counters stay in the node's totals."""
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.services.private_dirs import make_private_dir, remove_orphans
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
+PREFIX = "bedside-metrics-"
 
 
 class MetricsModeError(RuntimeError):
@@ -35,7 +38,8 @@ class MetricsDirectory:
         if values is not None and not getattr(values.ValueClass, "_multiprocess", False):
             raise MetricsModeError("prometheus_client was imported before the node's metrics directory was set; "
                                    "its values would not be shared with the SIP workers")
-        path = Path(tempfile.mkdtemp(prefix="bedside-metrics-"))
+        remove_orphans(PREFIX)
+        path = make_private_dir(PREFIX)
         os.environ[ENV] = str(path)
         return cls(path)
 

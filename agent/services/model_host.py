@@ -14,8 +14,9 @@ The front process loads them once and serves them here, on a Unix socket (agent/
 - ``STATUS`` on change: whether STT is idle, its queue depth, whether TTS is busy; partial
   decodes and sentences prepared ahead give way to live turns node-wide, as they did per process.
 
-The socket is in a directory only this user can open, and a connection must present the token
-the front handed its workers on stdin (agent/app/workers.py) before anything else."""
+The socket is in a directory only this user can open (removed at stop, or by the next front if
+this one was killed), and a connection must present the token the front handed its workers on
+stdin (agent/app/workers.py) before anything else."""
 
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ import contextlib
 import hmac
 import secrets
 import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,6 +33,7 @@ import numpy as np
 import structlog
 
 from agent.services.model_wire import Frame, Op, WireError, read_frame
+from agent.services.private_dirs import make_private_dir, remove_orphans
 from agent.services.stt import SttOverloaded, SttStopped, SttWorker
 from tts.shared_phrases import PhraseFileWriter
 from tts.synthesizer import PiperSynthesizer, VoiceParams
@@ -41,6 +42,7 @@ log = structlog.get_logger(component="model_host")
 
 HELLO_TIMEOUT_S = 5.0
 STATUS_EVERY_S = 0.02  # one playout tick: a worker's view of the node's STT/TTS is at most this old
+PREFIX = "bedside-models-"
 MAX_IN_FLIGHT = 64  # per connection; a worker has four calls, each with a few requests at most
 
 
@@ -80,7 +82,8 @@ class ModelHost:
         self.stt = stt
         self.synth = synth
         self.embedder = embedder
-        self._dir = Path(tempfile.mkdtemp(prefix="bedside-models-"))  # 0700: only this user can reach the socket
+        remove_orphans(PREFIX)  # a front killed with SIGKILL could not remove its own
+        self._dir = make_private_dir(PREFIX)  # 0700: only this user can reach the socket
         self.address = ModelHostAddress(str(self._dir / "models.sock"), str(self._dir / "phrases.pcm"),
                                         secrets.token_urlsafe(32))
         self.phrases = PhraseFileWriter(Path(self.address.phrase_path), max_phrase_bytes)

@@ -21,7 +21,7 @@ from agent.services.model_wire import Frame, Op, WireError, read_frame_blocking
 
 
 class RemoteEmbedder:
-    def __init__(self, address: ModelHostAddress, timeout_s: float = 5.0) -> None:
+    def __init__(self, address: ModelHostAddress, timeout_s: float = 2.0) -> None:
         self.address = address
         self.timeout_s = timeout_s
         self._sock: socket.socket | None = None

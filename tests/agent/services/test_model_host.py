@@ -15,7 +15,7 @@ import pytest
 
 from agent.services.model_client import HostError, ModelHostClient
 from agent.services.model_host import ModelHost, ModelHostAddress
-from agent.services.model_wire import Frame, Op
+from agent.services.model_wire import Frame
 from agent.services.remote_embedder import RemoteEmbedder
 from agent.services.remote_stt import RemoteStt
 from agent.services.remote_tts import RemoteSynthesizer
