@@ -234,11 +234,11 @@ def _quiet(config: BedsideConfig) -> BedsideConfig:
     return config.model_copy(update={"logging": config.logging.model_copy(update={"level": "WARNING"})})
 
 
-def _configure_logging(config: BedsideConfig) -> None:
+def _configure_logging(config: BedsideConfig, worker: int | None = None) -> None:
     from agent.app.logs import configure_logging
 
     log = config.logging
-    configure_logging(log.level, log.json_output, log.log_transcripts)
+    configure_logging(log.level, log.json_output, log.log_transcripts, {"worker": worker} if worker is not None else None)
 
 
 async def _serve(config: BedsideConfig, worker: int | None, handoff: WorkerHandoff | None = None) -> int:
@@ -250,10 +250,6 @@ async def _serve(config: BedsideConfig, worker: int | None, handoff: WorkerHando
     try:
         from agent.app.server import BedsideServer
 
-        if worker is not None:
-            import structlog
-
-            structlog.contextvars.bind_contextvars(worker=worker)
         server = BedsideServer(config, worker_index=worker, ticket_key=handoff.ticket_key if handoff else None,
                                metrics_dir=metrics_dir, model_host=handoff.model_host if handoff else None)
         await server.start()
@@ -311,7 +307,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             from agent.app.workers import read_worker_handoff
 
             handoff = read_worker_handoff()  # from the front, over a pipe: secrets stay off disk
-            _configure_logging(handoff.config)
+            _configure_logging(handoff.config, worker=args.worker)
             return asyncio.run(_serve(handoff.config, args.worker, handoff))
         if args.command == "serve":
             sip: dict[str, Any] = {}

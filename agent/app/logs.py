@@ -45,8 +45,20 @@ class LineLogger:
     log = debug = info = warn = warning = err = error = critical = exception = fatal = msg
 
 
-def configure_logging(level: str = "INFO", json_output: bool = True, log_transcripts: bool = False) -> None:
-    """Configure structlog (and stdlib logging underneath) for the whole process."""
+def _process_fields(fields: dict[str, Any]) -> Any:
+    def add(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+        for key, value in fields.items():
+            event.setdefault(key, value)
+        return event
+
+    return add
+
+
+def configure_logging(level: str = "INFO", json_output: bool = True, log_transcripts: bool = False,
+                      process_fields: dict[str, Any] | None = None) -> None:
+    """Configure structlog (and stdlib logging underneath) for the whole process.
+    ``process_fields`` go on every line of this process (a SIP worker's ``worker``: its calls'
+    lines included, which run in tasks started from pjsip's thread, outside any bound context)."""
     numeric = logging.getLevelNamesMapping().get(level.upper())
     if numeric is None:
         raise ValueError(f"unknown log level {level!r}")
@@ -58,6 +70,7 @@ def configure_logging(level: str = "INFO", json_output: bool = True, log_transcr
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            _process_fields(dict(process_fields or {})),
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redactor(log_transcripts),

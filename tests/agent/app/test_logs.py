@@ -36,3 +36,27 @@ def test_level_filters_debug(capsys):
     configure_logging("INFO")
     get_logger("t").debug("noise")
     assert _lines(capsys) == []
+
+
+def test_process_fields_are_on_every_line_even_from_another_threads_tasks(capsys):
+    import asyncio
+    import threading
+
+    configure_logging("INFO", process_fields={"worker": 2})
+
+    async def from_a_foreign_thread() -> None:  # as pjsip's thread starts a call's task
+        loop = asyncio.get_running_loop()
+        done = asyncio.Event()
+
+        async def call() -> None:
+            get_logger("t", call_id="c3").info("call_started")
+            done.set()
+
+        threading.Thread(target=lambda: asyncio.run_coroutine_threadsafe(call(), loop)).start()
+        await done.wait()
+
+    asyncio.run(from_a_foreign_thread())
+    get_logger("t").info("ready", worker=9)  # a field the line sets itself wins
+    first, second = _lines(capsys)
+    assert first["worker"] == 2 and first["call_id"] == "c3"
+    assert second["worker"] == 9
