@@ -84,8 +84,7 @@ class ModelHostClient:
                     self.status = HostStatus(bool(frame.fields.get("stt_idle", True)), int(frame.fields.get("stt_queue", 0)),
                                              bool(frame.fields.get("tts_busy", False)))
                 elif frame.op is Op.PHRASE:
-                    if self._on_phrase is not None:
-                        self._on_phrase(frame)
+                    self._phrase(frame)
                 elif (queue := self._waiters.get(frame.id)) is not None:
                     queue.put_nowait(frame)
         except (WireError, OSError) as exc:
@@ -97,6 +96,14 @@ class ModelHostClient:
                 self.status = HostStatus()
             for queue in self._waiters.values():  # every request in flight learns at once
                 queue.put_nowait(Frame(Op.ERROR, 0, {"kind": "unreachable", "message": "connection lost"}))
+
+    def _phrase(self, frame: Frame) -> None:
+        if self._on_phrase is None:
+            return
+        try:
+            self._on_phrase(frame)
+        except Exception as exc:  # noqa: BLE001 - an entry it cannot read is a cache miss (synthesized instead), not a lost host
+            log.error("model_host_phrase_unreadable", error=type(exc).__name__)
 
     async def _send(self, frame: Frame) -> None:
         if not self.connected:

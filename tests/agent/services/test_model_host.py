@@ -222,3 +222,20 @@ async def test_losing_the_host_fails_requests_in_flight_and_the_call_goes_on(hos
     assert stt.idle  # no stale "busy" from a host that is gone
     host.gate.set()  # type: ignore[attr-defined]
     await client.close()
+
+
+async def test_a_phrase_entry_the_worker_cannot_read_is_a_miss_not_a_lost_host(host: ModelHost) -> None:
+    seen: list[Frame] = []
+
+    def broken(frame: Frame) -> None:
+        seen.append(frame)
+        raise KeyError("params")
+
+    client = ModelHostClient(host.address, broken)
+    stt = RemoteStt(client)
+    await stt.start()
+    host.phrase_added("Hello.", VoiceParams(), b"\x01" * 320)
+    await _until(lambda: len(seen) == 1)
+    assert (await stt.transcribe(b"\x00" * 320, "call-1")).text == "320 bytes"  # the same connection goes on
+    assert client.reconnects == 0
+    await client.close()
