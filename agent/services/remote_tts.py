@@ -8,6 +8,7 @@ skipped: the call goes on."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import asdict
 
@@ -43,9 +44,11 @@ class RemoteSynthesizer:
     async def stream(self, text: str, params: VoiceParams | None = None) -> AsyncIterator[bytes]:
         self._streams += 1
         try:
-            async for frame in self._client.stream(Op.SYNTHESIZE, {"text": text, "params": asdict(params or self.params)}):
-                if frame.payload:
-                    yield frame.payload
+            request = self._client.stream(Op.SYNTHESIZE, {"text": text, "params": asdict(params or self.params)})
+            async with contextlib.aclosing(request) as frames:  # closed early (barge-in): cancelled at the host now
+                async for frame in frames:
+                    if frame.payload:
+                        yield frame.payload
         except HostError as exc:
             log.error("tts_remote_failed", kind=exc.kind, chars=len(text))  # never the text
         finally:
