@@ -59,3 +59,28 @@ def test_a_workers_call_is_heard_and_answered_by_the_fronts_models(tmp_path, sha
             if caller.poll() is None:
                 caller.kill()
         assert server.stop() == 0, server.log_path.read_text()[-3000:]
+
+
+def test_without_sharing_each_worker_loads_its_own_and_still_takes_calls(tmp_path, shared) -> None:
+    server = start_server(tmp_path, "sip.max_calls=3", "sip.calls_per_process=2", "emotion.service.mode=off",
+                          "turn.responder=echo", "node.shared_models=false")
+    sentence = shared / "data" / "noizeus" / "clean" / "sp07.flac"
+    callers = []
+    try:
+        assert server.wait_for("worker_ready", timeout=60)[0]["speech_models"] == "own"
+        assert server.events_named("ready")[0]["speech_models"] == "own"
+        assert sorted(e.get("worker", 0) for e in server.events_named("stt_started")) == [0, 1]  # one Whisper each
+        for _ in range(2):
+            callers.append(start_call(server.uri, "--play", str(sentence), "--no-transcribe", "--duration", "12"))
+            server.wait_for("call_started", count=len(callers), timeout=20)
+        turns = server.wait_for("turn", count=2, timeout=40)
+        assert {e.get("worker", 0) for e in turns} == {0, 1}
+        heard = [e for e in server.events_named("stt_done") if e.get("worker") == 1]
+        assert heard and not heard[-1]["empty"]  # the worker decoded its caller itself
+        for caller in callers:
+            assert caller.wait(40) == 0
+    finally:
+        for caller in callers:
+            if caller.poll() is None:
+                caller.kill()
+        assert server.stop() == 0, server.log_path.read_text()[-3000:]
