@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.signal import welch
 
 from telephony.audio import SAMPLE_RATE, pcm16_to_float
 
@@ -56,6 +55,9 @@ def active_speech_level_dbfs(samples: np.ndarray) -> float:
 
 def spectral_tilt(samples: np.ndarray, rate: int = SAMPLE_RATE) -> float:
     """dB per octave of the long-term spectrum over ``TILT_BAND_HZ``."""
+    from scipy.signal import welch  # here, not at the top: scipy.signal costs a SIP worker that uses the
+    # front's voice (and never renders audio) ~75 MB (docs/benchmarks.md)
+
     freqs, power = welch(samples.astype(np.float64), fs=rate, nperseg=1024)
     band = (freqs >= TILT_BAND_HZ[0]) & (freqs <= TILT_BAND_HZ[1]) & (power > 0)
     if band.sum() < 2:

@@ -20,7 +20,6 @@ import re
 from functools import lru_cache
 
 import numpy as np
-from scipy.signal import sosfilt
 
 WARM_LOW_HZ = 400.0
 WARM_HIGH_HZ = 2500.0
@@ -80,6 +79,9 @@ def tilt(audio: np.ndarray, warmth_db: float, rate: int) -> np.ndarray:
     """Warmth: +dB below 400 Hz and -dB above 2.5 kHz, same RMS as before (0 dB: unchanged)."""
     if warmth_db == 0 or audio.size == 0:
         return audio
+    from scipy.signal import sosfilt  # here, not at the top: scipy.signal costs a SIP worker that uses the
+    # front's voice (and never renders audio) ~75 MB (docs/benchmarks.md)
+
     tilted = sosfilt(_tilt_sos(float(warmth_db), rate), audio)
     before, after = float(np.sqrt(np.mean(np.square(audio, dtype=np.float64)))), float(np.sqrt(np.mean(tilted**2)))
     return (tilted * (before / after if after > 0 else 1.0)).astype(np.float32)

@@ -29,9 +29,6 @@ from typing import Protocol
 import ctranslate2
 import numpy as np
 import structlog
-from faster_whisper import WhisperModel
-from faster_whisper.tokenizer import Tokenizer
-from faster_whisper.transcribe import get_suppressed_tokens
 
 from agent.services.model_paths import model_dir
 from agent.services.stt_config import SttConfig, SttModel
@@ -168,6 +165,12 @@ class WhisperTranscriber:
     """One CTranslate2 Whisper model. Synchronous and NOT thread safe: one thread per instance."""
 
     def __init__(self, config: SttConfig, path: Path | None = None, warmup: bool = True) -> None:
+        # Here, not at the top: a SIP worker that uses its front's Whisper imports this module for
+        # its types and errors only, and faster-whisper's imports cost it ~23 MB (docs/benchmarks.md).
+        from faster_whisper import WhisperModel
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_suppressed_tokens
+
         self.config = config
         self.name = SttModel(config.model).value
         self.model = WhisperModel(

@@ -5,6 +5,8 @@ by its piper voice, and the worker process holds none of the models."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.e2e.harness import start_call, start_server
@@ -53,6 +55,9 @@ def test_a_workers_call_is_heard_and_answered_by_the_fronts_models(tmp_path, sha
         for caller in callers:
             assert caller.wait(40) == 0
         assert rss_kb(worker_pid) < WORKER_RSS_LIMIT_KB  # after a call with speech both ways
+        # It never rendered nor decoded audio itself.
+        maps = Path(f"/proc/{worker_pid}/maps").read_text()
+        assert "/scipy" not in maps and "/av.libs" not in maps  # native libraries: scipy.signal, and PyAV (faster-whisper)
         assert not server.events_named("model_host_lost") and not server.events_named("tts_remote_failed")
     finally:
         for caller in callers:

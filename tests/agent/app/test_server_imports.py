@@ -25,3 +25,23 @@ print(json.dumps({{"encoder": type(encoder).__name__, "loaded": [m for m in {FRO
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {"encoder": "OnnxSentenceEncoder", "loaded": []}
+
+
+# Loaded only where the models run: a worker that uses its front's models (node.shared_models)
+# never renders audio nor decodes it, so neither scipy.signal (~75 MB, the voice's filters and
+# measures) nor faster-whisper (~23 MB) is imported by the server module itself.
+MODEL_RUNTIME_ONLY = ("scipy", "faster_whisper", "torch")
+
+
+def test_the_server_module_leaves_the_models_runtimes_to_the_process_that_runs_them() -> None:
+    code = f"""
+import json, sys
+import agent.app.server
+from agent.services.remote_stt import RemoteStt
+from agent.services.remote_tts import RemoteSynthesizer
+from agent.services.remote_embedder import RemoteEmbedder
+print(json.dumps([m for m in {MODEL_RUNTIME_ONLY!r} if m in sys.modules]))
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
