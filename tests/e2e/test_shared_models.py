@@ -16,8 +16,8 @@ from tests.processes import rss_kb
 pytestmark = [pytest.mark.call, pytest.mark.slow]
 
 # A worker with its own Whisper, piper voice (its arena grown by synthesis) and MiniLM held
-# about 850 MB (docs/benchmarks.md); with the front's it is its imports, pjsua2 and the VAD.
-WORKER_RSS_LIMIT_KB = 520_000
+# about 850 MB (docs/benchmarks.md); with the front's it is its imports, pjsua2 and the VAD (~210 MB).
+WORKER_RSS_LIMIT_KB = 400_000
 
 
 def test_a_workers_call_is_heard_and_answered_by_the_fronts_models(tmp_path, shared) -> None:
