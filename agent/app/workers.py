@@ -9,8 +9,9 @@ refuse INVITEs without one). Admission is exact: the front counts its own calls,
 worker reports (its real dialogs) and the redirects not yet arrived, which it gives back after
 ``sip.redirect_ttl_s``; beyond ``sip.max_calls`` it answers 503 with Retry-After.
 
-Workers get their config and the ticket key as one JSON line on stdin (never a file: it holds
-every secret), report their load on stdout as JSON lines, and exit when stdin reaches EOF (the
+Workers get their config, the ticket key and where the front's shared models are (its model
+host's socket and token, agent/services/model_host.py) as one JSON line on stdin (never a file:
+it holds every secret), report their load on stdout as JSON lines, and exit when stdin reaches EOF (the
 front died). A worker that dies is logged and restarted on its own port, with backoff.
 Trunks that refuse to follow 3xx need a SIP proxy (e.g. Kamailio's dispatcher) in front
 instead; see docs/deployment.md."""
