@@ -135,9 +135,9 @@ class BedsideServer:
         self.model_client: ModelHostClient | None = None
         self.model_host: ModelHost | None = None  # (the front) serving its models to the workers
         self.remote_embedder: RemoteEmbedder | None = None
-        self.shared_phrases: SharedPhrases | None = None
+        shared_phrases: SharedPhrases | None = None
         if model_host is not None:
-            self.shared_phrases = phrases = SharedPhrases(Path(model_host.phrase_path))
+            shared_phrases = phrases = SharedPhrases(Path(model_host.phrase_path))
             self.model_client = ModelHostClient(model_host, lambda frame: phrases.add(PhraseEntry.from_fields(frame.fields)))
             self.remote_embedder = RemoteEmbedder(model_host)
         self.stt: SttWorker | RemoteStt = SttWorker(config.stt) if self.model_client is None else RemoteStt(self.model_client)
@@ -153,8 +153,8 @@ class BedsideServer:
         self.synth: PiperSynthesizer | RemoteSynthesizer
         self.phrases: PhraseCache | SharedPhrases
         if self.model_client is not None:
-            assert self.shared_phrases is not None
-            self.synth, self.phrases = RemoteSynthesizer(self.model_client, config.tts, expressions), self.shared_phrases
+            assert shared_phrases is not None
+            self.synth, self.phrases = RemoteSynthesizer(self.model_client, config.tts, expressions), shared_phrases
         else:
             synth = self.synth = PiperSynthesizer(config.tts, expressions)
             if self.pool is not None and config.node.shared_models:
@@ -211,7 +211,8 @@ class BedsideServer:
         await self.stt.start()
         if self.model_client is None:
             await self._warm_speech()
-        if self.model_host is not None and self.pool is not None:
+        if self.model_host is not None:  # only made when there is a pool
+            assert self.pool is not None
             await self.model_host.start()  # the default expression's sentences are in its file now
             await self.pool.spawn(self.emotion_url, self.model_host.address)
         if self.pool is not None:
@@ -465,8 +466,8 @@ class BedsideServer:
             await self.model_client.close()
         if self.remote_embedder is not None:
             self.remote_embedder.close()
-        if self.shared_phrases is not None:
-            self.shared_phrases.close()
+        if isinstance(self.phrases, SharedPhrases):
+            self.phrases.close()
         if self.emotion_service is not None:
             await self.emotion_service.stop()
             self.emotion_service.engine.close()

@@ -88,15 +88,11 @@ class WorkerHandoff:
     model_host: ModelHostAddress | None = None
 
     def line(self) -> bytes:
+        """The one line a worker reads on stdin."""
         data: dict[str, object] = {"config": json.loads(config_json(self.config)), "ticket_key": self.ticket_key.hex()}
         if self.model_host is not None:
             data["model_host"] = self.model_host.fields()
         return (json.dumps(data) + "\n").encode()
-
-
-def worker_handoff(config: BedsideConfig, ticket_key: bytes, model_host: ModelHostAddress | None = None) -> bytes:
-    """The one line a worker reads on stdin."""
-    return WorkerHandoff(config, ticket_key, model_host).line()
 
 
 def read_worker_handoff() -> WorkerHandoff:
@@ -167,7 +163,7 @@ class WorkerPool:
             env={k: v for k, v in os.environ.items() if not k.startswith("BEDSIDE_") or k in _PASSED_ENV},
         )
         assert proc.stdin is not None
-        proc.stdin.write(worker_handoff(cfg, self._ticket_key, self._model_host))
+        proc.stdin.write(WorkerHandoff(cfg, self._ticket_key, self._model_host).line())
         await proc.stdin.drain()
         with self._lock:
             worker.proc, worker.ready, worker.active = proc, False, 0

@@ -12,12 +12,11 @@ import asyncio
 import contextlib
 import itertools
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import structlog
 
 from agent.services.model_host import ModelHostAddress
-from agent.services.model_wire import Frame, Op, WireError, read_frame
+from agent.services.model_wire import Frame, HostStatus, Op, WireError, read_frame
 
 log = structlog.get_logger(component="model_client")
 
@@ -30,13 +29,6 @@ class HostError(RuntimeError):
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(f"{kind}: {message}")
         self.kind = kind
-
-
-@dataclass(frozen=True, slots=True)
-class HostStatus:
-    stt_idle: bool = True
-    stt_queue: int = 0
-    tts_busy: bool = False
 
 
 class ModelHostClient:
@@ -81,8 +73,7 @@ class ModelHostClient:
             while True:
                 frame = await read_frame(reader)
                 if frame.op is Op.STATUS:
-                    self.status = HostStatus(bool(frame.fields.get("stt_idle", True)), int(frame.fields.get("stt_queue", 0)),
-                                             bool(frame.fields.get("tts_busy", False)))
+                    self.status = HostStatus(**frame.fields)
                 elif frame.op is Op.PHRASE:
                     self._phrase(frame)
                 elif (queue := self._waiters.get(frame.id)) is not None:
@@ -180,4 +171,4 @@ def _raise_error(frame: Frame) -> Frame:
     return frame
 
 
-__all__ = ["HostError", "HostStatus", "ModelHostClient"]
+__all__ = ["HostError", "ModelHostClient"]

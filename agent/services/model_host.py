@@ -32,7 +32,7 @@ from typing import Any, Protocol
 import numpy as np
 import structlog
 
-from agent.services.model_wire import Frame, Op, WireError, read_frame
+from agent.services.model_wire import Frame, HostStatus, Op, WireError, read_frame
 from agent.services.private_dirs import make_private_dir, remove_orphans
 from agent.services.stt import SttOverloaded, SttStopped, SttWorker
 from tts.shared_phrases import PhraseFileWriter
@@ -89,7 +89,7 @@ class ModelHost:
         self.phrases = PhraseFileWriter(Path(self.address.phrase_path), max_phrase_bytes)
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
-        self._status: dict[str, object] = {}
+        self._status: HostStatus | None = None
         self._status_task: asyncio.Task[None] | None = None
         self.requests = 0
 
@@ -106,8 +106,8 @@ class ModelHost:
         if entry is not None:
             self._broadcast(Frame(Op.PHRASE, 0, entry.fields()))
 
-    def _current_status(self) -> dict[str, object]:
-        return {"stt_idle": self.stt.idle, "stt_queue": self.stt.queue_depth, "tts_busy": self.synth.busy}
+    def _current_status(self) -> HostStatus:
+        return HostStatus(self.stt.idle, self.stt.queue_depth, self.synth.busy)
 
     def _broadcast(self, frame: Frame) -> None:
         for connection in list(self._connections):
@@ -119,7 +119,7 @@ class ModelHost:
             status = self._current_status()
             if status != self._status:
                 self._status = status
-                self._broadcast(Frame(Op.STATUS, 0, status))
+                self._broadcast(Frame(Op.STATUS, 0, asdict(status)))
             await asyncio.sleep(STATUS_EVERY_S)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -133,7 +133,7 @@ class ModelHost:
             connection = _Connection(writer, bool(hello.fields.get("subscribe", True)))
             connection.send(Frame(Op.HELLO, hello.id))
             if connection.subscribed:
-                connection.send(Frame(Op.STATUS, 0, self._current_status()))
+                connection.send(Frame(Op.STATUS, 0, asdict(self._current_status())))
                 for entry in list(self.phrases.entries.values()):
                     connection.send(Frame(Op.PHRASE, 0, entry.fields()))
             self._connections.add(connection)

@@ -36,6 +36,15 @@ class Op(StrEnum):
     PHRASE = "phrase"  # host -> worker: a pre-synthesized sentence is in the shared phrase file
 
 
+@dataclass(frozen=True, slots=True)
+class HostStatus:
+    """The ``STATUS`` frame's fields: the node's decoder and voice as the host last saw them."""
+
+    stt_idle: bool = True
+    stt_queue: int = 0
+    tts_busy: bool = False
+
+
 class WireError(ConnectionError):
     """A malformed or oversized frame, or a closed connection."""
 
@@ -98,4 +107,4 @@ def read_frame_blocking(sock: socket.socket) -> Frame:
     return _decode(head, _recv_exactly(sock, payload_len) if payload_len else b"")
 
 
-__all__ = ["Frame", "MAX_PAYLOAD_BYTES", "Op", "WireError", "read_frame", "read_frame_blocking"]
+__all__ = ["Frame", "HostStatus", "MAX_PAYLOAD_BYTES", "Op", "WireError", "read_frame", "read_frame_blocking"]

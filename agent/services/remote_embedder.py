@@ -53,7 +53,7 @@ class RemoteEmbedder:
                     frame = read_frame_blocking(self._sock)
                     break
                 except (OSError, WireError) as exc:
-                    self.close_locked()
+                    self._close_locked()
                     if attempt:
                         raise HostError("unreachable", type(exc).__name__) from None
         if frame.op is Op.ERROR or frame.id != ident:
@@ -61,14 +61,14 @@ class RemoteEmbedder:
         rows, dim = (int(n) for n in frame.fields["shape"])
         return np.frombuffer(frame.payload, dtype=np.float32).reshape(rows, dim)
 
-    def close_locked(self) -> None:
+    def _close_locked(self) -> None:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
 
     def close(self) -> None:
         with self._lock:
-            self.close_locked()
+            self._close_locked()
 
 
 __all__ = ["RemoteEmbedder"]

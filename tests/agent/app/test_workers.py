@@ -54,13 +54,13 @@ def test_workers_use_the_fronts_emotion_service():
 
 
 def test_the_handoff_carries_every_secret_over_the_pipe_and_round_trips():
-    from agent.app.workers import WorkerHandoff, worker_handoff
+    from agent.app.workers import WorkerHandoff
     from agent.services.model_host import ModelHostAddress
 
     config = load_config(overrides={"sip": {"max_calls": 8, "inbound_auth": {"username": "pbx", "password": "pw"},
                                             "registration": {"password": "regpw"}},
                                     "emotion": {"service": {"token": "tok"}}}, environ={})
-    line = worker_handoff(worker_config(config, 1, 3), b"\x01" * 32)
+    line = WorkerHandoff(worker_config(config, 1, 3), b"\x01" * 32).line()
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     data = json.loads(line)
     assert bytes.fromhex(data["ticket_key"]) == b"\x01" * 32
@@ -71,9 +71,9 @@ def test_the_handoff_carries_every_secret_over_the_pipe_and_round_trips():
     assert again.sip.port == config.sip.port + 1
     assert "model_host" not in data  # the worker loads its own models
     address = ModelHostAddress("/run/x/models.sock", "/run/x/phrases.pcm", "t0ken")
-    shared = json.loads(worker_handoff(worker_config(config, 1, 3), b"\x01" * 32, address))
-    assert ModelHostAddress.from_fields(shared["model_host"]) == address
-    assert WorkerHandoff(config, b"\x01" * 32, address).line().count(b"\n") == 1
+    shared_line = WorkerHandoff(worker_config(config, 1, 3), b"\x01" * 32, address).line()
+    assert ModelHostAddress.from_fields(json.loads(shared_line)["model_host"]) == address
+    assert shared_line.count(b"\n") == 1
 
 
 def test_redirect_promises_expire_and_arrivals_consume_them():
