@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.app.child_process import free_port, read_events
+from agent.app.child_process import child_pids, free_port, read_events
 
 SDP = ("v=0\r\no=bench 1 1 IN IP4 127.0.0.1\r\ns=bench\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
        "m=audio {port} RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n")
@@ -44,12 +44,12 @@ class TreeMemory:
 def tree_pids(root: int) -> list[int]:
     pids, frontier = [root], [root]
     while frontier:
-        parent = frontier.pop()
-        children = Path(f"/proc/{parent}/task/{parent}/children")
-        if children.exists():
-            kids = [int(p) for p in children.read_text().split()]
-            pids += kids
-            frontier += kids
+        try:
+            kids = child_pids(frontier.pop())
+        except OSError:
+            continue  # exited meanwhile
+        pids += kids
+        frontier += kids
     return pids
 
 

@@ -15,6 +15,17 @@ class ChildNotReady(RuntimeError):
     """The child exited or did not log ``ready`` in time; the message ends with its log tail."""
 
 
+def child_pids(pid: int) -> list[int]:
+    """The process's direct children, started from any of its threads (a node's SIP workers)."""
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue  # the thread ended meanwhile
+    return out
+
+
 def read_events(log_path: Path) -> list[dict[str, object]]:
     """The child's JSON log lines so far (a line still being written, or not JSON, is skipped)."""
     events = []

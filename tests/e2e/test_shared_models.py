@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from agent.app.child_process import child_pids
 from tests.e2e.harness import start_call, start_server
-from tests.e2e.test_sip_hardening import children
 from tests.processes import rss_kb
 
 pytestmark = [pytest.mark.call, pytest.mark.slow]
@@ -35,7 +35,7 @@ def test_a_workers_call_is_heard_and_answered_by_the_fronts_models(tmp_path, sha
         # Loaded once on the node: the worker logged no model loading of its own.
         assert len(server.events_named("stt_started")) == 1 and "worker" not in server.events_named("stt_started")[0]
         assert len(server.events_named("tts voice loaded")) == 1
-        worker_pid = children(server.proc.pid)[0]
+        worker_pid = child_pids(server.proc.pid)[0]
         assert rss_kb(worker_pid) < WORKER_RSS_LIMIT_KB, rss_kb(worker_pid)
 
         callers.append(start_call(server.uri, "--play", str(sentence), "--no-transcribe", "--duration", "12"))

@@ -18,10 +18,10 @@ import signal
 import socket
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
+from agent.app.child_process import child_pids
 from tests.e2e.harness import Server, start_server
 from tests.e2e.sip_fuzz import messages
 from tests.e2e.sip_raw import Dialog, PlacedCall, RawSip, assert_greeting_heard, place_calls
@@ -45,16 +45,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     assert srv.stop() == 0, srv.log_path.read_text()[-3000:]
 
 
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        text = (task / "children").read_text().split()
-        out += [int(c) for c in text]
-    return out
-
-
 def total_rss_kb(server: Server) -> int:
-    return sum(rss_kb(p) for p in [server.proc.pid, *children(server.proc.pid)])
+    return sum(rss_kb(p) for p in [server.proc.pid, *child_pids(server.proc.pid)])
 
 
 def hang_up(calls: list[PlacedCall]) -> None:
@@ -78,7 +70,7 @@ def wait_idle(server: Server, timeout: float = 15.0) -> None:
 def assert_healthy(server: Server, processes: int = 3) -> None:
     """All processes alive, a normal call answered and its greeting heard within 1 s."""
     assert server.proc.poll() is None, server.log_path.read_text()[-3000:]
-    assert len(children(server.proc.pid)) == processes - 1
+    assert len(child_pids(server.proc.pid)) == processes - 1
     assert_greeting_heard(server.port)
     wait_idle(server)
 
@@ -193,7 +185,7 @@ def test_a_killed_worker_is_logged_and_restarted_and_only_its_calls_are_lost(ser
     calls = place_calls(server.port, MAX_CALLS)
     try:
         assert Counter(c.status for c in calls) == {200: MAX_CALLS}
-        workers = children(server.proc.pid)
+        workers = child_pids(server.proc.pid)
         os.kill(workers[0], signal.SIGKILL)  # finding 2c: never logged, never restarted
         died = server.wait_for("worker_died", timeout=10)[-1]
         assert died["calls_lost"] >= 1
